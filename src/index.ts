@@ -1,0 +1,12 @@
+export * from './core/clock.js';
+export * from './core/context.js';
+export * from './core/duration.js';
+export * from './core/errors.js';
+export * from './core/events.js';
+export * from './core/policy.js';
+export { configError } from './core/validate.js';
+export * from './policies/timeout/index.js';
+export * from './policies/retry/index.js';
+export * from './policies/circuit-breaker/index.js';
+export * from './policies/concurrency/index.js';
+export * from './policies/fallback/index.js';

@@ -1,0 +1,273 @@
+import type { Clock } from '../../core/clock.js';
+import type { CallContext } from '../../core/context.js';
+import { durationOption, type Duration } from '../../core/duration.js';
+import { BlastwallError, isBlastwallError } from '../../core/errors.js';
+import { Emitter } from '../../core/events.js';
+import { type Next, PolicyBase } from '../../core/policy.js';
+import { configError, fnOption, intOption, isPlainObject, objectOption, ratioOption } from '../../core/validate.js';
+import { CountWindow, type SlidingWindow, TimeWindow, type WindowTotals } from './window.js';
+
+export * from './window.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+/** Open duration as a function of how many times in a row the breaker has opened (1, 2, ...). */
+export type OpenSchedule = (consecutiveOpens: number) => number;
+
+export interface CircuitBreakerOptions {
+  /** Open when failures / calls reaches this ratio (after `minimumCalls`). Default 0.5. */
+  failureRate?: number;
+  /** Calls slower than `over` count as slow; open when slow / calls reaches `rate`. */
+  slowCall?: { over: Duration; rate: number };
+  /** A time window (`'30s'`) or a count window (`{ calls: 100 }`). Default `'30s'`. */
+  window?: Duration | { calls: number };
+  /** Calls needed in the window before rates are judged. Default 20. */
+  minimumCalls?: number;
+  /** How long the breaker stays open: a duration, or a schedule of the consecutive-open count. Default 5s. */
+  halfOpenAfter?: Duration | OpenSchedule;
+  /** Probe calls admitted while half-open. Default 1. */
+  probes?: number;
+  /** Successful probes needed to close (≤ probes). Default: all probes. */
+  probeSuccesses?: number;
+  /** Which errors count as failures. Default: all but the caller's own abort. */
+  isFailure?: (error: unknown) => boolean;
+  clock?: Clock;
+  name?: string;
+}
+
+export interface StateChange {
+  from: BreakerState;
+  to: BreakerState;
+  reason: string;
+  at: number;
+  totals?: WindowTotals;
+}
+
+export interface BreakerSnapshot {
+  state: BreakerState;
+  since: number;
+  /** When an open breaker lets probes through (ms, clock time). */
+  openUntil: number;
+  consecutiveOpens: number;
+  window: WindowTotals;
+}
+
+const CLOSED = 0;
+const OPEN = 1;
+const HALF_OPEN = 2;
+const ISOLATED = 3;
+const NAMES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
+
+const KNOWN = ['failureRate', 'slowCall', 'window', 'minimumCalls', 'halfOpenAfter', 'probes', 'probeSuccesses', 'isFailure', 'clock', 'name'];
+
+const defaultIsFailure = (e: unknown) => !isBlastwallError(e, 'ABORTED');
+
+export class CircuitBreakerPolicy extends PolicyBase {
+  readonly name: string | undefined;
+  readonly failureRate: number;
+  readonly slowOverMs: number;
+  readonly slowRate: number;
+  readonly minimumCalls: number;
+  readonly probes: number;
+  readonly probeSuccesses: number;
+  private readonly openFor: OpenSchedule;
+  private readonly isFailure: (e: unknown) => boolean;
+  private readonly window: SlidingWindow;
+
+  private s = CLOSED;
+  private since: number;
+  private openUntil = 0;
+  private consecutiveOpens = 0;
+  private generation = 0;
+  private probesAdmitted = 0;
+  private probeOk = 0;
+  private probeFailed = 0;
+
+  readonly onStateChangeEmitter = new Emitter<StateChange>();
+  readonly onStateChange = this.onStateChangeEmitter.subscribe;
+
+  constructor(options: CircuitBreakerOptions = {}) {
+    const o = objectOption('breaker', options, KNOWN);
+    super(o.clock as Clock | undefined);
+    this.name = o.name as string | undefined;
+    this.failureRate = o.failureRate === undefined ? 0.5 : ratioOption('breaker.failureRate', o.failureRate);
+    if (o.slowCall !== undefined) {
+      const sc = objectOption('breaker.slowCall', o.slowCall, ['over', 'rate']);
+      this.slowOverMs = durationOption('breaker.slowCall.over', sc.over);
+      this.slowRate = ratioOption('breaker.slowCall.rate', sc.rate);
+    } else {
+      this.slowOverMs = Number.POSITIVE_INFINITY;
+      this.slowRate = Number.POSITIVE_INFINITY;
+    }
+    this.minimumCalls = o.minimumCalls === undefined ? 20 : intOption('breaker.minimumCalls', o.minimumCalls, 1);
+    const now = this.clock.now();
+    if (o.window === undefined) this.window = new TimeWindow(30_000, now);
+    else if (isPlainObject(o.window)) {
+      const w = objectOption('breaker.window', o.window, ['calls']);
+      this.window = new CountWindow(intOption('breaker.window.calls', w.calls, 1, 1_000_000));
+    } else if (typeof o.window === 'number' || typeof o.window === 'string') {
+      this.window = new TimeWindow(durationOption('breaker.window', o.window, 10), now);
+    } else throw configError('breaker.window', "a duration (time window, e.g. '30s') or { calls: N } (count window)", o.window);
+    if (this.window instanceof CountWindow && this.minimumCalls > this.window.size) {
+      throw configError('breaker.minimumCalls', `an integer ≤ breaker.window.calls (${this.window.size})`, this.minimumCalls);
+    }
+    if (typeof o.halfOpenAfter === 'function') this.openFor = o.halfOpenAfter as OpenSchedule;
+    else {
+      const ms = o.halfOpenAfter === undefined ? 5000 : durationOption('breaker.halfOpenAfter', o.halfOpenAfter);
+      this.openFor = () => ms;
+    }
+    this.probes = o.probes === undefined ? 1 : intOption('breaker.probes', o.probes, 1, 10_000);
+    this.probeSuccesses =
+      o.probeSuccesses === undefined ? this.probes : intOption('breaker.probeSuccesses', o.probeSuccesses, 1, this.probes);
+    this.isFailure = o.isFailure === undefined ? defaultIsFailure : fnOption('breaker.isFailure', o.isFailure);
+    this.since = now;
+  }
+
+  get state(): BreakerState {
+    if (this.s === OPEN && this.clock.now() >= this.openUntil) return 'half-open';
+    return NAMES[this.s]!;
+  }
+
+  run(ctx: CallContext, next: Next): Promise<unknown> {
+    let probe = false;
+    if (this.s !== CLOSED) {
+      const rejection = this.admitNonClosed();
+      if (rejection !== undefined) return Promise.reject(ctx.dependency ? rejection.withDependency(ctx.dependency) : rejection);
+      probe = true;
+    }
+    const gen = this.generation;
+    const t0 = this.clock.now();
+    return next(ctx).then(
+      (v) => {
+        this.onResult(gen, probe, false, this.clock.now() - t0 >= this.slowOverMs);
+        return v;
+      },
+      (e: unknown) => {
+        this.onResult(gen, probe, this.isFailure(e), this.clock.now() - t0 >= this.slowOverMs);
+        throw e;
+      },
+    );
+  }
+
+  /** Returns an error when the call is refused; otherwise admits a probe. */
+  private admitNonClosed(): BlastwallError | undefined {
+    const now = this.clock.now();
+    if (this.s === OPEN && now >= this.openUntil) this.transition(HALF_OPEN, `open for ${this.openFor(this.consecutiveOpens)}ms; probing`);
+    if (this.s === HALF_OPEN) {
+      if (this.probesAdmitted < this.probes) {
+        this.probesAdmitted++;
+        return undefined;
+      }
+      return new BlastwallError('CIRCUIT_OPEN', `Circuit half-open: all ${this.probes} probe calls are in flight`, {
+        dependency: this.name,
+        retryAfterMs: 0,
+      });
+    }
+    if (this.s === ISOLATED) return new BlastwallError('CIRCUIT_OPEN', 'Circuit isolated by hand', { dependency: this.name });
+    return new BlastwallError('CIRCUIT_OPEN', `Circuit open for another ${Math.ceil(this.openUntil - now)}ms`, {
+      dependency: this.name,
+      retryAfterMs: this.openUntil - now,
+    });
+  }
+
+  private onResult(gen: number, probe: boolean, failed: boolean, slow: boolean): void {
+    if (gen !== this.generation) return; // a call from before the last transition: its verdict is stale
+    if (probe) {
+      if (this.s !== HALF_OPEN) return;
+      if (failed || slow) this.probeFailed++;
+      else this.probeOk++;
+      if (this.probeOk >= this.probeSuccesses) {
+        this.consecutiveOpens = 0;
+        this.transition(CLOSED, `${this.probeOk} of ${this.probes} probes succeeded`);
+      } else if (this.probeFailed > this.probes - this.probeSuccesses) {
+        this.open(`${this.probeFailed} probe(s) failed in half-open`);
+      }
+      return;
+    }
+    if (this.s !== CLOSED) return;
+    const now = this.clock.now();
+    this.window.record(failed, slow, now);
+    if (!failed && !slow) return;
+    const t = this.window.totals(now);
+    if (t.calls < this.minimumCalls) return;
+    if (t.failures / t.calls >= this.failureRate) {
+      this.open(`failure rate ${pct(t.failures / t.calls)} ≥ ${pct(this.failureRate)} over ${t.calls} calls`, t);
+    } else if (t.slow / t.calls >= this.slowRate) {
+      this.open(`slow-call rate ${pct(t.slow / t.calls)} ≥ ${pct(this.slowRate)} (over ${this.slowOverMs}ms) over ${t.calls} calls`, t);
+    }
+  }
+
+  private open(reason: string, totals?: WindowTotals): void {
+    this.consecutiveOpens++;
+    const ms = this.openFor(this.consecutiveOpens);
+    this.openUntil = this.clock.now() + ms;
+    this.transition(OPEN, `${reason}; open for ${ms}ms`, totals);
+  }
+
+  private transition(to: number, reason: string, totals?: WindowTotals): void {
+    const from = this.s;
+    this.s = to;
+    this.generation++;
+    this.since = this.clock.now();
+    this.probesAdmitted = 0;
+    this.probeOk = 0;
+    this.probeFailed = 0;
+    if (to === CLOSED) this.window.reset();
+    if (this.onStateChangeEmitter.active) {
+      const ev: StateChange = { from: NAMES[from]!, to: NAMES[to]!, reason, at: this.since };
+      if (totals !== undefined) ev.totals = totals;
+      this.onStateChangeEmitter.emit(ev);
+    }
+  }
+
+  /** Holds the breaker open until `reset()` (an operator's decision). */
+  isolate(reason = 'isolated by hand'): void {
+    if (this.s !== ISOLATED) this.transition(ISOLATED, reason);
+  }
+
+  /** Closes the breaker and clears its window. */
+  reset(reason = 'reset by hand'): void {
+    this.consecutiveOpens = 0;
+    if (this.s !== CLOSED) this.transition(CLOSED, reason);
+    else this.window.reset();
+  }
+
+  snapshot(): BreakerSnapshot {
+    const now = this.clock.now();
+    return {
+      state: this.state,
+      since: this.since,
+      openUntil: this.openUntil,
+      consecutiveOpens: this.consecutiveOpens,
+      window: this.window.totals(now),
+    };
+  }
+
+  /**
+   * Restores a snapshot's state (closed, open until, isolated, consecutive opens). Window counts are not
+   * restored: a fresh window judges fresh calls. An in-progress half-open is restored as open-until-now,
+   * so the next call probes again.
+   */
+  restore(snap: BreakerSnapshot): void {
+    if (!isPlainObject(snap) || !NAMES.includes(snap.state)) throw configError('snapshot.state', `one of ${NAMES.join(', ')}`, (snap as { state?: unknown })?.state);
+    if (typeof snap.openUntil !== 'number' || !Number.isFinite(snap.openUntil)) throw configError('snapshot.openUntil', 'a finite number', snap.openUntil);
+    if (!Number.isInteger(snap.consecutiveOpens) || snap.consecutiveOpens < 0) throw configError('snapshot.consecutiveOpens', 'an integer ≥ 0', snap.consecutiveOpens);
+    const to = snap.state === 'closed' ? CLOSED : snap.state === 'isolated' ? ISOLATED : OPEN;
+    this.consecutiveOpens = snap.consecutiveOpens;
+    this.openUntil = snap.state === 'half-open' ? this.clock.now() : snap.openUntil;
+    this.window.reset();
+    if (to !== this.s) this.transition(to, 'restored from snapshot');
+  }
+
+  windowKind() {
+    return this.window.describe();
+  }
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10}%`;
+}
+
+export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreakerPolicy {
+  return new CircuitBreakerPolicy(options);
+}

@@ -1,0 +1,156 @@
+import { type Clock, sleep } from '../../core/clock.js';
+import type { CallContext } from '../../core/context.js';
+import { durationOption, type Duration } from '../../core/duration.js';
+import { BlastwallError, isNonRetryable, retryAfterOf } from '../../core/errors.js';
+import { Emitter } from '../../core/events.js';
+import { type Next, PolicyBase } from '../../core/policy.js';
+import { fnOption, intOption, objectOption } from '../../core/validate.js';
+import { RetryBudget, type RetryBudgetOptions } from './budget.js';
+import { type BackoffSpec, type Schedule, scheduleFrom } from './schedule.js';
+
+export * from './budget.js';
+export * from './schedule.js';
+
+export interface RetryOptions {
+  /** Total attempts including the first. Default 3. */
+  attempts?: number;
+  /** A schedule value, or `{ base, max, factor, jitter, kind }`. Default exponential 50ms..30s, full jitter. */
+  backoff?: Schedule | BackoffSpec | Duration;
+  /** Give up when the next attempt would start later than this after the first began. */
+  maxElapsed?: Duration;
+  /** Which errors are worth another attempt. Default: all, except errors that say not to retry. */
+  retryOn?: (error: unknown, attempt: number) => boolean;
+  /** Retry on a successful result too (e.g. a 503 response object). */
+  retryOnResult?: (value: unknown, attempt: number) => boolean;
+  /** A retry budget (shared instance or options), or `false` for none. Default: `{ ratio: 0.1, minPerSecond: 10 }`. */
+  budget?: RetryBudget | RetryBudgetOptions | false;
+  /** An attempt is only started if at least this much time is left before the call's deadline. Default 0. */
+  minAttemptTime?: Duration;
+  /** Source of randomness for jitter (tests pass a seeded one). */
+  random?: () => number;
+  clock?: Clock;
+  name?: string;
+}
+
+export interface RetryEvent {
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  delayMs: number;
+  error: unknown;
+}
+
+export interface GiveUpEvent {
+  attempts: number;
+  error: unknown;
+  reason: 'attempts' | 'not-retryable' | 'budget' | 'deadline' | 'max-elapsed';
+}
+
+const KNOWN = ['attempts', 'backoff', 'maxElapsed', 'retryOn', 'retryOnResult', 'budget', 'minAttemptTime', 'random', 'clock', 'name'];
+
+class RetryResult {
+  constructor(readonly value: unknown) {}
+}
+
+/**
+ * Retries with a schedule and a budget. A would-be retry that the budget refuses becomes
+ * `RETRY_BUDGET_EXHAUSTED` instead of extra load; a retry that could not start before the call's deadline
+ * becomes `DEADLINE_EXCEEDED`; a retry-after hint on an error stretches the wait.
+ */
+export class RetryPolicy extends PolicyBase {
+  readonly attempts: number;
+  readonly budget: RetryBudget | undefined;
+  readonly name: string | undefined;
+  private readonly schedule: Schedule;
+  private readonly maxElapsed: number;
+  private readonly minAttemptTime: number;
+  private readonly retryOn: ((e: unknown, attempt: number) => boolean) | undefined;
+  private readonly retryOnResult: ((v: unknown, attempt: number) => boolean) | undefined;
+  private readonly random: () => number;
+  readonly onRetryEmitter = new Emitter<RetryEvent>();
+  readonly onRetry = this.onRetryEmitter.subscribe;
+  readonly onGiveUpEmitter = new Emitter<GiveUpEvent>();
+  readonly onGiveUp = this.onGiveUpEmitter.subscribe;
+
+  constructor(options: RetryOptions = {}) {
+    const o = objectOption('retry', options, KNOWN);
+    super(o.clock as Clock | undefined);
+    this.name = o.name as string | undefined;
+    this.attempts = o.attempts === undefined ? 3 : intOption('retry.attempts', o.attempts, 1, 100);
+    this.schedule = scheduleFrom(o.backoff, 'retry.backoff');
+    this.maxElapsed = o.maxElapsed === undefined ? Number.POSITIVE_INFINITY : durationOption('retry.maxElapsed', o.maxElapsed);
+    this.minAttemptTime = o.minAttemptTime === undefined ? 0 : durationOption('retry.minAttemptTime', o.minAttemptTime, 0);
+    this.retryOn = o.retryOn === undefined ? undefined : fnOption('retry.retryOn', o.retryOn);
+    this.retryOnResult = o.retryOnResult === undefined ? undefined : fnOption('retry.retryOnResult', o.retryOnResult);
+    this.random = o.random === undefined ? Math.random : fnOption('retry.random', o.random);
+    if (o.budget === false) this.budget = undefined;
+    else if (o.budget instanceof RetryBudget) this.budget = o.budget;
+    else this.budget = new RetryBudget({ ...(o.budget as RetryBudgetOptions | undefined), clock: this.clock });
+  }
+
+  async run(ctx: CallContext, next: Next): Promise<unknown> {
+    this.budget?.recordRequest();
+    const started = this.clock.now();
+    let step: ((n: number) => number) | undefined;
+    for (;;) {
+      ctx.nextAttempt();
+      let failure: unknown;
+      try {
+        const value = await next(ctx);
+        if (this.retryOnResult === undefined || !this.retryOnResult(value, ctx.attempt)) return value;
+        failure = new RetryResult(value);
+      } catch (err) {
+        failure = err;
+        if (isNonRetryable(err) || (this.retryOn !== undefined && !this.retryOn(err, ctx.attempt))) {
+          return this.giveUp(ctx, err, 'not-retryable');
+        }
+      }
+      if (ctx.attempt >= this.attempts) return this.giveUp(ctx, failure, 'attempts');
+      step ??= this.schedule(this.random);
+      let delay = Math.max(0, step(ctx.attempt));
+      const hint = failure instanceof RetryResult ? undefined : retryAfterOf(failure);
+      if (hint !== undefined && hint > delay) delay = hint;
+      const now = this.clock.now();
+      if (now + delay - started > this.maxElapsed) return this.giveUp(ctx, failure, 'max-elapsed');
+      const needed = Math.max(this.minAttemptTime, ctx.minAttemptMs);
+      if (ctx.deadline !== Number.POSITIVE_INFINITY && now + delay + needed >= ctx.deadline) {
+        return this.giveUp(
+          ctx,
+          new BlastwallError(
+            'DEADLINE_EXCEEDED',
+            `Attempt ${ctx.attempt + 1} was not started: ${Math.max(0, Math.round(ctx.deadline - now))}ms left before the deadline, ` +
+              `${Math.round(delay)}ms backoff + ${Math.round(needed)}ms attempt needed`,
+            { dependency: ctx.dependency ?? this.name, cause: unwrap(failure) },
+          ),
+          'deadline',
+        );
+      }
+      if (this.budget !== undefined && !this.budget.tryRetry()) {
+        return this.giveUp(
+          ctx,
+          new BlastwallError('RETRY_BUDGET_EXHAUSTED', `Retry budget exhausted after attempt ${ctx.attempt}`, {
+            dependency: ctx.dependency ?? this.name,
+            cause: unwrap(failure),
+          }),
+          'budget',
+        );
+      }
+      if (this.onRetryEmitter.active) this.onRetryEmitter.emit({ attempt: ctx.attempt, delayMs: delay, error: unwrap(failure) });
+      ctx.retries++;
+      if (delay > 0 || ctx.outerSignal !== undefined) await sleep(this.clock, delay, ctx.outerSignal);
+    }
+  }
+
+  private giveUp(ctx: CallContext, failure: unknown, reason: GiveUpEvent['reason']): unknown {
+    if (this.onGiveUpEmitter.active) this.onGiveUpEmitter.emit({ attempts: ctx.attempt, error: unwrap(failure), reason });
+    if (failure instanceof RetryResult) return failure.value;
+    throw failure;
+  }
+}
+
+function unwrap(f: unknown): unknown {
+  return f instanceof RetryResult ? f.value : f;
+}
+
+export function retry(options?: RetryOptions): RetryPolicy {
+  return new RetryPolicy(options);
+}

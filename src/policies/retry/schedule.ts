@@ -1,0 +1,69 @@
+import { durationOption, type Duration } from '../../core/duration.js';
+import { configError } from '../../core/validate.js';
+import { enumOption, numberOption, objectOption } from '../../core/validate.js';
+
+/**
+ * A backoff schedule is a value: a factory that starts a fresh step function for each call. The step
+ * function gets the number of the attempt that just failed (1-based) and returns the delay before the
+ * next attempt in ms.
+ */
+export type Schedule = (random?: () => number) => (failedAttempt: number) => number;
+
+export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
+
+export interface ExponentialOptions {
+  base?: Duration;
+  max?: Duration;
+  factor?: number;
+  jitter?: Jitter;
+}
+
+export interface BackoffSpec extends ExponentialOptions {
+  /** `'exponential'` (default) or `'constant'` (waits `base` every time). */
+  kind?: 'exponential' | 'constant';
+}
+
+/** Always the same delay. */
+export function constant(delay: Duration): Schedule {
+  const ms = durationOption('backoff.delay', delay, 0);
+  return () => () => ms;
+}
+
+/**
+ * Exponential backoff `base * factor^(n-1)` capped at `max`, with jitter as in the AWS architecture
+ * blog: `full` = random(0, d), `equal` = d/2 + random(0, d/2), `decorrelated` = min(max, random(base, prev * 3)).
+ */
+export function exponential(options: ExponentialOptions = {}, field = 'backoff'): Schedule {
+  const o = objectOption(field, options, ['base', 'max', 'factor', 'jitter']);
+  const base = o.base === undefined ? 50 : durationOption(`${field}.base`, o.base, 0);
+  const max = o.max === undefined ? 30_000 : durationOption(`${field}.max`, o.max, 0);
+  if (max < base) throw configError(`${field}.max`, `a duration ≥ \`${field}.base\` (${base}ms)`, o.max);
+  const factor = o.factor === undefined ? 2 : numberOption(`${field}.factor`, o.factor, 1);
+  const jitter = o.jitter === undefined ? 'full' : enumOption(`${field}.jitter`, o.jitter, ['none', 'full', 'equal', 'decorrelated'] as const);
+  return (random = Math.random) => {
+    let prev = base;
+    return (n) => {
+      if (jitter === 'decorrelated') {
+        const hi = Math.max(base, prev * 3);
+        prev = Math.min(max, base + random() * (hi - base));
+        return prev;
+      }
+      const d = Math.min(max, base * factor ** Math.max(0, n - 1));
+      if (jitter === 'full') return random() * d;
+      if (jitter === 'equal') return d / 2 + (random() * d) / 2;
+      return d;
+    };
+  };
+}
+
+/** Builds a schedule from the declarative form used in dependency specs. */
+export function scheduleFrom(spec: unknown, field = 'backoff'): Schedule {
+  if (typeof spec === 'function') return spec as Schedule;
+  if (spec === undefined) return exponential({}, field);
+  if (typeof spec === 'number' || typeof spec === 'string') return constant(spec as Duration);
+  const o = objectOption(field, spec, ['kind', 'base', 'max', 'factor', 'jitter']);
+  const kind = o.kind === undefined ? 'exponential' : enumOption(`${field}.kind`, o.kind, ['exponential', 'constant'] as const);
+  if (kind === 'constant') return constant((o.base ?? 0) as Duration);
+  const { kind: _k, ...rest } = o;
+  return exponential(rest as ExponentialOptions, field);
+}

@@ -1,0 +1,111 @@
+import type { Clock } from '../../core/clock.js';
+import type { CallContext } from '../../core/context.js';
+import { durationOption } from '../../core/duration.js';
+import { BlastwallError } from '../../core/errors.js';
+import { Emitter } from '../../core/events.js';
+import { type Next, PolicyBase } from '../../core/policy.js';
+import { type DeadlineScheduler, type Expirable, schedulerFor } from '../../core/scheduler.js';
+import { objectOption } from '../../core/validate.js';
+import type { Duration } from '../../core/duration.js';
+
+export interface TimeoutOptions {
+  clock?: Clock;
+  /** Name used in errors (the wall sets the dependency's name). */
+  name?: string;
+}
+
+export interface TimeoutEvent {
+  timeoutMs: number;
+  attempt: number;
+  /** True when the operation's deadline, not this policy's duration, was the limit. */
+  byDeadline: boolean;
+}
+
+class PendingAttempt implements Expirable {
+  settled = false;
+  constructor(
+    readonly at: number,
+    readonly ms: number,
+    readonly byDeadline: boolean,
+    readonly ctx: CallContext,
+    readonly policy: TimeoutPolicy,
+    readonly resolve: (v: unknown) => void,
+    readonly reject: (e: unknown) => void,
+  ) {}
+
+  expire(): void {
+    const { ctx, policy } = this;
+    const err = this.byDeadline
+      ? new BlastwallError('DEADLINE_EXCEEDED', `The deadline passed after ${Math.round(this.ms)}ms on attempt ${ctx.attempt}`, {
+          dependency: ctx.dependency ?? policy.name,
+        })
+      : new BlastwallError('TIMEOUT', `Attempt ${ctx.attempt} timed out after ${this.ms}ms`, {
+          dependency: ctx.dependency ?? policy.name,
+        });
+    ctx.abort(err);
+    if (policy.onTimeoutEmitter.active) policy.onTimeoutEmitter.emit({ timeoutMs: this.ms, attempt: ctx.attempt, byDeadline: this.byDeadline });
+    this.reject(err);
+  }
+}
+
+/**
+ * Per-attempt timeout. Rejects with `TIMEOUT` (or `DEADLINE_EXCEEDED` when the call's deadline comes
+ * first) and aborts `ctx.signal`. One shared scheduler serves all pending calls: the success path
+ * allocates no timer, no AbortController and no listener.
+ */
+export class TimeoutPolicy extends PolicyBase {
+  readonly ms: number;
+  readonly name: string | undefined;
+  readonly onTimeoutEmitter = new Emitter<TimeoutEvent>();
+  readonly onTimeout = this.onTimeoutEmitter.subscribe;
+  private readonly scheduler: DeadlineScheduler;
+
+  constructor(duration: Duration, options: TimeoutOptions = {}) {
+    const o = objectOption('timeout options', options, ['clock', 'name']);
+    super(o.clock as Clock | undefined);
+    this.ms = durationOption('timeout', duration);
+    this.name = o.name as string | undefined;
+    this.scheduler = schedulerFor(this.clock);
+  }
+
+  run(ctx: CallContext, next: Next): Promise<unknown> {
+    const now = this.clock.now();
+    let ms = this.ms;
+    let byDeadline = false;
+    if (ctx.deadline !== Number.POSITIVE_INFINITY) {
+      const left = ctx.deadline - now;
+      if (left <= 0) {
+        return Promise.reject(
+          new BlastwallError('DEADLINE_EXCEEDED', 'The deadline passed before the attempt could start', {
+            dependency: ctx.dependency ?? this.name,
+          }),
+        );
+      }
+      if (left < ms) {
+        ms = left;
+        byDeadline = true;
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const pending = new PendingAttempt(now + ms, ms, byDeadline, ctx, this, resolve, reject);
+      // calls capped by a deadline have their own durations: keep them out of the ordered lane
+      this.scheduler.add(pending, byDeadline ? -1 - (ms | 0) : this.ms);
+      next(ctx).then(
+        (v) => {
+          if (pending.settled) return;
+          this.scheduler.settle(pending);
+          resolve(v);
+        },
+        (e: unknown) => {
+          if (pending.settled) return;
+          this.scheduler.settle(pending);
+          reject(e);
+        },
+      );
+    });
+  }
+}
+
+export function timeout(duration: Duration, options?: TimeoutOptions): TimeoutPolicy {
+  return new TimeoutPolicy(duration, options);
+}
