@@ -10,3 +10,7 @@ export * from './policies/retry/index.js';
 export * from './policies/circuit-breaker/index.js';
 export * from './policies/concurrency/index.js';
 export * from './policies/fallback/index.js';
+export * from './wall/index.js';
+export type { HealthState } from './health/classifier.js';
+export type { SignalTotals } from './health/rolling.js';
+export { METRIC_NAMES, LATENCY_BUCKETS } from './telemetry/prometheus.js';

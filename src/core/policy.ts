@@ -42,7 +42,8 @@ export function startCall<T>(
   return withCallerSignal(ctx, link, signal) as Promise<T>;
 }
 
-function withCallerSignal(ctx: CallContext, link: Next, signal: AbortSignal): Promise<unknown> {
+/** Runs `link` for `ctx`, rejecting with `ABORTED` as soon as the caller's signal aborts. */
+export function withCallerSignal(ctx: CallContext, link: Next, signal: AbortSignal): Promise<unknown> {
   if (signal.aborted) return Promise.reject(abortedError(signal.reason, ctx.dependency));
   return new Promise((resolve, reject) => {
     const onAbort = () => {

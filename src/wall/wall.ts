@@ -1,0 +1,462 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { realClock } from '../core/clock.js';
+import { durationOption, type Duration } from '../core/duration.js';
+import { BlastwallError } from '../core/errors.js';
+import { Emitter } from '../core/events.js';
+import { schedulerFor } from '../core/scheduler.js';
+import { configError, enumOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
+import type { HealthState } from '../health/classifier.js';
+import type { SignalTotals } from '../health/rolling.js';
+import { OpenTelemetryExporter } from '../telemetry/otel.js';
+import { PrometheusExporter } from '../telemetry/prometheus.js';
+import type { Meter } from '@opentelemetry/api';
+import type { Registry } from 'prom-client';
+import { type Priority, PRIORITIES, type OperationContext, operationStorage } from './context.js';
+import { type Criticality, Dependency, type DependencyHost, type DependencySpec, type TelemetrySink } from './dependency.js';
+
+export type ServiceStatus = 'ok' | 'degraded' | 'unavailable';
+export type Mode = 'normal' | 'degraded' | 'read-only' | 'shedding';
+
+export interface WallOptions {
+  service: string;
+  clock?: Clock;
+  /** Where durable records go (idempotency, deferred queue); reserved for the stores. */
+  store?: unknown;
+  /** Receives every wall event as a timeline entry (see src/timeline). */
+  timeline?: { record(entry: TimelineEntryInput): void };
+  telemetry?: {
+    prometheus?: boolean | { registry?: Registry };
+    openTelemetry?: boolean | { meter?: Meter };
+  };
+  /** How often health is re-evaluated (transition events are emitted then). Default 1s. */
+  healthInterval?: Duration;
+  /** How long `close()` waits for deferred work before dropping it. Default 5s. */
+  closeGrace?: Duration;
+}
+
+export interface TimelineEntryInput {
+  kind: string;
+  severity: 'info' | 'warning' | 'critical';
+  title: string;
+  dependency?: string;
+  operation?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface DependencyHealth {
+  state: HealthState;
+  since: number;
+  reason: string;
+  criticality: Criticality;
+  breaker: string | undefined;
+  signals: SignalTotals & { backlog?: number; oldestDeferredAgeMs?: number };
+}
+
+export interface WallHealth {
+  service: string;
+  status: ServiceStatus;
+  mode: Mode;
+  at: number;
+  dependencies: Record<string, DependencyHealth>;
+}
+
+export type WallEvent =
+  | {
+      type: 'health';
+      at: number;
+      dependency: string;
+      criticality: Criticality;
+      from: HealthState;
+      to: HealthState;
+      reason: string;
+    }
+  | { type: 'breaker'; at: number; dependency: string; from: string; to: string; reason: string }
+  | { type: 'deferred-dead'; at: number; dependency: string; id: number; code: string; message: string }
+  | { type: 'quarantine'; at: number; dependency: string }
+  | { type: 'status'; at: number; from: ServiceStatus; to: ServiceStatus; reason: string };
+
+export interface OperationSpec {
+  priority?: Priority;
+  /** The longest this operation may take, end to end. */
+  deadline?: Duration;
+}
+
+export interface RunOptions {
+  /** Remaining time granted by the caller (e.g. from a deadline header); the smaller of this and the operation's deadline wins. */
+  deadlineMs?: number;
+  idempotencyKey?: string;
+}
+
+export class Operation {
+  readonly priority: Priority;
+  readonly deadlineMs: number;
+  /** Dependencies this operation has been seen calling. */
+  readonly edges = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    spec: OperationSpec,
+    private readonly clock: Clock,
+  ) {
+    const o = objectOption(`operation '${name}'`, spec, ['priority', 'deadline']);
+    this.priority = o.priority === undefined ? 'critical' : enumOption(`${name}.priority`, o.priority, PRIORITIES);
+    this.deadlineMs = o.deadline === undefined ? Number.POSITIVE_INFINITY : durationOption(`${name}.deadline`, o.deadline);
+  }
+
+  /**
+   * Runs `fn` inside this operation: every dependency call made within it (through async code too) is
+   * capped by the operation's deadline and recorded as an edge. Work whose deadline already passed is
+   * not started (`DEADLINE_EXCEEDED`).
+   */
+  run<T>(fn: () => T | Promise<T>, options: RunOptions = {}): Promise<T> {
+    let budget = this.deadlineMs;
+    if (options.deadlineMs !== undefined) {
+      if (typeof options.deadlineMs !== 'number' || Number.isNaN(options.deadlineMs)) {
+        return Promise.reject(configError('deadlineMs', 'a number of milliseconds', options.deadlineMs));
+      }
+      budget = Math.min(budget, options.deadlineMs);
+    }
+    if (budget <= 0) {
+      return Promise.reject(new BlastwallError('DEADLINE_EXCEEDED', `Operation '${this.name}' arrived with no time left; not started`));
+    }
+    const edges = new Set<string>();
+    const ctx: OperationContext = {
+      operation: this.name,
+      priority: this.priority,
+      deadline: this.clock.now() + budget,
+      idempotencyKey: options.idempotencyKey,
+      edges,
+    };
+    const done = () => {
+      for (const e of edges) this.edges.add(e);
+    };
+    return operationStorage.run(ctx, async () => {
+      try {
+        return await fn();
+      } finally {
+        done();
+      }
+    });
+  }
+}
+
+const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace'];
+
+/** One per service process: the registry of dependencies and operations, with health, events and telemetry. */
+export class Wall {
+  readonly service: string;
+  readonly clock: Clock;
+  private readonly deps = new Map<string, Dependency>();
+  private readonly ops = new Map<string, Operation>();
+  private readonly events = new Emitter<WallEvent>();
+  private readonly host: DependencyHost;
+  private readonly prometheus: PrometheusExporter | undefined;
+  private readonly otel: OpenTelemetryExporter | undefined;
+  private readonly timeline: WallOptions['timeline'];
+  private readonly healthEveryMs: number;
+  private readonly closeGraceMs: number;
+  private healthTimer: TimerHandle | undefined;
+  private closed = false;
+  private lastStatus: ServiceStatus = 'ok';
+  mode: Mode = 'normal';
+  /** Subscribe to every event (health transitions, breaker changes, dead letters, ...). */
+  readonly onEvent = this.events.subscribe;
+
+  constructor(options: WallOptions) {
+    const o = objectOption('createWall options', options, OPTION_KEYS);
+    if (!isPlainObject(options)) throw configError('createWall options', 'an object', options);
+    this.service = stringOption('service', o.service);
+    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.healthEveryMs = o.healthInterval === undefined ? 1000 : durationOption('healthInterval', o.healthInterval, 10);
+    this.closeGraceMs = o.closeGrace === undefined ? 5000 : durationOption('closeGrace', o.closeGrace, 0);
+    if (o.timeline !== undefined && typeof (o.timeline as { record?: unknown }).record !== 'function') {
+      throw configError('timeline', 'an object with a record(entry) method (see createTimeline)', o.timeline);
+    }
+    this.timeline = o.timeline as WallOptions['timeline'];
+    const tel = objectOption('telemetry', o.telemetry, ['prometheus', 'openTelemetry']);
+    const healthOf = (d: Dependency) => d.classifier.state;
+    if (tel.prometheus !== undefined && tel.prometheus !== false) {
+      const p = tel.prometheus === true ? {} : objectOption('telemetry.prometheus', tel.prometheus, ['registry']);
+      this.prometheus = new PrometheusExporter(this.service, healthOf, p.registry as Registry | undefined);
+    }
+    if (tel.openTelemetry !== undefined && tel.openTelemetry !== false) {
+      const p = tel.openTelemetry === true ? {} : objectOption('telemetry.openTelemetry', tel.openTelemetry, ['meter']);
+      this.otel = new OpenTelemetryExporter(this.service, healthOf, () => this.deps.values(), p.meter as Meter | undefined);
+    }
+    const sinks = [this.prometheus, this.otel].filter((s): s is PrometheusExporter | OpenTelemetryExporter => s !== undefined);
+    const telemetry: TelemetrySink | undefined =
+      sinks.length === 0
+        ? undefined
+        : sinks.length === 1
+          ? sinks[0]
+          : {
+              call: (...args) => {
+                for (const s of sinks) s.call(...args);
+              },
+              served: (d, src) => {
+                for (const s of sinks) s.served(d, src);
+              },
+            };
+    const wall = this;
+    this.host = {
+      clock: this.clock,
+      telemetry,
+      onBreakerChange(dep, from, to, reason) {
+        wall.emit({ type: 'breaker', at: wall.clock.now(), dependency: dep.name, from, to, reason });
+        wall.evaluateOne(dep);
+      },
+      onDeferredDead(dep, id, error) {
+        wall.emit({ type: 'deferred-dead', at: wall.clock.now(), dependency: dep.name, id, code: error.code, message: error.message });
+      },
+      onQuarantine(dep) {
+        if (wall.events.active) wall.emit({ type: 'quarantine', at: wall.clock.now(), dependency: dep.name });
+      },
+      isClosed: () => this.closed,
+    };
+  }
+
+  /** Declares a dependency. Its configuration is validated now; a bad field throws `CONFIG_INVALID`. */
+  dependency(name: string, spec: DependencySpec): Dependency {
+    this.assertOpen();
+    stringOption('dependency name', name, /^[A-Za-z0-9_.:-]{1,100}$/);
+    if (this.deps.has(name)) {
+      throw new BlastwallError('CONFIG_INVALID', `Dependency '${name}' is already declared; declare each dependency once and share the handle`);
+    }
+    const dep = new Dependency(name, spec, this.host);
+    this.deps.set(name, dep);
+    this.prometheus?.register(dep);
+    this.armHealthTimer();
+    return dep;
+  }
+
+  /** Declares an operation (a route, a job) with its priority class and deadline. */
+  operation(name: string, spec: OperationSpec = {}): Operation {
+    this.assertOpen();
+    stringOption('operation name', name);
+    if (this.ops.has(name)) throw new BlastwallError('CONFIG_INVALID', `Operation '${name}' is already declared`);
+    const op = new Operation(name, spec, this.clock);
+    this.ops.set(name, op);
+    return op;
+  }
+
+  /** The declared dependency named `name`. */
+  get(name: string): Dependency {
+    const d = this.deps.get(name);
+    if (d === undefined) throw new BlastwallError('CONFIG_INVALID', `No dependency named '${name}' is declared`);
+    return d;
+  }
+
+  dependencies(): Dependency[] {
+    return [...this.deps.values()];
+  }
+
+  operations(): Operation[] {
+    return [...this.ops.values()];
+  }
+
+  /** Health of every dependency, and the service status that follows from their criticality. */
+  health(): WallHealth {
+    const dependencies: Record<string, DependencyHealth> = {};
+    for (const d of this.deps.values()) {
+      this.evaluateOne(d);
+      const signals: DependencyHealth['signals'] = d.totals();
+      if (d.criticality === 'deferrable') {
+        const b = d.backlog();
+        signals.backlog = b.size;
+        signals.oldestDeferredAgeMs = b.oldestAgeMs;
+      }
+      dependencies[d.name] = {
+        state: d.classifier.state,
+        since: d.classifier.since,
+        reason: d.classifier.reason,
+        criticality: d.criticality,
+        breaker: d.breaker?.state,
+        signals,
+      };
+    }
+    return { service: this.service, status: this.updateStatus().status, mode: this.mode, at: this.clock.now(), dependencies };
+  }
+
+  /**
+   * Service status from criticality: a `core` dependency unavailable makes the service unavailable; any
+   * other unhealthy core dependency, or an optional/deferrable one that is degraded, corrupt or
+   * unavailable, makes it degraded. An optional dependency never makes it unavailable.
+   */
+  private computeStatus(): { status: ServiceStatus; reason: string } {
+    let status: ServiceStatus = 'ok';
+    let reason = 'every dependency healthy';
+    for (const d of this.deps.values()) {
+      const s = d.classifier.state;
+      if (s === 'healthy') continue;
+      if (d.criticality === 'core') {
+        if (s === 'unavailable') return { status: 'unavailable', reason: `core dependency '${d.name}' is unavailable` };
+        if (status === 'ok') {
+          status = 'degraded';
+          reason = `core dependency '${d.name}' is ${s}`;
+        }
+      } else if ((s === 'unavailable' || s === 'corrupt' || s === 'degraded') && status === 'ok') {
+        status = 'degraded';
+        reason = `${d.criticality} dependency '${d.name}' is ${s}`;
+      }
+    }
+    return { status, reason };
+  }
+
+  private updateStatus(): { status: ServiceStatus; reason: string } {
+    const next = this.computeStatus();
+    if (next.status !== this.lastStatus) {
+      const from = this.lastStatus;
+      this.lastStatus = next.status;
+      this.emit({ type: 'status', at: this.clock.now(), from, to: next.status, reason: next.reason });
+    }
+    return next;
+  }
+
+  /** JSON topology: dependencies with criticality and boundaries, operations with priority, deadline and observed edges. */
+  topology(): {
+    service: string;
+    dependencies: { name: string; criticality: Criticality; boundaries: Record<string, unknown>; objective: { p99Ms: number; availability: number } }[];
+    operations: { name: string; priority: Priority; deadlineMs: number | null; calls: string[] }[];
+    edges: { from: string; to: string }[];
+  } {
+    const operations = [...this.ops.values()].map((o) => ({
+      name: o.name,
+      priority: o.priority,
+      deadlineMs: Number.isFinite(o.deadlineMs) ? o.deadlineMs : null,
+      calls: [...o.edges].sort(),
+    }));
+    return {
+      service: this.service,
+      dependencies: [...this.deps.values()].map((d) => ({
+        name: d.name,
+        criticality: d.criticality,
+        boundaries: d.boundaries,
+        objective: d.objective,
+      })),
+      operations,
+      edges: operations.flatMap((o) => o.calls.map((to) => ({ from: o.name, to }))),
+    };
+  }
+
+  /** Prometheus text exposition (requires `telemetry: { prometheus: true }`). */
+  metrics(): Promise<string> {
+    if (this.prometheus === undefined) {
+      return Promise.reject(new BlastwallError('CONFIG_INVALID', 'Prometheus telemetry is off: createWall({ telemetry: { prometheus: true } })'));
+    }
+    return this.prometheus.metrics();
+  }
+
+  get metricsContentType(): string {
+    return this.prometheus?.contentType ?? 'text/plain; version=0.0.4; charset=utf-8';
+  }
+
+  /** Stops accepting calls, waits up to `closeGrace` for deferred work, and releases every timer. */
+  async close(): Promise<{ droppedDeferred: number }> {
+    if (this.closed) return { droppedDeferred: 0 };
+    this.closed = true;
+    if (this.healthTimer !== undefined) {
+      this.clock.clearTimer(this.healthTimer);
+      this.healthTimer = undefined;
+    }
+    let dropped = 0;
+    const deferrable = [...this.deps.values()].filter((d) => d.criticality === 'deferrable');
+    if (deferrable.length > 0 && this.closeGraceMs > 0) {
+      // let in-flight deferred work finish within the grace period, then drop what is left
+      let graceTimer: TimerHandle | undefined;
+      const grace = new Promise<void>((resolve) => {
+        graceTimer = this.clock.setTimer(resolve, this.closeGraceMs);
+      });
+      await Promise.race([Promise.all(deferrable.map((d) => d.drainDeferred())), grace]);
+      if (graceTimer !== undefined) this.clock.clearTimer(graceTimer);
+    }
+    for (const d of deferrable) dropped += d.dropDeferred();
+    schedulerFor(this.clock).close();
+    this.events.clear();
+    return { droppedDeferred: dropped };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BlastwallError('CLOSED', 'The wall is closed');
+  }
+
+  private emit(e: WallEvent): void {
+    if (this.events.active) this.events.emit(e);
+    if (this.timeline !== undefined) this.timeline.record(toTimelineEntry(e));
+  }
+
+  private evaluateOne(d: Dependency): void {
+    const prev = d.evaluate();
+    if (prev !== undefined) {
+      this.emit({
+        type: 'health',
+        at: d.classifier.since,
+        dependency: d.name,
+        criticality: d.criticality,
+        from: prev,
+        to: d.classifier.state,
+        reason: d.classifier.reason,
+      });
+    }
+  }
+
+  private armHealthTimer(): void {
+    if (this.healthTimer !== undefined || this.closed) return;
+    this.healthTimer = this.clock.setTimer(this.onHealthTimer, this.healthEveryMs);
+    this.clock.refTimer?.(this.healthTimer, false);
+  }
+
+  private readonly onHealthTimer = (): void => {
+    this.healthTimer = undefined;
+    if (this.closed) return;
+    for (const d of this.deps.values()) this.evaluateOne(d);
+    this.updateStatus();
+    this.armHealthTimer();
+  };
+}
+
+function toTimelineEntry(e: WallEvent): TimelineEntryInput {
+  switch (e.type) {
+    case 'health':
+      return {
+        kind: 'health',
+        severity: e.to === 'unavailable' || e.to === 'corrupt' ? 'critical' : e.to === 'healthy' ? 'info' : 'warning',
+        title: `${e.dependency} ${e.from} → ${e.to}: ${e.reason}`,
+        dependency: e.dependency,
+        data: { from: e.from, to: e.to, reason: e.reason, criticality: e.criticality },
+      };
+    case 'breaker':
+      return {
+        kind: 'breaker',
+        severity: e.to === 'open' || e.to === 'isolated' ? 'critical' : 'info',
+        title: `${e.dependency} breaker ${e.from} → ${e.to}: ${e.reason}`,
+        dependency: e.dependency,
+        data: { from: e.from, to: e.to, reason: e.reason },
+      };
+    case 'deferred-dead':
+      return {
+        kind: 'action',
+        severity: 'warning',
+        title: `${e.dependency}: deferred item ${e.id} dead-lettered (${e.code})`,
+        dependency: e.dependency,
+        data: { id: e.id, code: e.code, message: e.message },
+      };
+    case 'quarantine':
+      return { kind: 'action', severity: 'warning', title: `${e.dependency}: response quarantined`, dependency: e.dependency };
+    case 'status':
+      return {
+        kind: 'health',
+        severity: e.to === 'unavailable' ? 'critical' : e.to === 'degraded' ? 'warning' : 'info',
+        title: `service ${e.from} → ${e.to}: ${e.reason}`,
+        data: { from: e.from, to: e.to, reason: e.reason },
+      };
+  }
+}
+
+/** Creates the wall of this service process. */
+export function createWall(options: WallOptions): Wall {
+  return new Wall(options);
+}
