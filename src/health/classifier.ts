@@ -66,7 +66,9 @@ function holds(state: HealthState, input: HealthInput, obj: HealthObjective, o: 
   const judged = t.calls - t.rejected;
   switch (state) {
     case 'unavailable': {
+      // half-open counts as unavailable until its probes prove the dependency is back
       if (input.breaker === 'open' || input.breaker === 'isolated') return `circuit breaker ${input.breaker}`;
+      if (input.breaker === 'half-open') return 'circuit breaker half-open: probing';
       if (judged < o.minimumCalls) return undefined;
       const r = (t.failures + t.invalid) / judged;
       return r >= o.unavailableRatio * factor ? `${pct(r)} of ${judged} calls failing` : undefined;

@@ -197,19 +197,18 @@ export class Wall {
                 for (const s of sinks) s.served(d, src);
               },
             };
-    const wall = this;
     this.host = {
       clock: this.clock,
       telemetry,
-      onBreakerChange(dep, from, to, reason) {
-        wall.emit({ type: 'breaker', at: wall.clock.now(), dependency: dep.name, from, to, reason });
-        wall.evaluateOne(dep);
+      onBreakerChange: (dep, from, to, reason) => {
+        this.emit({ type: 'breaker', at: this.clock.now(), dependency: dep.name, from, to, reason });
+        this.evaluateOne(dep);
       },
-      onDeferredDead(dep, id, error) {
-        wall.emit({ type: 'deferred-dead', at: wall.clock.now(), dependency: dep.name, id, code: error.code, message: error.message });
+      onDeferredDead: (dep, id, error) => {
+        this.emit({ type: 'deferred-dead', at: this.clock.now(), dependency: dep.name, id, code: error.code, message: error.message });
       },
-      onQuarantine(dep) {
-        if (wall.events.active) wall.emit({ type: 'quarantine', at: wall.clock.now(), dependency: dep.name });
+      onQuarantine: (dep) => {
+        if (this.events.active) this.emit({ type: 'quarantine', at: this.clock.now(), dependency: dep.name });
       },
       isClosed: () => this.closed,
     };

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { type AttemptContext, BlastwallError, createWall } from '../../src/index.js';
+import { FakeClock } from '../../src/testing/index.js';
+
+function hanging(starts: number[], clock: FakeClock) {
+  return (ctx: AttemptContext) => {
+    starts.push(clock.now());
+    return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }));
+  };
+}
+
+async function settle<T>(p: Promise<T>): Promise<{ value?: T; error?: BlastwallError }> {
+  return p.then(
+    (value) => ({ value }),
+    (error: BlastwallError) => ({ error }),
+  );
+}
+
+describe('deadlines', () => {
+  it('a 1s operation calling an 800ms-timeout dependency with 3 attempts never runs past 1s; the attempt that cannot fit is not started', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 's', clock });
+    const dep = wall.dependency('payments', { timeout: '800ms', retry: { attempts: 3, backoff: 0, budget: false } });
+    const op = wall.operation('checkout', { deadline: '1s', priority: 'critical' });
+    const starts: number[] = [];
+    const t0 = clock.now();
+    let endedAt = Number.NaN;
+    const p = settle(op.run(() => dep.call(hanging(starts, clock)))).then((r) => {
+      endedAt = clock.now();
+      return r;
+    });
+    await clock.advance(2000);
+    const r = await p;
+    expect(starts.map((s) => s - t0)).toEqual([0]);
+    expect(r.error?.code).toBe('DEADLINE_EXCEEDED');
+    expect(r.error?.message).toMatch(/Attempt 2 was not started/);
+    expect(endedAt - t0).toBeLessThanOrEqual(1000);
+    await wall.close();
+  });
+
+  it('attempts that fit are started; the last one is capped by the deadline', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 's', clock });
+    const dep = wall.dependency('payments', { timeout: '300ms', retry: { attempts: 4, backoff: 0, budget: false } });
+    const op = wall.operation('checkout', { deadline: '1s' });
+    const starts: number[] = [];
+    const t0 = clock.now();
+    const p = settle(op.run(() => dep.call(hanging(starts, clock))));
+    await clock.advance(2000);
+    const r = await p;
+    // 0-300, 300-600, 600-900: a fourth would need 300ms with 100ms left
+    expect(starts.map((s) => s - t0)).toEqual([0, 300, 600]);
+    expect(r.error?.code).toBe('DEADLINE_EXCEEDED');
+    await wall.close();
+  });
+
+  it('a call inside an operation uses the smaller of its timeout and the remaining deadline', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 's', clock });
+    const dep = wall.dependency('db', { timeout: '800ms', retry: false });
+    const op = wall.operation('read', { deadline: '500ms' });
+    let endedAt = Number.NaN;
+    const t0 = clock.now();
+    const p = settle(op.run(() => dep.call(hanging([], clock)))).then((r) => {
+      endedAt = clock.now();
+      return r;
+    });
+    await clock.advance(1000);
+    expect((await p).error?.code).toBe('DEADLINE_EXCEEDED');
+    expect(endedAt - t0).toBe(500);
+    await wall.close();
+  });
+
+  it('a deadline passed in from the caller (e.g. a header) caps the operation; work with no time left is not started', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 's', clock });
+    const op = wall.operation('read', { deadline: '5s' });
+    let ran = false;
+    await expect(
+      op.run(
+        () => {
+          ran = true;
+        },
+        { deadlineMs: 0 },
+      ),
+    ).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect(ran).toBe(false);
+    const dep = wall.dependency('db', { timeout: '800ms', retry: false });
+    const t0 = clock.now();
+    let endedAt = Number.NaN;
+    const p = settle(op.run(() => dep.call(hanging([], clock)), { deadlineMs: 120 })).then((r) => {
+      endedAt = clock.now();
+      return r;
+    });
+    await clock.advance(1000);
+    expect((await p).error?.code).toBe('DEADLINE_EXCEEDED');
+    expect(endedAt - t0).toBe(120);
+    await wall.close();
+  });
+
+  it('records the observed edges operation → dependency in the topology', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 'shop', clock });
+    const pay = wall.dependency('payments', { timeout: '1s' });
+    wall.dependency('email', { criticality: 'deferrable', timeout: '1s' });
+    const recs = wall.dependency('recs', { criticality: 'optional', fallback: [], timeout: '150ms' });
+    const checkout = wall.operation('checkout', { priority: 'critical', deadline: '2s' });
+    await checkout.run(async () => {
+      await pay.call(() => 'charged');
+      await recs.call(() => ['a']);
+    });
+    const t = wall.topology();
+    expect(t.operations).toEqual([{ name: 'checkout', priority: 'critical', deadlineMs: 2000, calls: ['payments', 'recs'] }]);
+    expect(t.edges).toEqual([
+      { from: 'checkout', to: 'payments' },
+      { from: 'checkout', to: 'recs' },
+    ]);
+    expect(t.dependencies.map((d) => [d.name, d.criticality])).toEqual([
+      ['payments', 'core'],
+      ['email', 'deferrable'],
+      ['recs', 'optional'],
+    ]);
+    expect(t.dependencies[0]!.boundaries).toMatchObject({ timeoutMs: 1000, breaker: { failureRate: 0.5 } });
+    expect(JSON.parse(JSON.stringify(t))).toEqual(t);
+    await wall.close();
+  });
+});
