@@ -29,7 +29,7 @@ export interface CircuitBreakerOptions {
   probes?: number;
   /** Successful probes needed to close (≤ probes). Default: all probes. */
   probeSuccesses?: number;
-  /** Which errors count as failures. Default: all but the caller's own abort. */
+  /** Which errors count as failures (others count as successes). Default: all. A caller's own abort is never recorded. */
   isFailure?: (error: unknown) => boolean;
   clock?: Clock;
   name?: string;
@@ -60,7 +60,7 @@ const NAMES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
 
 const KNOWN = ['failureRate', 'slowCall', 'window', 'minimumCalls', 'halfOpenAfter', 'probes', 'probeSuccesses', 'isFailure', 'clock', 'name'];
 
-const defaultIsFailure = (e: unknown) => !isBlastwallError(e, 'ABORTED');
+const defaultIsFailure = () => true;
 
 export class CircuitBreakerPolicy extends PolicyBase {
   readonly name: string | undefined;
@@ -143,7 +143,10 @@ export class CircuitBreakerPolicy extends PolicyBase {
         return v;
       },
       (e: unknown) => {
-        this.onResult(gen, probe, this.isFailure(e), this.clock.now() - t0 >= this.slowOverMs);
+        if (isBlastwallError(e, 'ABORTED')) {
+          // the caller gave up: says nothing about the dependency; a probe slot is handed back
+          if (probe && gen === this.generation && this.probesAdmitted > 0) this.probesAdmitted--;
+        } else this.onResult(gen, probe, this.isFailure(e), this.clock.now() - t0 >= this.slowOverMs);
         throw e;
       },
     );
