@@ -4,6 +4,7 @@ export * from './core/duration.js';
 export * from './core/errors.js';
 export * from './core/events.js';
 export * from './core/policy.js';
+export { DeadlineScheduler, schedulerFor } from './core/scheduler.js';
 export { configError } from './core/validate.js';
 export * from './policies/timeout/index.js';
 export * from './policies/retry/index.js';

@@ -110,15 +110,23 @@ export class Pipeline implements Policy {
     return startCall(this.clock, this.link, fn, signal);
   }
 
+  private lastNext: Next | undefined;
+  private lastLink: Next | undefined;
+
+  /** Runs this pipeline around another `next` (when nested in another pipeline); linked once per `next`. */
   run(ctx: CallContext, next: Next): Promise<unknown> {
-    // used when a pipeline is nested in another pipeline
-    let link: Next = next;
-    for (let i = this.policies.length - 1; i >= 0; i--) {
-      const p = this.policies[i]!;
-      const inner = link;
-      link = (c) => p.run(c, inner);
+    if (next === invokeUserFn) return this.link(ctx);
+    if (next !== this.lastNext) {
+      let link: Next = next;
+      for (let i = this.policies.length - 1; i >= 0; i--) {
+        const p = this.policies[i]!;
+        const inner = link;
+        link = (c) => p.run(c, inner);
+      }
+      this.lastNext = next;
+      this.lastLink = link;
     }
-    return link(ctx);
+    return this.lastLink!(ctx);
   }
 }
 

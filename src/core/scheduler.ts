@@ -13,30 +13,31 @@ export interface Expirable {
 class Lane {
   items: (Expirable | undefined)[] = [];
   head = 0;
+  tail = 0;
 
   push(e: Expirable): void {
     // drop settled heads first so a sequential caller keeps the lane at one entry
     this.dropSettled();
-    this.items.push(e);
+    this.items[this.tail++] = e;
   }
 
   dropSettled(): void {
     const items = this.items;
-    while (this.head < items.length && items[this.head]!.settled) {
+    while (this.head < this.tail && items[this.head]!.settled) {
       items[this.head++] = undefined;
     }
-    if (this.head === items.length) {
-      items.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > items.length) {
-      this.items = items.slice(this.head);
+    if (this.head === this.tail) {
+      this.head = this.tail = 0; // keep the array's capacity
+    } else if (this.head > 1024 && this.head * 2 > this.tail) {
+      this.items = items.slice(this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
   }
 
   peek(): Expirable | undefined {
     this.dropSettled();
-    return this.items[this.head];
+    return this.head < this.tail ? this.items[this.head] : undefined;
   }
 
   shift(): void {
@@ -44,7 +45,7 @@ class Lane {
   }
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.tail - this.head;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../../core/clock.js';
+import { type Clock, coarseClock } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
 import { durationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError, isBlastwallError } from '../../core/errors.js';
@@ -73,6 +73,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
   private readonly openFor: OpenSchedule;
   private readonly isFailure: (e: unknown) => boolean;
   private readonly window: SlidingWindow;
+  private readonly now: () => number;
 
   private s = CLOSED;
   private since: number;
@@ -100,6 +101,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
       this.slowRate = Number.POSITIVE_INFINITY;
     }
     this.minimumCalls = o.minimumCalls === undefined ? 20 : intOption('breaker.minimumCalls', o.minimumCalls, 1);
+    this.now = coarseClock(this.clock);
     const now = this.clock.now();
     if (o.window === undefined) this.window = new TimeWindow(30_000, now);
     else if (isPlainObject(o.window)) {
@@ -124,7 +126,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
   }
 
   get state(): BreakerState {
-    if (this.s === OPEN && this.clock.now() >= this.openUntil) return 'half-open';
+    if (this.s === OPEN && this.now() >= this.openUntil) return 'half-open';
     return NAMES[this.s]!;
   }
 
@@ -136,17 +138,17 @@ export class CircuitBreakerPolicy extends PolicyBase {
       probe = true;
     }
     const gen = this.generation;
-    const t0 = this.clock.now();
+    const t0 = this.slowOverMs === Number.POSITIVE_INFINITY ? 0 : this.now();
     return next(ctx).then(
       (v) => {
-        this.onResult(gen, probe, false, this.clock.now() - t0 >= this.slowOverMs);
+        this.onResult(gen, probe, false, t0 !== 0 && this.now() - t0 >= this.slowOverMs);
         return v;
       },
       (e: unknown) => {
         if (isBlastwallError(e, 'ABORTED')) {
           // the caller gave up: says nothing about the dependency; a probe slot is handed back
           if (probe && gen === this.generation && this.probesAdmitted > 0) this.probesAdmitted--;
-        } else this.onResult(gen, probe, this.isFailure(e), this.clock.now() - t0 >= this.slowOverMs);
+        } else this.onResult(gen, probe, this.isFailure(e), t0 !== 0 && this.now() - t0 >= this.slowOverMs);
         throw e;
       },
     );
@@ -154,7 +156,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
 
   /** Returns an error when the call is refused; otherwise admits a probe. */
   private admitNonClosed(): BlastwallError | undefined {
-    const now = this.clock.now();
+    const now = this.now();
     if (this.s === OPEN && now >= this.openUntil) this.transition(HALF_OPEN, `open for ${this.openFor(this.consecutiveOpens)}ms; probing`);
     if (this.s === HALF_OPEN) {
       if (this.probesAdmitted < this.probes) {
@@ -188,7 +190,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
       return;
     }
     if (this.s !== CLOSED) return;
-    const now = this.clock.now();
+    const now = this.now();
     this.window.record(failed, slow, now);
     if (!failed && !slow) return;
     const t = this.window.totals(now);

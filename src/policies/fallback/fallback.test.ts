@@ -54,7 +54,7 @@ describe('pipeline', () => {
       return new Promise(() => undefined);
     }, ac.signal);
     ac.abort('user left');
-    const err = await call.catch((e: BlastwallError) => e);
+    const err = (await call.catch((e: unknown) => e)) as BlastwallError;
     expect(err).toMatchObject({ code: 'ABORTED' });
     expect(err.cause).toBe('user left');
     expect(inner).toBe(err);

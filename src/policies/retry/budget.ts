@@ -1,5 +1,4 @@
-import type { Clock } from '../../core/clock.js';
-import { realClock } from '../../core/clock.js';
+import { type Clock, coarseClock, realClock } from '../../core/clock.js';
 import { durationOption, type Duration } from '../../core/duration.js';
 import { numberOption, objectOption, ratioOption } from '../../core/validate.js';
 
@@ -35,6 +34,7 @@ export class RetryBudget {
   readonly minPerSecond: number;
   readonly windowMs: number;
   private readonly clock: Clock;
+  private readonly now: () => number;
   private readonly bucketMs: number;
   private readonly requests = new Float64Array(BUCKETS);
   private readonly retries = new Float64Array(BUCKETS);
@@ -49,6 +49,7 @@ export class RetryBudget {
     this.minPerSecond = o.minPerSecond === undefined ? 10 : numberOption('retry.budget.minPerSecond', o.minPerSecond, 0);
     this.windowMs = o.window === undefined ? 10_000 : durationOption('retry.budget.window', o.window, 100);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.now = coarseClock(this.clock);
     this.bucketMs = this.windowMs / BUCKETS;
     this.bucketStart = this.clock.now();
   }
@@ -75,7 +76,7 @@ export class RetryBudget {
 
   /** Counts one original (non-retry) request. */
   recordRequest(): void {
-    this.rotate(this.clock.now());
+    this.rotate(this.now());
     this.requests[this.idx]!++;
     this.reqSum++;
   }
@@ -86,7 +87,7 @@ export class RetryBudget {
 
   /** Withdraws one retry if the budget allows it. */
   tryRetry(): boolean {
-    this.rotate(this.clock.now());
+    this.rotate(this.now());
     if (this.retrySum + 1 > this.allowance()) return false;
     this.retries[this.idx]!++;
     this.retrySum++;
@@ -94,7 +95,7 @@ export class RetryBudget {
   }
 
   snapshot(): RetryBudgetSnapshot {
-    this.rotate(this.clock.now());
+    this.rotate(this.now());
     return {
       requests: this.reqSum,
       retries: this.retrySum,

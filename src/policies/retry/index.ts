@@ -1,4 +1,4 @@
-import { type Clock, sleep } from '../../core/clock.js';
+import { type Clock, coarseClock, sleep } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
 import { durationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError, isNonRetryable, retryAfterOf } from '../../core/errors.js';
@@ -66,6 +66,7 @@ export class RetryPolicy extends PolicyBase {
   private readonly retryOn: ((e: unknown, attempt: number) => boolean) | undefined;
   private readonly retryOnResult: ((v: unknown, attempt: number) => boolean) | undefined;
   private readonly random: () => number;
+  private readonly now: () => number;
   readonly onRetryEmitter = new Emitter<RetryEvent>();
   readonly onRetry = this.onRetryEmitter.subscribe;
   readonly onGiveUpEmitter = new Emitter<GiveUpEvent>();
@@ -82,27 +83,31 @@ export class RetryPolicy extends PolicyBase {
     this.retryOn = o.retryOn === undefined ? undefined : fnOption('retry.retryOn', o.retryOn);
     this.retryOnResult = o.retryOnResult === undefined ? undefined : fnOption('retry.retryOnResult', o.retryOnResult);
     this.random = o.random === undefined ? Math.random : fnOption('retry.random', o.random);
+    this.now = coarseClock(this.clock);
     if (o.budget === false) this.budget = undefined;
     else if (o.budget instanceof RetryBudget) this.budget = o.budget;
     else this.budget = new RetryBudget({ ...(o.budget as RetryBudgetOptions | undefined), clock: this.clock });
   }
 
-  async run(ctx: CallContext, next: Next): Promise<unknown> {
+  run(ctx: CallContext, next: Next): Promise<unknown> {
     this.budget?.recordRequest();
-    const started = this.clock.now();
+    const started = this.now();
+    ctx.nextAttempt();
+    // first attempt without an async frame: the success path costs one promise
+    const first = next(ctx);
+    if (this.retryOnResult === undefined) return first.catch((err: unknown) => this.afterFailure(ctx, next, err, started));
+    return first.then(
+      (value) => (this.retryOnResult!(value, ctx.attempt) ? this.afterFailure(ctx, next, new RetryResult(value), started) : value),
+      (err: unknown) => this.afterFailure(ctx, next, err, started),
+    );
+  }
+
+  /** Decides about the attempt that just failed and, if allowed, runs the remaining attempts. */
+  private async afterFailure(ctx: CallContext, next: Next, failure: unknown, started: number): Promise<unknown> {
     let step: ((n: number) => number) | undefined;
     for (;;) {
-      ctx.nextAttempt();
-      let failure: unknown;
-      try {
-        const value = await next(ctx);
-        if (this.retryOnResult === undefined || !this.retryOnResult(value, ctx.attempt)) return value;
-        failure = new RetryResult(value);
-      } catch (err) {
-        failure = err;
-        if (isNonRetryable(err) || (this.retryOn !== undefined && !this.retryOn(err, ctx.attempt))) {
-          return this.giveUp(ctx, err, 'not-retryable');
-        }
+      if (!(failure instanceof RetryResult) && (isNonRetryable(failure) || (this.retryOn !== undefined && !this.retryOn(failure, ctx.attempt)))) {
+        return this.giveUp(ctx, failure, 'not-retryable');
       }
       if (ctx.attempt >= this.attempts) return this.giveUp(ctx, failure, 'attempts');
       step ??= this.schedule(this.random);
@@ -137,6 +142,14 @@ export class RetryPolicy extends PolicyBase {
       if (this.onRetryEmitter.active) this.onRetryEmitter.emit({ attempt: ctx.attempt, delayMs: delay, error: unwrap(failure) });
       ctx.retries++;
       if (delay > 0 || ctx.outerSignal !== undefined) await sleep(this.clock, delay, ctx.outerSignal);
+      ctx.nextAttempt();
+      try {
+        const value = await next(ctx);
+        if (this.retryOnResult === undefined || !this.retryOnResult(value, ctx.attempt)) return value;
+        failure = new RetryResult(value);
+      } catch (err) {
+        failure = err;
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../../core/clock.js';
+import { type Clock, coarseClock } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
 import { durationOption } from '../../core/duration.js';
 import { BlastwallError } from '../../core/errors.js';
@@ -59,6 +59,7 @@ export class TimeoutPolicy extends PolicyBase {
   readonly onTimeoutEmitter = new Emitter<TimeoutEvent>();
   readonly onTimeout = this.onTimeoutEmitter.subscribe;
   private readonly scheduler: DeadlineScheduler;
+  private readonly now: () => number;
 
   constructor(duration: Duration, options: TimeoutOptions = {}) {
     const o = objectOption('timeout options', options, ['clock', 'name']);
@@ -66,10 +67,11 @@ export class TimeoutPolicy extends PolicyBase {
     this.ms = durationOption('timeout', duration);
     this.name = o.name as string | undefined;
     this.scheduler = schedulerFor(this.clock);
+    this.now = coarseClock(this.clock);
   }
 
   run(ctx: CallContext, next: Next): Promise<unknown> {
-    const now = this.clock.now();
+    const now = this.now();
     let ms = this.ms;
     let byDeadline = false;
     if (ctx.deadline !== Number.POSITIVE_INFINITY) {
