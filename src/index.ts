@@ -11,6 +11,7 @@ export * from './policies/retry/index.js';
 export * from './policies/circuit-breaker/index.js';
 export * from './policies/concurrency/index.js';
 export * from './policies/fallback/index.js';
+export * from './policies/cache/index.js';
 export * from './wall/index.js';
 export type { HealthState } from './health/classifier.js';
 export type { SignalTotals } from './health/rolling.js';

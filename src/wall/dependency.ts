@@ -19,6 +19,7 @@ import { CircuitBreakerPolicy, type CircuitBreakerOptions } from '../policies/ci
 import { BulkheadPolicy } from '../policies/concurrency/index.js';
 import { RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions } from '../policies/retry/index.js';
 import { TimeoutPolicy } from '../policies/timeout/index.js';
+import { FreshnessCache, type SharedCacheStore } from '../policies/cache/index.js';
 import type { Policy } from '../core/policy.js';
 import { type OperationContext, operationStorage } from './context.js';
 import { formatIssues, isStandardSchema, type StandardIssue, type StandardSchemaV1 } from './schema.js';
@@ -72,8 +73,12 @@ export interface DependencySpec {
   quarantine?: (payload: unknown, issues: ReadonlyArray<StandardIssue>, dependency: string) => void;
   /** For `optional` dependencies: the value (or a function of the error) served when the call fails. */
   fallback?: unknown;
-  /** Last good values: served at once while `fresh`, and on failure while `stale`. */
-  cache?: { fresh?: Duration; stale: Duration; maxEntries?: number };
+  /**
+   * Values by `key` (a call option): served without a call while `fresh`; within `stale` served at once
+   * with one background refresh, and (optional dependencies) served when the call fails. Concurrent misses
+   * share one call. Bounded by `maxEntries` / `maxBytes` (LRU).
+   */
+  cache?: { fresh?: Duration; stale: Duration; revalidate?: boolean; maxEntries?: number; maxBytes?: number; jitter?: number; shared?: SharedCacheStore };
   payload?: { maxRequestBytes?: number; maxResponseBytes?: number; measure?: (value: unknown) => number };
   slo?: { latency?: { p99: Duration }; availability?: number };
   /** For `deferrable` dependencies: the bounded in-memory queue. */
@@ -128,11 +133,6 @@ export interface TelemetrySink {
   served(dep: Dependency, source: Source): void;
 }
 
-interface CacheEntry {
-  value: unknown;
-  at: number;
-}
-
 interface DeferredItem {
   id: number;
   fn: AttemptFn<unknown>;
@@ -174,10 +174,7 @@ export class Dependency {
   private readonly quarantineHook: DependencySpec['quarantine'];
   private readonly fallbackValue: unknown;
   private readonly hasFallback: boolean;
-  private readonly cacheFreshMs: number;
-  private readonly cacheStaleMs: number;
-  private readonly cacheMax: number;
-  private readonly cache: Map<string, CacheEntry> | undefined;
+  readonly cache: FreshnessCache | undefined;
   private readonly maxRequestBytes: number;
   private readonly maxResponseBytes: number;
   private readonly measure: (v: unknown) => number;
@@ -286,17 +283,8 @@ export class Dependency {
     this.hasFallback = 'fallback' in s && s.fallback !== undefined;
     this.fallbackValue = s.fallback;
     if (s.cache !== undefined) {
-      const c = objectOption(f('cache'), s.cache, ['fresh', 'stale', 'maxEntries']);
-      this.cacheFreshMs = c.fresh === undefined ? 0 : durationOption(f('cache.fresh'), c.fresh, 0);
-      this.cacheStaleMs = durationOption(f('cache.stale'), c.stale, 0);
-      if (this.cacheStaleMs < this.cacheFreshMs) throw configError(f('cache.stale'), `a duration ≥ cache.fresh (${this.cacheFreshMs}ms)`, c.stale);
-      this.cacheMax = c.maxEntries === undefined ? 1000 : intOption(f('cache.maxEntries'), c.maxEntries, 1);
-      this.cache = new Map();
-      this.boundaries.cache = { freshMs: this.cacheFreshMs, staleMs: this.cacheStaleMs, maxEntries: this.cacheMax };
-    } else {
-      this.cacheFreshMs = 0;
-      this.cacheStaleMs = 0;
-      this.cacheMax = 0;
+      this.cache = prefixed(name, () => new FreshnessCache({ ...(s.cache as object), clock: this.clock } as never));
+      this.boundaries.cache = { freshMs: this.cache.freshMs, staleMs: this.cache.staleMs };
     }
     if (this.criticality === 'optional' && !this.hasFallback) {
       throw configError(f('fallback'), "a value or a function of the error: an 'optional' dependency fails open", s.fallback);
@@ -362,46 +350,32 @@ export class Dependency {
       );
     }
     const optional = crit === 'optional';
-    // fresh cache hit: no call at all
-    let cacheKey: string | undefined;
-    if (this.cache !== undefined) {
-      cacheKey = options?.key ?? '';
-      const hit = this.cache.get(cacheKey);
-      if (hit !== undefined && this.cacheFreshMs > 0) {
-        const age = this.now() - hit.at;
-        if (age <= this.cacheFreshMs) {
-          this.host.telemetry?.served(this, 'cache');
-          return Promise.resolve({ ok: true, value: hit.value as T, source: 'cache', ageMs: age, degraded: false });
-        }
+    const live =
+      this.cache === undefined
+        ? this.callCore(fn, options).then((value): Outcome<T> => ({ ok: true, value, source: 'live', ageMs: 0, degraded: false }))
+        : this.cache
+            .get(options?.key ?? '', () => this.callCore(fn, options), { staleIfError: optional })
+            .then((r): Outcome<T> => {
+              if (r.source === 'cache') this.host.telemetry?.served(this, 'cache');
+              if (r.error === undefined) return { ok: true, value: r.value, source: r.source, ageMs: r.ageMs, degraded: false };
+              this.stats.recordFallback(this.now());
+              return { ok: true, value: r.value, source: 'cache', ageMs: r.ageMs, degraded: true, error: r.error as BlastwallError };
+            });
+    return live.catch((error: BlastwallError): Outcome<T> => {
+      if (!optional && options?.fallback === undefined) return { ok: false, value: undefined as T, source: 'live', ageMs: 0, degraded: true, error };
+      this.stats.recordFallback(this.now());
+      this.host.telemetry?.served(this, 'fallback');
+      const fb = options?.fallback !== undefined ? options.fallback : this.fallbackValue;
+      let value: T;
+      try {
+        value = (typeof fb === 'function' ? (fb as (e: BlastwallError) => T)(error) : fb) as T;
+      } catch (fbErr) {
+        // a broken fallback is the caller's bug: report it, but an optional path still fails open
+        process.emitWarning(`blastwall: fallback of '${this.name}' threw: ${String(fbErr)}`);
+        value = undefined as T;
       }
-    }
-    return this.callCore(fn, options).then(
-      (value): Outcome<T> => ({ ok: true, value, source: 'live', ageMs: 0, degraded: false }),
-      (error: BlastwallError): Outcome<T> => {
-        if (!optional && !(options?.fallback !== undefined)) return { ok: false, value: undefined as T, source: 'live', ageMs: 0, degraded: true, error };
-        const now = this.clock.now();
-        if (cacheKey !== undefined) {
-          const hit = this.cache!.get(cacheKey);
-          if (hit !== undefined && now - hit.at <= this.cacheStaleMs) {
-            this.stats.recordFallback(now);
-            this.host.telemetry?.served(this, 'cache');
-            return { ok: true, value: hit.value as T, source: 'cache', ageMs: now - hit.at, degraded: true, error };
-          }
-        }
-        this.stats.recordFallback(now);
-        this.host.telemetry?.served(this, 'fallback');
-        const fb = options?.fallback !== undefined ? options.fallback : this.fallbackValue;
-        let value: T;
-        try {
-          value = (typeof fb === 'function' ? (fb as (e: BlastwallError) => T)(error) : fb) as T;
-        } catch (fbErr) {
-          // a broken fallback is the caller's bug: report it, but an optional path still fails open
-          process.emitWarning(`blastwall: fallback of '${this.name}' threw: ${String(fbErr)}`);
-          value = undefined as T;
-        }
-        return { ok: true, value, source: 'fallback', ageMs: 0, degraded: true, error };
-      },
-    ) as Promise<Outcome<T>>;
+      return { ok: true, value, source: 'fallback', ageMs: 0, degraded: true, error };
+    });
   }
 
   private callCore<T>(fn: AttemptFn<T>, options: CallOptions<T> | undefined): Promise<T> {
@@ -456,7 +430,7 @@ export class Dependency {
       }
       return this.afterValidation(ctx, value, result.issues, key, result.issues === undefined ? result.value : undefined);
     }
-    this.recordOk(ctx, key, value);
+    this.recordOk(ctx);
     return value;
   }
 
@@ -481,25 +455,17 @@ export class Dependency {
         CallKind.Invalid,
       );
     }
-    this.recordOk(ctx, key, parsed);
+    this.recordOk(ctx);
     return parsed;
   }
 
-  private recordOk(ctx: CallContext, key: string | undefined, value: unknown): void {
+  private recordOk(ctx: CallContext): void {
     const now = this.now();
     const dur = now - ctx.startedAt;
     this.counters.calls++;
     this.stats.record(now, CallKind.Success, dur, ctx.retries, false);
-    if (this.cache !== undefined) this.remember(key ?? '', value, now);
     const t = this.host.telemetry;
     if (t !== undefined) t.call(this, CallKind.Success, 'live', dur, ctx.attempt || 1, undefined);
-  }
-
-  private remember(key: string, value: unknown, now: number): void {
-    const c = this.cache!;
-    c.delete(key);
-    c.set(key, { value, at: now });
-    if (c.size > this.cacheMax) c.delete(c.keys().next().value as string);
   }
 
   /** Records a failed call and returns the error the caller sees (always a BlastwallError naming this dependency). */
@@ -642,7 +608,7 @@ function prefixed<T>(name: string, build: () => T): T {
     return build();
   } catch (e) {
     if (e instanceof BlastwallError && e.code === 'CONFIG_INVALID') {
-      const msg = e.message.replace(/`(retry|breaker|concurrency|timeout)/, `\`${name}.$1`);
+      const msg = e.message.replace(/`(retry|breaker|concurrency|timeout|cache)/, `\`${name}.$1`);
       throw new BlastwallError('CONFIG_INVALID', msg, { details: e.details });
     }
     throw e;

@@ -1,0 +1,272 @@
+import { type Clock, coarseClock, realClock } from '../../core/clock.js';
+import { durationOption, type Duration } from '../../core/duration.js';
+import { boolOption, configError, fnOption, intOption, objectOption, ratioOption } from '../../core/validate.js';
+
+export type CacheSource = 'live' | 'cache';
+
+export interface CacheResult<T> {
+  value: T;
+  /** `cache` when served from memory (fresh, or stale while a refresh runs). */
+  source: CacheSource;
+  /** Age of the value in ms (0 for a live value). */
+  ageMs: number;
+  /** True when the value is past `fresh` (served stale-while-revalidate or stale-if-error). */
+  stale: boolean;
+  /** Set when a stale value stands in for a failed load (stale-if-error). */
+  error?: unknown;
+}
+
+/** A shared second level (e.g. Redis) behind the in-process LRU. Values must be JSON-serialisable. */
+export interface SharedCacheStore {
+  get(key: string): Promise<{ value: unknown; storedAt: number } | undefined>;
+  set(key: string, value: unknown, storedAt: number, ttlMs: number): Promise<void>;
+}
+
+export interface CacheOptions {
+  /** Served without calling while younger than this. Default 0 (always refresh, keep for stale use). */
+  fresh?: Duration;
+  /** Served while younger than this: at once with a background refresh (stale-while-revalidate), or when the call fails (stale-if-error). */
+  stale: Duration;
+  /** Within `stale`, serve at once and refresh in the background (stale-while-revalidate). Default true; when false, a stale value is used only if the call fails. */
+  revalidate?: boolean;
+  /** Spread of expiry, as a share of `fresh` and `stale` (0..1), so keys loaded together do not expire together. Default 0.1. */
+  jitter?: number;
+  /** Most entries kept (LRU). Default 1000. */
+  maxEntries?: number;
+  /** Most bytes kept (LRU by the `sizeOf` estimate). Default: unbounded by bytes. */
+  maxBytes?: number;
+  sizeOf?: (value: unknown) => number;
+  /** A shared store consulted on a local miss and written on each load. */
+  shared?: SharedCacheStore;
+  clock?: Clock;
+  random?: () => number;
+}
+
+interface Entry {
+  key: string;
+  value: unknown;
+  storedAt: number;
+  freshUntil: number;
+  staleUntil: number;
+  bytes: number;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  hits: number;
+  staleHits: number;
+  misses: number;
+  loads: number;
+  coalesced: number;
+  evictions: number;
+  refreshFailures: number;
+}
+
+function defaultSize(v: unknown): number {
+  if (typeof v === 'string') return v.length * 2;
+  try {
+    return (JSON.stringify(v)?.length ?? 8) * 2;
+  } catch {
+    return 1024;
+  }
+}
+
+/**
+ * An in-process cache with freshness: fresh hits skip the call; stale values are served at once while
+ * one background refresh runs (stale-while-revalidate) and when the call fails (stale-if-error);
+ * concurrent misses for a key share one call (single-flight); expiry is jittered; memory is bounded by
+ * entries and bytes with LRU eviction.
+ */
+export class FreshnessCache {
+  readonly freshMs: number;
+  readonly staleMs: number;
+  private readonly jitter: number;
+  private readonly revalidate: boolean;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private readonly sizeOf: ((v: unknown) => number) | undefined;
+  private readonly shared: SharedCacheStore | undefined;
+  private readonly clock: Clock;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly map = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  private head: Entry | undefined; // most recently used
+  private tail: Entry | undefined;
+  private bytes = 0;
+  private readonly s: CacheStats = { entries: 0, bytes: 0, hits: 0, staleHits: 0, misses: 0, loads: 0, coalesced: 0, evictions: 0, refreshFailures: 0 };
+
+  constructor(options: CacheOptions) {
+    const o = objectOption('cache', options, ['fresh', 'stale', 'revalidate', 'jitter', 'maxEntries', 'maxBytes', 'sizeOf', 'shared', 'clock', 'random']);
+    this.freshMs = o.fresh === undefined ? 0 : durationOption('cache.fresh', o.fresh, 0);
+    this.staleMs = durationOption('cache.stale', o.stale, 0);
+    if (this.staleMs < this.freshMs) throw configError('cache.stale', `a duration ≥ cache.fresh (${this.freshMs}ms)`, o.stale);
+    this.jitter = o.jitter === undefined ? 0.1 : ratioOption('cache.jitter', o.jitter, true);
+    this.revalidate = o.revalidate === undefined ? true : boolOption('cache.revalidate', o.revalidate);
+    this.maxEntries = o.maxEntries === undefined ? 1000 : intOption('cache.maxEntries', o.maxEntries, 1);
+    this.maxBytes = o.maxBytes === undefined ? Number.POSITIVE_INFINITY : intOption('cache.maxBytes', o.maxBytes, 1);
+    this.sizeOf = o.sizeOf === undefined ? (o.maxBytes === undefined ? undefined : defaultSize) : fnOption('cache.sizeOf', o.sizeOf);
+    if (o.shared !== undefined) {
+      const sh = o.shared as SharedCacheStore;
+      if (typeof sh?.get !== 'function' || typeof sh.set !== 'function') throw configError('cache.shared', 'an object with get(key) and set(key, value, storedAt, ttlMs)', o.shared);
+      this.shared = sh;
+    }
+    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.now = coarseClock(this.clock);
+    this.random = o.random === undefined ? Math.random : fnOption('cache.random', o.random);
+  }
+
+  /**
+   * The value for `key`: from memory while fresh; stale with a background refresh; otherwise loaded
+   * (one load per key at a time). When the load fails and a value within `stale` exists, that value is
+   * returned with the load's `error` (stale-if-error, unless `staleIfError: false`); otherwise it throws.
+   */
+  async get<T>(key: string, load: () => Promise<T>, options: { staleIfError?: boolean } = {}): Promise<CacheResult<T>> {
+    const now = this.now();
+    const e = this.map.get(key);
+    if (e !== undefined) {
+      if (now < e.freshUntil) {
+        this.touch(e);
+        this.s.hits++;
+        return { value: e.value as T, source: 'cache', ageMs: now - e.storedAt, stale: false };
+      }
+      if (this.revalidate && now < e.staleUntil) {
+        this.touch(e);
+        this.s.staleHits++;
+        // stale-while-revalidate: answer now, refresh once in the background
+        if (!this.inflight.has(key)) {
+          this.load(key, load).catch(() => {
+            this.s.refreshFailures++;
+          });
+        }
+        return { value: e.value as T, source: 'cache', ageMs: now - e.storedAt, stale: true };
+      }
+      if (now >= e.staleUntil) this.remove(e);
+    }
+    this.s.misses++;
+    try {
+      const value = (await this.load(key, load)) as T;
+      return { value, source: 'live', ageMs: 0, stale: false };
+    } catch (err) {
+      const stale = options.staleIfError === false ? undefined : this.peek<T>(key);
+      if (stale !== undefined) return { ...stale, stale: true, error: err };
+      throw err;
+    }
+  }
+
+  /** A value still within `stale` (for stale-if-error after the caller's own failure), without loading. */
+  peek<T>(key: string): CacheResult<T> | undefined {
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    const now = this.now();
+    if (now >= e.staleUntil) return undefined;
+    return { value: e.value as T, source: 'cache', ageMs: now - e.storedAt, stale: now >= e.freshUntil };
+  }
+
+  /** Stores a value just obtained live. */
+  set(key: string, value: unknown): void {
+    this.store(key, value, this.now());
+  }
+
+  delete(key: string): boolean {
+    const e = this.map.get(key);
+    if (e === undefined) return false;
+    this.remove(e);
+    return true;
+  }
+
+  stats(): CacheStats {
+    return { ...this.s, entries: this.map.size, bytes: this.bytes };
+  }
+
+  /** Expiry times of an entry (for tests of the jitter spread). */
+  expiryOf(key: string): { freshUntil: number; staleUntil: number } | undefined {
+    const e = this.map.get(key);
+    return e === undefined ? undefined : { freshUntil: e.freshUntil, staleUntil: e.staleUntil };
+  }
+
+  private load(key: string, load: () => Promise<unknown>): Promise<unknown> {
+    const running = this.inflight.get(key);
+    if (running !== undefined) {
+      this.s.coalesced++;
+      return running;
+    }
+    this.s.loads++;
+    const p = (async () => {
+      if (this.shared !== undefined && !this.map.has(key)) {
+        const hit = await this.shared.get(key).catch(() => undefined);
+        if (hit !== undefined && this.now() - hit.storedAt < this.freshMs) {
+          this.store(key, hit.value, hit.storedAt, false);
+          return hit.value;
+        }
+      }
+      const value = await load();
+      this.store(key, value, this.now());
+      return value;
+    })();
+    this.inflight.set(key, p);
+    const clear = () => {
+      if (this.inflight.get(key) === p) this.inflight.delete(key);
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  private store(key: string, value: unknown, storedAt: number, share = true): void {
+    const spread = (ms: number) => ms * (1 - this.jitter * this.random());
+    const bytes = this.sizeOf === undefined ? 0 : this.sizeOf(value);
+    const old = this.map.get(key);
+    if (old !== undefined) this.remove(old);
+    if (bytes > this.maxBytes) return; // larger than the whole cache: never kept
+    const e: Entry = {
+      key,
+      value,
+      storedAt,
+      freshUntil: storedAt + spread(this.freshMs),
+      staleUntil: storedAt + spread(this.staleMs),
+      bytes,
+      prev: undefined,
+      next: this.head,
+    };
+    if (this.head !== undefined) this.head.prev = e;
+    this.head = e;
+    if (this.tail === undefined) this.tail = e;
+    this.map.set(key, e);
+    this.bytes += bytes;
+    while ((this.map.size > this.maxEntries || this.bytes > this.maxBytes) && this.tail !== undefined) {
+      this.remove(this.tail);
+      this.s.evictions++;
+    }
+    if (share && this.shared !== undefined) this.shared.set(key, value, storedAt, this.staleMs).catch(() => undefined);
+  }
+
+  private touch(e: Entry): void {
+    if (this.head === e) return;
+    // unlink
+    if (e.prev !== undefined) e.prev.next = e.next;
+    if (e.next !== undefined) e.next.prev = e.prev;
+    if (this.tail === e) this.tail = e.prev;
+    // to front
+    e.prev = undefined;
+    e.next = this.head;
+    if (this.head !== undefined) this.head.prev = e;
+    this.head = e;
+  }
+
+  private remove(e: Entry): void {
+    if (e.prev !== undefined) e.prev.next = e.next;
+    else this.head = e.next;
+    if (e.next !== undefined) e.next.prev = e.prev;
+    else this.tail = e.prev;
+    e.prev = e.next = undefined;
+    this.map.delete(e.key);
+    this.bytes -= e.bytes;
+  }
+}
+
+export function cache(options: CacheOptions): FreshnessCache {
+  return new FreshnessCache(options);
+}
