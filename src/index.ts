@@ -16,3 +16,4 @@ export * from './wall/index.js';
 export type { HealthState } from './health/classifier.js';
 export type { SignalTotals } from './health/rolling.js';
 export { METRIC_NAMES, LATENCY_BUCKETS } from './telemetry/prometheus.js';
+export * from './degrade/index.js';

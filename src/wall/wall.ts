@@ -12,10 +12,12 @@ import { PrometheusExporter } from '../telemetry/prometheus.js';
 import type { Meter } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import { type Priority, PRIORITIES, type OperationContext, operationStorage } from './context.js';
+import { type Feature, FeatureRegistry, type FeatureSpec } from '../degrade/features.js';
+import { type Mode, type ModeChange, ModeController, type ModeRule, type ModeSnapshot } from '../degrade/modes.js';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { type Criticality, Dependency, type DependencyHost, type DependencySpec, type TelemetrySink } from './dependency.js';
 
 export type ServiceStatus = 'ok' | 'degraded' | 'unavailable';
-export type Mode = 'normal' | 'degraded' | 'read-only' | 'shedding';
 
 export interface WallOptions {
   service: string;
@@ -32,6 +34,8 @@ export interface WallOptions {
   healthInterval?: Duration;
   /** How long `close()` waits for deferred work before dropping it. Default 5s. */
   closeGrace?: Duration;
+  /** A mode entered by a rule is held at least this long. Default 30s. */
+  modeDwell?: Duration;
 }
 
 export interface TimelineEntryInput {
@@ -73,7 +77,9 @@ export type WallEvent =
   | { type: 'breaker'; at: number; dependency: string; from: string; to: string; reason: string }
   | { type: 'deferred-dead'; at: number; dependency: string; id: number; code: string; message: string }
   | { type: 'quarantine'; at: number; dependency: string }
-  | { type: 'status'; at: number; from: ServiceStatus; to: ServiceStatus; reason: string };
+  | { type: 'status'; at: number; from: ServiceStatus; to: ServiceStatus; reason: string }
+  | ({ type: 'mode' } & ModeChange)
+  | { type: 'feature'; at: number; feature: string; state: 'on' | 'off' | 'auto'; reason: string };
 
 export interface OperationSpec {
   priority?: Priority;
@@ -140,7 +146,7 @@ export class Operation {
   }
 }
 
-const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace'];
+const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell'];
 
 /** One per service process: the registry of dependencies and operations, with health, events and telemetry. */
 export class Wall {
@@ -158,7 +164,10 @@ export class Wall {
   private healthTimer: TimerHandle | undefined;
   private closed = false;
   private lastStatus: ServiceStatus = 'ok';
-  mode: Mode = 'normal';
+  private readonly modes: ModeController;
+  private readonly featureRegistry: FeatureRegistry;
+  private extraSignals: (() => Record<string, unknown>) | undefined;
+  private loopDelay: IntervalHistogram | undefined;
   /** Subscribe to every event (health transitions, breaker changes, dead letters, ...). */
   readonly onEvent = this.events.subscribe;
 
@@ -173,6 +182,12 @@ export class Wall {
       throw configError('timeline', 'an object with a record(entry) method (see createTimeline)', o.timeline);
     }
     this.timeline = o.timeline as WallOptions['timeline'];
+    this.modes = new ModeController(this.clock, o.modeDwell === undefined ? {} : { minDwell: o.modeDwell as Duration });
+    this.featureRegistry = new FeatureRegistry(this.clock);
+    this.modes.changes.subscribe((c) => {
+      this.featureRegistry.onMode(c.to);
+      this.emit({ type: 'mode', ...c });
+    });
     const tel = objectOption('telemetry', o.telemetry, ['prometheus', 'openTelemetry']);
     const healthOf = (d: Dependency) => d.classifier.state;
     if (tel.prometheus !== undefined && tel.prometheus !== false) {
@@ -253,6 +268,86 @@ export class Wall {
     return [...this.ops.values()];
   }
 
+  // ---- modes and features ----
+
+  /** The service's mode: `normal`, `degraded`, `read-only` or `shedding`. */
+  get mode(): Mode {
+    return this.modes.mode;
+  }
+
+  /** Sets the mode by hand (overrides rules); with `until` (a duration or a Date) it reverts by itself. */
+  setMode(mode: Mode, options: { reason: string; until?: Duration | Date }): void {
+    this.modes.set(mode, options);
+  }
+
+  /** Hands the mode back to the rules. */
+  clearMode(reason?: string): void {
+    this.modes.clear(reason);
+  }
+
+  /** Where the mode stands and why. */
+  modeState(): ReturnType<ModeController['describe']> {
+    return this.modes.describe();
+  }
+
+  /**
+   * Rules that set the mode from health and load, evaluated with every health evaluation. `signals`
+   * adds your own values to the snapshot the rules see; event-loop delay (p99, ms) is measured for them.
+   */
+  rules(rules: ModeRule[], options: { signals?: () => Record<string, unknown> } = {}): void {
+    this.assertOpen();
+    this.modes.setRules(rules);
+    this.extraSignals = options.signals;
+    if (this.loopDelay === undefined && rules.length > 0) {
+      this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      this.loopDelay.enable();
+    }
+    this.armHealthTimer();
+  }
+
+  /** Declares a feature switch; its `enabled` field follows the mode (and hand overrides). */
+  feature(name: string, spec: FeatureSpec): Feature {
+    this.assertOpen();
+    return this.featureRegistry.declare(name, spec);
+  }
+
+  /** Whether a feature is on now (costs a map lookup; keep the Feature handle for a field read). */
+  enabled(name: string): boolean {
+    return this.featureRegistry.get(name).enabled;
+  }
+
+  /** Switches a feature on or off by hand, or back to `auto`; recorded on the timeline. */
+  setFeature(name: string, state: 'on' | 'off' | 'auto', reason: string): void {
+    this.featureRegistry.set(name, state, reason);
+    this.emit({ type: 'feature', at: this.clock.now(), feature: name, state, reason });
+  }
+
+  /** Every feature with its owner, expiry (and whether it is past it) and current state. */
+  features(): ReturnType<FeatureRegistry['list']> {
+    return this.featureRegistry.list();
+  }
+
+  /** Throws `READ_ONLY` while the service is read-only; call it before any write. */
+  guardWrite(): void {
+    if (this.modes.mode !== 'read-only') return;
+    const d = this.modes.describe();
+    const retryAfterMs = d.until !== null ? Math.max(1000, d.until - this.clock.now()) : Math.max(1000, this.modes.minDwellMs);
+    throw new BlastwallError('READ_ONLY', `The service is read-only: ${d.reason}`, { retryAfterMs });
+  }
+
+  private modeSnapshot(health: WallHealth): ModeSnapshot {
+    const snap: ModeSnapshot = {
+      ...(this.extraSignals?.() ?? {}),
+      status: health.status,
+      dependencies: Object.fromEntries(Object.entries(health.dependencies).map(([n, d]) => [n, { state: d.state, criticality: d.criticality }])),
+    };
+    if (this.loopDelay !== undefined && snap.eventLoopDelayMs === undefined && this.loopDelay.count > 0) {
+      snap.eventLoopDelayMs = this.loopDelay.percentile(99) / 1e6;
+      this.loopDelay.reset();
+    }
+    return snap;
+  }
+
   /** Health of every dependency, and the service status that follows from their criticality. */
   health(): WallHealth {
     const dependencies: Record<string, DependencyHealth> = {};
@@ -273,7 +368,7 @@ export class Wall {
         signals,
       };
     }
-    return { service: this.service, status: this.updateStatus().status, mode: this.mode, at: this.clock.now(), dependencies };
+    return { service: this.service, status: this.updateStatus().status, mode: this.modes.mode, at: this.clock.now(), dependencies };
   }
 
   /**
@@ -357,6 +452,8 @@ export class Wall {
       this.clock.clearTimer(this.healthTimer);
       this.healthTimer = undefined;
     }
+    this.loopDelay?.disable();
+    this.loopDelay = undefined;
     let dropped = 0;
     const deferrable = [...this.deps.values()].filter((d) => d.criticality === 'deferrable');
     if (deferrable.length > 0 && this.closeGraceMs > 0) {
@@ -411,8 +508,11 @@ export class Wall {
   private readonly onHealthTimer = (): void => {
     this.healthTimer = undefined;
     if (this.closed) return;
-    for (const d of this.deps.values()) this.evaluateOne(d);
-    this.updateStatus();
+    if (this.modes.hasRules || this.modes.describe().manual) this.modes.evaluate(this.modeSnapshot(this.health()));
+    else {
+      for (const d of this.deps.values()) this.evaluateOne(d);
+      this.updateStatus();
+    }
     this.armHealthTimer();
   };
 }
@@ -445,6 +545,20 @@ function toTimelineEntry(e: WallEvent): TimelineEntryInput {
       };
     case 'quarantine':
       return { kind: 'action', severity: 'warning', title: `${e.dependency}: response quarantined`, dependency: e.dependency };
+    case 'mode':
+      return {
+        kind: 'mode',
+        severity: e.to === 'normal' ? 'info' : e.to === 'degraded' ? 'warning' : 'critical',
+        title: `mode ${e.from} → ${e.to}${e.manual ? ' (by hand)' : ''}: ${e.reason}`,
+        data: { from: e.from, to: e.to, reason: e.reason, manual: e.manual },
+      };
+    case 'feature':
+      return {
+        kind: 'flag',
+        severity: 'info',
+        title: `feature ${e.feature} → ${e.state}: ${e.reason}`,
+        data: { feature: e.feature, state: e.state, reason: e.reason },
+      };
     case 'status':
       return {
         kind: 'health',
