@@ -145,5 +145,12 @@ export function pipeline(...policies: Policy[]): Policy {
   const flat: Policy[] = [];
   for (const p of policies) if (p instanceof Pipeline) flat.push(...p.policies);
   else flat.push(p);
-  return new Pipeline(flat);
+  return fuser?.(flat) ?? new Pipeline(flat);
+}
+
+let fuser: ((policies: Policy[]) => Pipeline | undefined) | undefined;
+
+/** @internal Lets the policies module offer a fused pipeline for the standard stack. */
+export function registerFuser(f: (policies: Policy[]) => Pipeline | undefined): void {
+  fuser = f;
 }

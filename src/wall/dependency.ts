@@ -19,6 +19,7 @@ import { CircuitBreakerPolicy, type CircuitBreakerOptions } from '../policies/ci
 import { BulkheadPolicy } from '../policies/concurrency/index.js';
 import { RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions } from '../policies/retry/index.js';
 import { TimeoutPolicy } from '../policies/timeout/index.js';
+import { FusedPipeline, type SettleHook } from '../policies/fused.js';
 import { FreshnessCache, type SharedCacheStore } from '../policies/cache/index.js';
 import type { Policy } from '../core/policy.js';
 import { type OperationContext, operationStorage } from './context.js';
@@ -170,6 +171,8 @@ export class Dependency {
   /** Cheap time for the hot path (see `coarseClock`): latencies have one-tick (1 ms) resolution. */
   private readonly now: () => number;
   private readonly link: Next;
+  /** The pipeline plus this dependency's recording and validation, linked once. */
+  private readonly observed: Next;
   private readonly schema: StandardSchemaV1 | undefined;
   private readonly quarantineHook: DependencySpec['quarantine'];
   private readonly fallbackValue: unknown;
@@ -269,7 +272,23 @@ export class Dependency {
       policies.push(this.timeoutPolicy);
       this.boundaries.timeoutMs = this.timeoutMs;
     }
-    this.link = policies.length === 0 ? invokeUserFn : linkOf(pipeline(...policies));
+    const built = policies.length === 0 ? undefined : pipeline(...policies);
+    this.link = built === undefined ? invokeUserFn : linkOf(built);
+    const hook: SettleHook = {
+      value: (ctx, v) => this.finishValue(ctx, v),
+      error: (ctx, e) => this.finishError(ctx, e),
+    };
+    if (built instanceof FusedPipeline) this.observed = (ctx) => built.runObserved(ctx, hook);
+    else {
+      const link = this.link;
+      this.observed = (ctx) =>
+        link(ctx).then(
+          (v) => hook.value(ctx, v),
+          (e: unknown) => {
+            throw hook.error(ctx, e);
+          },
+        );
+    }
 
     // response validation
     if (s.validate !== undefined && !isStandardSchema(s.validate)) {
@@ -394,16 +413,7 @@ export class Dependency {
         );
       }
     }
-    let p: Promise<unknown>;
-    if (options?.signal !== undefined) {
-      p = withCallerSignal(ctx, this.link, options.signal);
-    } else p = this.link(ctx);
-    return p.then(
-      (v) => this.finishValue(ctx, v, options?.key),
-      (e: unknown) => {
-        throw this.finishError(ctx, e);
-      },
-    ) as Promise<T>;
+    return (options?.signal !== undefined ? withCallerSignal(ctx, this.observed, options.signal) : this.observed(ctx)) as Promise<T>;
   }
 
   private enterOperation(ctx: CallContext, op: OperationContext): void {
@@ -412,7 +422,7 @@ export class Dependency {
     if (!op.edges.has(this.name)) op.edges.add(this.name);
   }
 
-  private finishValue(ctx: CallContext, value: unknown, key: string | undefined): unknown {
+  private finishValue(ctx: CallContext, value: unknown): unknown {
     if (this.maxResponseBytes !== Number.POSITIVE_INFINITY) {
       const size = this.measure(value);
       if (size > this.maxResponseBytes) {
@@ -426,15 +436,15 @@ export class Dependency {
     if (this.schema !== undefined) {
       const result = this.schema['~standard'].validate(value);
       if (result instanceof Promise) {
-        return result.then((r) => this.afterValidation(ctx, value, r.issues, key, r.issues === undefined ? r.value : undefined));
+        return result.then((r) => this.afterValidation(ctx, value, r.issues, r.issues === undefined ? r.value : undefined));
       }
-      return this.afterValidation(ctx, value, result.issues, key, result.issues === undefined ? result.value : undefined);
+      return this.afterValidation(ctx, value, result.issues, result.issues === undefined ? result.value : undefined);
     }
     this.recordOk(ctx);
     return value;
   }
 
-  private afterValidation(ctx: CallContext, raw: unknown, issues: ReadonlyArray<StandardIssue> | undefined, key: string | undefined, parsed: unknown): unknown {
+  private afterValidation(ctx: CallContext, raw: unknown, issues: ReadonlyArray<StandardIssue> | undefined, parsed: unknown): unknown {
     if (issues !== undefined) {
       this.counters.quarantined++;
       if (this.quarantineHook !== undefined) {

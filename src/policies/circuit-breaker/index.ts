@@ -175,6 +175,23 @@ export class CircuitBreakerPolicy extends PolicyBase {
     });
   }
 
+  /** @internal Fast path of a fused pipeline: the generation when closed (calls may pass without a probe), else -1. */
+  closedGeneration(): number {
+    return this.s === CLOSED ? this.generation : -1;
+  }
+
+  /** @internal Records a call admitted through `closedGeneration()`. */
+  recordClosed(gen: number, error: unknown, startedAt: number): void {
+    if (error !== undefined && isBlastwallError(error, 'ABORTED')) return;
+    const slow = startedAt !== 0 && this.now() - startedAt >= this.slowOverMs;
+    this.onResult(gen, false, error !== undefined && this.isFailure(error), slow);
+  }
+
+  /** @internal Start time for slow-call measurement (0 when slow calls are not judged). */
+  slowStart(): number {
+    return this.slowOverMs === Number.POSITIVE_INFINITY ? 0 : this.now();
+  }
+
   private onResult(gen: number, probe: boolean, failed: boolean, slow: boolean): void {
     if (gen !== this.generation) return; // a call from before the last transition: its verdict is stale
     if (probe) {

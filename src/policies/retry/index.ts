@@ -64,9 +64,11 @@ export class RetryPolicy extends PolicyBase {
   private readonly maxElapsed: number;
   private readonly minAttemptTime: number;
   private readonly retryOn: ((e: unknown, attempt: number) => boolean) | undefined;
-  private readonly retryOnResult: ((v: unknown, attempt: number) => boolean) | undefined;
+  /** @internal */
+  readonly retryOnResult: ((v: unknown, attempt: number) => boolean) | undefined;
   private readonly random: () => number;
-  private readonly now: () => number;
+  /** @internal */
+  readonly now: () => number;
   readonly onRetryEmitter = new Emitter<RetryEvent>();
   readonly onRetry = this.onRetryEmitter.subscribe;
   readonly onGiveUpEmitter = new Emitter<GiveUpEvent>();
@@ -102,8 +104,8 @@ export class RetryPolicy extends PolicyBase {
     );
   }
 
-  /** Decides about the attempt that just failed and, if allowed, runs the remaining attempts. */
-  private async afterFailure(ctx: CallContext, next: Next, failure: unknown, started: number): Promise<unknown> {
+  /** @internal Decides about the attempt that just failed and, if allowed, runs the remaining attempts. */
+  async afterFailure(ctx: CallContext, next: Next, failure: unknown, started: number): Promise<unknown> {
     let step: ((n: number) => number) | undefined;
     for (;;) {
       if (!(failure instanceof RetryResult) && (isNonRetryable(failure) || (this.retryOn !== undefined && !this.retryOn(failure, ctx.attempt)))) {

@@ -34,17 +34,7 @@ class PendingAttempt implements Expirable {
   ) {}
 
   expire(): void {
-    const { ctx, policy } = this;
-    const err = this.byDeadline
-      ? new BlastwallError('DEADLINE_EXCEEDED', `The deadline passed after ${Math.round(this.ms)}ms on attempt ${ctx.attempt}`, {
-          dependency: ctx.dependency ?? policy.name,
-        })
-      : new BlastwallError('TIMEOUT', `Attempt ${ctx.attempt} timed out after ${this.ms}ms`, {
-          dependency: ctx.dependency ?? policy.name,
-        });
-    ctx.abort(err);
-    if (policy.onTimeoutEmitter.active) policy.onTimeoutEmitter.emit({ timeoutMs: this.ms, attempt: ctx.attempt, byDeadline: this.byDeadline });
-    this.reject(err);
+    this.reject(this.policy.expired(this.ctx, this.ms, this.byDeadline));
   }
 }
 
@@ -68,6 +58,30 @@ export class TimeoutPolicy extends PolicyBase {
     this.name = o.name as string | undefined;
     this.scheduler = schedulerFor(this.clock);
     this.now = coarseClock(this.clock);
+  }
+
+  /** @internal The error of an attempt that ran out of time; aborts its signal and tells listeners. */
+  expired(ctx: CallContext, ms: number, byDeadline: boolean): BlastwallError {
+    const err = byDeadline
+      ? new BlastwallError('DEADLINE_EXCEEDED', `The deadline passed after ${Math.round(ms)}ms on attempt ${ctx.attempt}`, {
+          dependency: ctx.dependency ?? this.name,
+        })
+      : new BlastwallError('TIMEOUT', `Attempt ${ctx.attempt} timed out after ${ms}ms`, {
+          dependency: ctx.dependency ?? this.name,
+        });
+    ctx.abort(err);
+    if (this.onTimeoutEmitter.active) this.onTimeoutEmitter.emit({ timeoutMs: ms, attempt: ctx.attempt, byDeadline });
+    return err;
+  }
+
+  /** @internal The scheduler all timeouts of this clock share. */
+  get sharedScheduler(): DeadlineScheduler {
+    return this.scheduler;
+  }
+
+  /** @internal Time now on the cheap clock. */
+  coarseNow(): number {
+    return this.now();
   }
 
   run(ctx: CallContext, next: Next): Promise<unknown> {
