@@ -16,7 +16,7 @@ import {
   wrap,
 } from 'cockatiel';
 import Opossum from 'opossum';
-import { bulkhead, circuitBreaker, createWall, pipeline, retry, timeout } from '../dist/index.js';
+import { bulkhead, circuitBreaker, createWall, pipeline, retry, timeout } from '../src/index.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => {

@@ -4,7 +4,7 @@
  * Reports calls that reached the dependency and the latency seen by the 2,000 requests.
  */
 import { LRUCache } from 'lru-cache';
-import { cache, realClock, sleep } from '../dist/index.js';
+import { cache, realClock, sleep } from '../src/index.js';
 
 const CONCURRENCY = 2000;
 const DEPENDENCY_MS = 50;

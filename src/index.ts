@@ -19,3 +19,5 @@ export type { HealthState } from './health/classifier.js';
 export type { SignalTotals } from './health/rolling.js';
 export { METRIC_NAMES, LATENCY_BUCKETS } from './telemetry/prometheus.js';
 export * from './degrade/index.js';
+export * from './timeline/index.js';
+export { postmortem } from './timeline/postmortem.js';

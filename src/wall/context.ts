@@ -12,6 +12,8 @@ export interface OperationContext {
   readonly idempotencyKey: string | undefined;
   /** Dependencies this run called (for edges and per-run impact). */
   readonly edges: Set<string>;
+  /** Set when an optional dependency answered this run with a fallback or a stale value. */
+  degraded: boolean;
 }
 
 export const operationStorage = new AsyncLocalStorage<OperationContext>();

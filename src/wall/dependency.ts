@@ -378,11 +378,13 @@ export class Dependency {
               if (r.source === 'cache') this.host.telemetry?.served(this, 'cache');
               if (r.error === undefined) return { ok: true, value: r.value, source: r.source, ageMs: r.ageMs, degraded: false };
               this.stats.recordFallback(this.now());
+              markDegraded();
               return { ok: true, value: r.value, source: 'cache', ageMs: r.ageMs, degraded: true, error: r.error as BlastwallError };
             });
     return live.catch((error: BlastwallError): Outcome<T> => {
       if (!optional && options?.fallback === undefined) return { ok: false, value: undefined as T, source: 'live', ageMs: 0, degraded: true, error };
       this.stats.recordFallback(this.now());
+      markDegraded();
       this.host.telemetry?.served(this, 'fallback');
       const fb = options?.fallback !== undefined ? options.fallback : this.fallbackValue;
       let value: T;
@@ -597,6 +599,11 @@ export class Dependency {
     const now = this.clock.now();
     return this.classifier.evaluate({ totals: this.stats.totals(now), breaker: this.breaker?.state }, now);
   }
+}
+
+function markDegraded(): void {
+  const op = operationStorage.getStore();
+  if (op !== undefined) op.degraded = true;
 }
 
 function valueOf<T>(o: Outcome<T>): T {

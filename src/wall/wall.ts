@@ -11,6 +11,7 @@ import { OpenTelemetryExporter } from '../telemetry/otel.js';
 import { PrometheusExporter } from '../telemetry/prometheus.js';
 import type { Meter } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
+import type { TimelineEntryInput } from '../timeline/index.js';
 import { type Priority, PRIORITIES, type OperationContext, operationStorage } from './context.js';
 import { type Feature, FeatureRegistry, type FeatureSpec } from '../degrade/features.js';
 import { type Mode, type ModeChange, ModeController, type ModeRule, type ModeSnapshot } from '../degrade/modes.js';
@@ -25,7 +26,7 @@ export interface WallOptions {
   /** Where durable records go (idempotency, deferred queue); reserved for the stores. */
   store?: unknown;
   /** Receives every wall event as a timeline entry (see src/timeline). */
-  timeline?: { record(entry: TimelineEntryInput): void };
+  timeline?: { record(entry: TimelineEntryInput): unknown };
   telemetry?: {
     prometheus?: boolean | { registry?: Registry };
     openTelemetry?: boolean | { meter?: Meter };
@@ -38,14 +39,6 @@ export interface WallOptions {
   modeDwell?: Duration;
 }
 
-export interface TimelineEntryInput {
-  kind: string;
-  severity: 'info' | 'warning' | 'critical';
-  title: string;
-  dependency?: string;
-  operation?: string;
-  data?: Record<string, unknown>;
-}
 
 export interface DependencyHealth {
   state: HealthState;
@@ -79,7 +72,8 @@ export type WallEvent =
   | { type: 'quarantine'; at: number; dependency: string }
   | { type: 'status'; at: number; from: ServiceStatus; to: ServiceStatus; reason: string }
   | ({ type: 'mode' } & ModeChange)
-  | { type: 'feature'; at: number; feature: string; state: 'on' | 'off' | 'auto'; reason: string };
+  | { type: 'feature'; at: number; feature: string; state: 'on' | 'off' | 'auto'; reason: string }
+  | { type: 'impact'; at: number; operation: string; intervalMs: number; requests: number; failed: number; degraded: number; shed: number; codes: Record<string, number> };
 
 export interface OperationSpec {
   priority?: Priority;
@@ -98,6 +92,11 @@ export class Operation {
   readonly deadlineMs: number;
   /** Dependencies this operation has been seen calling. */
   readonly edges = new Set<string>();
+  /** Cumulative outcomes of runs (the wall reports the change per health interval as impact). */
+  readonly counts = { requests: 0, failed: 0, degraded: 0, shed: 0 };
+  readonly failureCodes = new Map<string, number>();
+  /** @internal Counts at the last impact report. */
+  reported = { requests: 0, failed: 0, degraded: 0, shed: 0 };
 
   constructor(
     readonly name: string,
@@ -107,6 +106,12 @@ export class Operation {
     const o = objectOption(`operation '${name}'`, spec, ['priority', 'deadline']);
     this.priority = o.priority === undefined ? 'critical' : enumOption(`${name}.priority`, o.priority, PRIORITIES);
     this.deadlineMs = o.deadline === undefined ? Number.POSITIVE_INFINITY : durationOption(`${name}.deadline`, o.deadline);
+  }
+
+  private failedWith(code: string): void {
+    if (code === 'SHED') this.counts.shed++;
+    else this.counts.failed++;
+    this.failureCodes.set(code, (this.failureCodes.get(code) ?? 0) + 1);
   }
 
   /**
@@ -122,7 +127,9 @@ export class Operation {
       }
       budget = Math.min(budget, options.deadlineMs);
     }
+    this.counts.requests++;
     if (budget <= 0) {
+      this.failedWith('DEADLINE_EXCEEDED');
       return Promise.reject(new BlastwallError('DEADLINE_EXCEEDED', `Operation '${this.name}' arrived with no time left; not started`));
     }
     const edges = new Set<string>();
@@ -132,18 +139,28 @@ export class Operation {
       deadline: this.clock.now() + budget,
       idempotencyKey: options.idempotencyKey,
       edges,
-    };
-    const done = () => {
-      for (const e of edges) this.edges.add(e);
+      degraded: false,
     };
     return operationStorage.run(ctx, async () => {
       try {
-        return await fn();
+        const value = await fn();
+        if (ctx.degraded) this.counts.degraded++;
+        return value;
+      } catch (err) {
+        this.failedWith(err instanceof BlastwallError ? err.code : 'ERROR');
+        throw err;
       } finally {
-        done();
+        for (const e of edges) this.edges.add(e);
       }
     });
   }
+}
+
+export interface OperationImpact {
+  requests: number;
+  failed: number;
+  degraded: number;
+  shed: number;
 }
 
 const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell'];
@@ -250,6 +267,7 @@ export class Wall {
     if (this.ops.has(name)) throw new BlastwallError('CONFIG_INVALID', `Operation '${name}' is already declared`);
     const op = new Operation(name, spec, this.clock);
     this.ops.set(name, op);
+    this.armHealthTimer();
     return op;
   }
 
@@ -481,7 +499,13 @@ export class Wall {
 
   private emit(e: WallEvent): void {
     if (this.events.active) this.events.emit(e);
-    if (this.timeline !== undefined) this.timeline.record(toTimelineEntry(e));
+    if (this.timeline !== undefined) {
+      try {
+        this.timeline.record({ at: e.at, ...toTimelineEntry(e) });
+      } catch (err) {
+        process.emitWarning(`blastwall: the timeline refused an entry: ${String(err)}`);
+      }
+    }
   }
 
   private evaluateOne(d: Dependency): void {
@@ -499,6 +523,32 @@ export class Wall {
     }
   }
 
+  /** Emits, per operation, what went wrong since the last report (only when something did). */
+  private reportImpact(): void {
+    for (const op of this.ops.values()) {
+      const c = op.counts;
+      const r = op.reported;
+      const failed = c.failed - r.failed;
+      const degraded = c.degraded - r.degraded;
+      const shed = c.shed - r.shed;
+      if (failed > 0 || degraded > 0 || shed > 0) {
+        this.emit({
+          type: 'impact',
+          at: this.clock.now(),
+          operation: op.name,
+          intervalMs: this.healthEveryMs,
+          requests: c.requests - r.requests,
+          failed,
+          degraded,
+          shed,
+          codes: Object.fromEntries(op.failureCodes),
+        });
+        op.failureCodes.clear();
+      }
+      op.reported = { ...c };
+    }
+  }
+
   private armHealthTimer(): void {
     if (this.healthTimer !== undefined || this.closed) return;
     this.healthTimer = this.clock.setTimer(this.onHealthTimer, this.healthEveryMs);
@@ -508,6 +558,7 @@ export class Wall {
   private readonly onHealthTimer = (): void => {
     this.healthTimer = undefined;
     if (this.closed) return;
+    this.reportImpact();
     if (this.modes.hasRules || this.modes.describe().manual) this.modes.evaluate(this.modeSnapshot(this.health()));
     else {
       for (const d of this.deps.values()) this.evaluateOne(d);
@@ -558,6 +609,14 @@ function toTimelineEntry(e: WallEvent): TimelineEntryInput {
         severity: 'info',
         title: `feature ${e.feature} → ${e.state}: ${e.reason}`,
         data: { feature: e.feature, state: e.state, reason: e.reason },
+      };
+    case 'impact':
+      return {
+        kind: 'impact',
+        severity: e.failed > 0 ? 'critical' : 'warning',
+        title: `${e.operation}: ${e.failed} failed, ${e.degraded} degraded, ${e.shed} shed of ${e.requests} requests`,
+        operation: e.operation,
+        data: { requests: e.requests, failed: e.failed, degraded: e.degraded, shed: e.shed, intervalMs: e.intervalMs, codes: e.codes },
       };
     case 'status':
       return {
