@@ -2,10 +2,15 @@
  * `npm start`: the shop service rides out injected faults, phase by phase, and says what happened.
  * Runs on the real clock for about 8 seconds.
  */
-import { type BlastwallError, realClock, sleep } from '../../src/index.js';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type BlastwallError, createTimeline, postmortem, realClock, sleep } from '../../src/index.js';
 import { createShop } from './service.js';
 
-const shop = createShop();
+mkdirSync('.blastwall', { recursive: true });
+rmSync('.blastwall/demo-timeline.db', { force: true });
+const timeline = createTimeline({ path: '.blastwall/demo-timeline.db', service: 'shop' });
+const startedAt = realClock.now();
+const shop = createShop({ timeline });
 const { wall, faults } = shop;
 const log: string[] = [];
 const t0 = performance.now();
@@ -73,13 +78,16 @@ async function phase(title: string, ms: number, setup: () => void): Promise<void
 }
 
 console.log('blastwall demo — a shop with payments (core), recommendations (optional) and email (deferrable)');
-await phase('1. Normal traffic', 1200, () => undefined);
+await phase('1. Normal traffic', 1200, () => {
+  timeline.mark('deploy', 'shop v1.4.0 deployed');
+});
 await phase('2. Recommendations hang: the page falls back to cached/bestseller picks', 1200, () => {
   faults.recsHang = true;
 });
 await phase('3. Payments slow down (+90ms): still inside the 120ms timeout, but past the 80ms p99 objective', 1500, () => {
   faults.recsHang = false;
   faults.paymentsLatencyMs = 90;
+  timeline.mark('config', 'payments provider switched to region eu-west-2');
 });
 await phase('4. Email provider down: receipts queue and retry in the background, checkout is not blocked', 1000, () => {
   faults.paymentsLatencyMs = 0;
@@ -98,3 +106,8 @@ const attempts = /blastwall_dependency_attempts_total\{service="shop",dependency
 console.log(`\npayments attempts recorded in Prometheus metrics: ${attempts}; email dead letters: ${wall.get('email').deadLetters.length}`);
 console.log('topology edges:', wall.topology().edges.map((e) => `${e.from}→${e.to}`).join(', '));
 await wall.close();
+const md = postmortem(timeline.query(), { from: startedAt, to: realClock.now(), service: 'shop' });
+timeline.close();
+writeFileSync('.blastwall/demo-postmortem.md', md);
+console.log('timeline: .blastwall/demo-timeline.db (npm run blastwall -- timeline --db .blastwall/demo-timeline.db)');
+console.log('postmortem draft: .blastwall/demo-postmortem.md');

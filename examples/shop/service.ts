@@ -2,7 +2,7 @@
  * The reference shop service used by the demo and the drills: one wall, four dependencies of every
  * criticality, two operations, and fault switches to break each dependency on purpose.
  */
-import { type AttemptContext, type Clock, type Wall, createWall, realClock, sleep } from '../../src/index.js';
+import { type AttemptContext, type Clock, type Timeline, type Wall, createWall, realClock, sleep } from '../../src/index.js';
 
 export interface Faults {
   /** Extra latency added to every payments call (ms). */
@@ -15,7 +15,7 @@ export interface Faults {
   emailDown: boolean;
 }
 
-export function createShop(options: { clock?: Clock; random?: () => number; timeline?: { record(e: never): void } } = {}) {
+export function createShop(options: { clock?: Clock; random?: () => number; timeline?: Timeline } = {}) {
   const clock = options.clock ?? realClock;
   const random = options.random ?? Math.random;
   const faults: Faults = { paymentsLatencyMs: 0, paymentsErrorRate: 0, recsHang: false, emailDown: false };
@@ -24,7 +24,7 @@ export function createShop(options: { clock?: Clock; random?: () => number; time
     clock,
     healthInterval: '200ms',
     telemetry: { prometheus: true },
-    ...(options.timeline ? { timeline: options.timeline as never } : {}),
+    ...(options.timeline ? { timeline: options.timeline } : {}),
   });
 
   const payments = wall.dependency('payments', {

@@ -183,6 +183,8 @@ export class Wall {
   private lastStatus: ServiceStatus = 'ok';
   private readonly modes: ModeController;
   private readonly featureRegistry: FeatureRegistry;
+  /** Dead letters since the last health interval, by dependency and code (summarised on the timeline). */
+  private readonly deadLetters = new Map<string, Map<string, number>>();
   private extraSignals: (() => Record<string, unknown>) | undefined;
   private loopDelay: IntervalHistogram | undefined;
   /** Subscribe to every event (health transitions, breaker changes, dead letters, ...). */
@@ -237,7 +239,11 @@ export class Wall {
         this.evaluateOne(dep);
       },
       onDeferredDead: (dep, id, error) => {
-        this.emit({ type: 'deferred-dead', at: this.clock.now(), dependency: dep.name, id, code: error.code, message: error.message });
+        // listeners get each item; the timeline gets one summary per dependency and health interval
+        if (this.events.active) this.events.emit({ type: 'deferred-dead', at: this.clock.now(), dependency: dep.name, id, code: error.code, message: error.message });
+        const byCode = this.deadLetters.get(dep.name) ?? new Map<string, number>();
+        byCode.set(error.code, (byCode.get(error.code) ?? 0) + 1);
+        this.deadLetters.set(dep.name, byCode);
       },
       onQuarantine: (dep) => {
         if (this.events.active) this.emit({ type: 'quarantine', at: this.clock.now(), dependency: dep.name });
@@ -499,7 +505,7 @@ export class Wall {
 
   private emit(e: WallEvent): void {
     if (this.events.active) this.events.emit(e);
-    if (this.timeline !== undefined) {
+    if (this.timeline !== undefined && e.type !== 'deferred-dead') {
       try {
         this.timeline.record({ at: e.at, ...toTimelineEntry(e) });
       } catch (err) {
@@ -525,6 +531,18 @@ export class Wall {
 
   /** Emits, per operation, what went wrong since the last report (only when something did). */
   private reportImpact(): void {
+    for (const [dependency, byCode] of this.deadLetters) {
+      const total = [...byCode.values()].reduce((a, b) => a + b, 0);
+      this.timeline?.record({
+        at: this.clock.now(),
+        kind: 'action',
+        severity: 'warning',
+        title: `${dependency}: ${total} deferred item(s) dead-lettered after their retries (${[...byCode].map(([c, n]) => `${c}×${n}`).join(', ')})`,
+        dependency,
+        data: { deadLettered: total, codes: Object.fromEntries(byCode) },
+      });
+    }
+    this.deadLetters.clear();
     for (const op of this.ops.values()) {
       const c = op.counts;
       const r = op.reported;
@@ -587,13 +605,7 @@ function toTimelineEntry(e: WallEvent): TimelineEntryInput {
         data: { from: e.from, to: e.to, reason: e.reason },
       };
     case 'deferred-dead':
-      return {
-        kind: 'action',
-        severity: 'warning',
-        title: `${e.dependency}: deferred item ${e.id} dead-lettered (${e.code})`,
-        dependency: e.dependency,
-        data: { id: e.id, code: e.code, message: e.message },
-      };
+      return { kind: 'action', severity: 'warning', title: `${e.dependency}: deferred item ${e.id} dead-lettered (${e.code})`, dependency: e.dependency };
     case 'quarantine':
       return { kind: 'action', severity: 'warning', title: `${e.dependency}: response quarantined`, dependency: e.dependency };
     case 'mode':

@@ -155,3 +155,15 @@ describe('postmortem', () => {
     expect(cli(['postmortem', '--db', path, '--from', '2h'], () => undefined)).toBe(2);
   });
 });
+
+describe('docs/postmortem-example.md', () => {
+  it('is a postmortem generated from a recorded incident, with every section', async () => {
+    const { readFileSync } = await import('node:fs');
+    const md = readFileSync(new URL('../../docs/postmortem-example.md', import.meta.url), 'utf8');
+    const sections = [...md.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+    expect(sections).toEqual(['Summary', 'Timeline', 'First signal', 'Detection', 'Impact per operation', 'Automatic actions taken', 'Decision points (for people)']);
+    expect(md).toMatch(/^# Postmortem draft: shop, /m);
+    expect(md).toMatch(/\| checkout \| \d+ \| \d+ \|/);
+    expect(md).toMatch(/payments breaker closed → open/);
+  });
+});
