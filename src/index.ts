@@ -21,3 +21,4 @@ export { METRIC_NAMES, LATENCY_BUCKETS } from './telemetry/prometheus.js';
 export * from './degrade/index.js';
 export * from './timeline/index.js';
 export { postmortem } from './timeline/postmortem.js';
+export * from './drift/index.js';

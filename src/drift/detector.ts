@@ -1,0 +1,144 @@
+/**
+ * Streaming drift detectors: each consumes one value at a time and returns an anomaly score in [0, 1]
+ * computed from that value and the ones before it only (no look-ahead), in bounded memory.
+ */
+export interface Detector {
+  update(value: number): number;
+  reset(): void;
+}
+
+/** Insertion-sorted copy of a ring buffer: order statistics in O(W) per update. */
+class SortedWindow {
+  private readonly ring: Float64Array;
+  private readonly sorted: number[] = [];
+  private pos = 0;
+  private filled = 0;
+  constructor(readonly size: number) {
+    this.ring = new Float64Array(size);
+  }
+  push(x: number): void {
+    if (this.filled === this.size) {
+      const old = this.ring[this.pos]!;
+      this.sorted.splice(lowerBound(this.sorted, old), 1);
+    } else this.filled++;
+    this.ring[this.pos] = x;
+    this.pos = (this.pos + 1) % this.size;
+    this.sorted.splice(lowerBound(this.sorted, x), 0, x);
+  }
+  get count(): number {
+    return this.filled;
+  }
+  quantile(q: number): number {
+    const s = this.sorted;
+    if (s.length === 0) return Number.NaN;
+    const idx = q * (s.length - 1);
+    const lo = Math.floor(idx);
+    const hi = Math.min(s.length - 1, lo + 1);
+    return s[lo]! + (s[hi]! - s[lo]!) * (idx - lo);
+  }
+  /** Share of values strictly below x and at most x (for a mid-rank). */
+  rank(x: number): number {
+    const s = this.sorted;
+    if (s.length === 0) return 0.5;
+    const lo = lowerBound(s, x);
+    let hi = lo;
+    while (hi < s.length && s[hi] === x) hi++;
+    return (lo + hi) / 2 / s.length;
+  }
+  clear(): void {
+    this.sorted.length = 0;
+    this.pos = 0;
+    this.filled = 0;
+  }
+}
+
+function lowerBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export interface RobustDetectorOptions {
+  /** Values in the baseline window. Default 1500. */
+  window?: number;
+  /** Values averaged for the short-term level. Default 6. */
+  short?: number;
+  /** Rows after an alert during which scores are damped (an alert is a spike, not a held level). Default 300. */
+  refractory?: number;
+  /** Values needed before scoring. Default 30. */
+  warmup?: number;
+  /** z at which the score reaches 1 − 1/e. Default 20. */
+  zScale?: number;
+  /** Score at which an alert starts the refractory period. Default 0.5. */
+  alertAt?: number;
+  /** Multiplier of scores inside the refractory period. Default 0.5. */
+  damp?: number;
+}
+
+/**
+ * A robust, distribution-free detector: how extreme the current value and the short-term level are
+ * against the recent baseline (median and a scale from the IQR and the 1–99% range), turned into a score,
+ * then damped for a while after an alert, because an alert should be a spike, not a held level.
+ */
+export class RobustDriftDetector implements Detector {
+  private readonly base: SortedWindow;
+  private readonly levels: SortedWindow;
+  private readonly recent: number[] = [];
+  private readonly shortN: number;
+  private readonly refractory: number;
+  private readonly warmup: number;
+  private readonly zScale: number;
+  private readonly alertAt: number;
+  private readonly damp: number;
+  private sinceAlert = Number.POSITIVE_INFINITY;
+
+  constructor(o: RobustDetectorOptions = {}) {
+    this.base = new SortedWindow(o.window ?? 1500);
+    this.levels = new SortedWindow(o.window ?? 1500);
+    this.shortN = o.short ?? 6;
+    this.refractory = o.refractory ?? 300;
+    this.warmup = o.warmup ?? 30;
+    this.zScale = o.zScale ?? 20;
+    this.alertAt = o.alertAt ?? 0.5;
+    this.damp = o.damp ?? 0.5;
+  }
+
+  private static z(w: SortedWindow, x: number): number {
+    const med = w.quantile(0.5);
+    const iqr = w.quantile(0.75) - w.quantile(0.25);
+    const range = w.quantile(0.99) - w.quantile(0.01);
+    const scale = Math.max(iqr / 1.349, range / 20, Math.abs(med) * 1e-3, 1e-9);
+    return Math.abs(x - med) / scale;
+  }
+
+  update(x: number): number {
+    this.recent.push(x);
+    if (this.recent.length > this.shortN) this.recent.shift();
+    let level = 0;
+    for (const v of this.recent) level += v;
+    level /= this.recent.length;
+    let score = 0;
+    if (this.base.count >= this.warmup) {
+      const z = Math.max(RobustDriftDetector.z(this.base, x), RobustDriftDetector.z(this.levels, level));
+      score = 1 - Math.exp(-z / this.zScale);
+      if (this.sinceAlert < this.refractory) score *= this.damp;
+      else if (score >= this.alertAt) this.sinceAlert = 0;
+    }
+    this.sinceAlert++;
+    this.base.push(x);
+    this.levels.push(level);
+    return Math.min(1, Math.max(0, score));
+  }
+
+  reset(): void {
+    this.base.clear();
+    this.levels.clear();
+    this.recent.length = 0;
+    this.sinceAlert = Number.POSITIVE_INFINITY;
+  }
+}
