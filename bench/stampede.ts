@@ -37,16 +37,21 @@ const rows: string[] = [];
 const row = (arm: string, scenario: string, r: Awaited<ReturnType<typeof burst>>) =>
   rows.push(`| ${scenario} | ${arm} | ${r.calls} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} |`);
 
-// Arm 1: lru-cache with ttl — get, and on a miss call the dependency and set.
-{
+/** The usual TTL-cache pattern: get, and on a miss call the dependency and set. */
+function ttlCached(key: string): () => Promise<{ price: number }> {
   const ttl = new LRUCache<string, { price: number }>({ max: 1000, ttl: 200 });
-  const get = async () => {
-    const hit = ttl.get('sku');
+  return async () => {
+    const hit = ttl.get(key);
     if (hit !== undefined) return hit;
     const v = await slowDependency();
-    ttl.set('sku', v);
+    ttl.set(key, v);
     return v;
   };
+}
+
+// Arm 1: lru-cache with ttl
+{
+  const get = ttlCached('sku');
   await get();
   await sleep(realClock, 250); // the key expires
   row('lru-cache (ttl 200ms)', 'key expired', await burst(get));
@@ -63,15 +68,7 @@ const row = (arm: string, scenario: string, r: Awaited<ReturnType<typeof burst>>
 
 // Arm 3: both fully cold (past stale too): the TTL cache stampedes, single-flight makes one call.
 {
-  const ttl = new LRUCache<string, { price: number }>({ max: 1000, ttl: 200 });
-  const get = async () => {
-    const hit = ttl.get('cold');
-    if (hit !== undefined) return hit;
-    const v = await slowDependency();
-    ttl.set('cold', v);
-    return v;
-  };
-  row('lru-cache (ttl 200ms)', 'cold key (nothing stale)', await burst(get));
+  row('lru-cache (ttl 200ms)', 'cold key (nothing stale)', await burst(ttlCached('cold')));
   const c = cache({ fresh: 200, stale: 200 });
   row('blastwall cache (single-flight)', 'cold key (nothing stale)', await burst(() => c.get('cold', slowDependency)));
 }
