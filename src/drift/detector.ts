@@ -5,6 +5,8 @@
 export interface Detector {
   update(value: number): number;
   reset(): void;
+  /** The level the detector currently considers normal (for alert messages), if it has one. */
+  baseline?(): number;
 }
 
 /** Insertion-sorted copy of a ring buffer: order statistics in O(W) per update. */
@@ -133,6 +135,10 @@ export class RobustDriftDetector implements Detector {
     this.base.push(x);
     this.levels.push(level);
     return Math.min(1, Math.max(0, score));
+  }
+
+  baseline(): number {
+    return this.base.quantile(0.5);
   }
 
   reset(): void {

@@ -192,7 +192,7 @@ export class Dependency {
   /** Deferred work that failed after every attempt (bounded; the durable queue keeps a full dead-letter state). */
   readonly deadLetters: { id: number; error: BlastwallError; at: number }[] = [];
   /** Cumulative counters (monotonic), for telemetry and tests. */
-  readonly counters = { calls: 0, quarantined: 0, deferred: 0, deferredDone: 0, deferredDead: 0 };
+  readonly counters = { calls: 0, ok: 0, bad: 0, quarantined: 0, deferred: 0, deferredDone: 0, deferredDead: 0 };
 
   constructor(
     name: string,
@@ -475,6 +475,7 @@ export class Dependency {
     const now = this.now();
     const dur = now - ctx.startedAt;
     this.counters.calls++;
+    this.counters.ok++;
     this.stats.record(now, CallKind.Success, dur, ctx.retries, false);
     const t = this.host.telemetry;
     if (t !== undefined) t.call(this, CallKind.Success, 'live', dur, ctx.attempt || 1, undefined);
@@ -496,6 +497,7 @@ export class Dependency {
     const now = this.now();
     const dur = now - ctx.startedAt;
     this.counters.calls++;
+    if (err.code !== 'ABORTED') this.counters.bad++;
     this.stats.record(now, kind, dur, ctx.retries, err.code === 'TIMEOUT' || err.code === 'DEADLINE_EXCEEDED' || hasTimeoutCause(err));
     const t = this.host.telemetry;
     if (t !== undefined) t.call(this, kind, 'live', dur, ctx.attempt || 1, err.code);

@@ -4,7 +4,7 @@ import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
 import { schedulerFor } from '../core/scheduler.js';
-import { configError, enumOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
+import { configError, enumOption, isPlainObject, objectOption, ratioOption, stringOption } from '../core/validate.js';
 import type { HealthState } from '../health/classifier.js';
 import type { SignalTotals } from '../health/rolling.js';
 import { OpenTelemetryExporter } from '../telemetry/otel.js';
@@ -16,6 +16,8 @@ import { type Priority, PRIORITIES, type OperationContext, operationStorage } fr
 import { type Feature, FeatureRegistry, type FeatureSpec } from '../degrade/features.js';
 import { type Mode, type ModeChange, ModeController, type ModeRule, type ModeSnapshot } from '../degrade/modes.js';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { BurnRateMonitor } from '../drift/burn-rate.js';
+import { DriftMonitor, type DriftMonitorOptions } from '../drift/monitor.js';
 import { type Criticality, Dependency, type DependencyHost, type DependencySpec, type TelemetrySink } from './dependency.js';
 
 export type ServiceStatus = 'ok' | 'degraded' | 'unavailable';
@@ -37,6 +39,8 @@ export interface WallOptions {
   closeGrace?: Duration;
   /** A mode entered by a rule is held at least this long. Default 30s. */
   modeDwell?: Duration;
+  /** Drift detection over every dependency's signals, each health interval (`false` to turn it off). */
+  drift?: DriftMonitorOptions | false;
 }
 
 
@@ -73,12 +77,16 @@ export type WallEvent =
   | { type: 'status'; at: number; from: ServiceStatus; to: ServiceStatus; reason: string }
   | ({ type: 'mode' } & ModeChange)
   | { type: 'feature'; at: number; feature: string; state: 'on' | 'off' | 'auto'; reason: string }
+  | { type: 'drift'; at: number; state: 'raised' | 'cleared'; dependency: string; signal: string; onset: number; baseline: number; level: number }
+  | { type: 'burn-rate'; at: number; state: 'raised' | 'cleared'; objective: string; rule: string; severity: 'page' | 'ticket'; longBurn: number; shortBurn: number }
   | { type: 'impact'; at: number; operation: string; intervalMs: number; requests: number; failed: number; degraded: number; shed: number; codes: Record<string, number> };
 
 export interface OperationSpec {
   priority?: Priority;
   /** The longest this operation may take, end to end. */
   deadline?: Duration;
+  /** Availability objective: multi-window burn-rate alerts are raised against it. */
+  slo?: { availability: number };
 }
 
 export interface RunOptions {
@@ -97,13 +105,18 @@ export class Operation {
   readonly failureCodes = new Map<string, number>();
   /** @internal Counts at the last impact report. */
   reported = { requests: 0, failed: 0, degraded: 0, shed: 0 };
+  readonly availability: number | undefined;
 
   constructor(
     readonly name: string,
     spec: OperationSpec,
     private readonly clock: Clock,
   ) {
-    const o = objectOption(`operation '${name}'`, spec, ['priority', 'deadline']);
+    const o = objectOption(`operation '${name}'`, spec, ['priority', 'deadline', 'slo']);
+    if (o.slo !== undefined) {
+      const slo = objectOption(`${name}.slo`, o.slo, ['availability']);
+      this.availability = ratioOption(`${name}.slo.availability`, slo.availability);
+    }
     this.priority = o.priority === undefined ? 'critical' : enumOption(`${name}.priority`, o.priority, PRIORITIES);
     this.deadlineMs = o.deadline === undefined ? Number.POSITIVE_INFINITY : durationOption(`${name}.deadline`, o.deadline);
   }
@@ -163,7 +176,7 @@ export interface OperationImpact {
   shed: number;
 }
 
-const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell'];
+const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell', 'drift'];
 
 /** One per service process: the registry of dependencies and operations, with health, events and telemetry. */
 export class Wall {
@@ -185,6 +198,8 @@ export class Wall {
   private readonly featureRegistry: FeatureRegistry;
   /** Dead letters since the last health interval, by dependency and code (summarised on the timeline). */
   private readonly deadLetters = new Map<string, Map<string, number>>();
+  private readonly drift: DriftMonitor | undefined;
+  private readonly burn = new Map<string, { monitor: BurnRateMonitor; good: number; bad: number }>();
   private extraSignals: (() => Record<string, unknown>) | undefined;
   private loopDelay: IntervalHistogram | undefined;
   /** Subscribe to every event (health transitions, breaker changes, dead letters, ...). */
@@ -203,6 +218,22 @@ export class Wall {
     this.timeline = o.timeline as WallOptions['timeline'];
     this.modes = new ModeController(this.clock, o.modeDwell === undefined ? {} : { minDwell: o.modeDwell as Duration });
     this.featureRegistry = new FeatureRegistry(this.clock);
+    if (o.drift !== false) {
+      this.drift = new DriftMonitor(this.clock, (o.drift as DriftMonitorOptions | undefined) ?? {});
+      this.drift.alerts.subscribe((a) => {
+        const dot = a.signal.indexOf('.');
+        this.emit({
+          type: 'drift',
+          at: a.at,
+          state: a.state,
+          dependency: a.signal.slice(0, dot),
+          signal: a.signal.slice(dot + 1),
+          onset: a.onset,
+          baseline: a.baseline,
+          level: a.level,
+        });
+      });
+    }
     this.modes.changes.subscribe((c) => {
       this.featureRegistry.onMode(c.to);
       this.emit({ type: 'mode', ...c });
@@ -261,6 +292,7 @@ export class Wall {
     }
     const dep = new Dependency(name, spec, this.host);
     this.deps.set(name, dep);
+    this.watchBurn(`dependency:${name}`, dep.objective.availability);
     this.prometheus?.register(dep);
     this.armHealthTimer();
     return dep;
@@ -273,6 +305,7 @@ export class Wall {
     if (this.ops.has(name)) throw new BlastwallError('CONFIG_INVALID', `Operation '${name}' is already declared`);
     const op = new Operation(name, spec, this.clock);
     this.ops.set(name, op);
+    if (op.availability !== undefined) this.watchBurn(`operation:${name}`, op.availability);
     this.armHealthTimer();
     return op;
   }
@@ -529,6 +562,48 @@ export class Wall {
     }
   }
 
+  private watchBurn(objective: string, availability: number): void {
+    const monitor = new BurnRateMonitor(objective, availability, this.clock);
+    monitor.alerts.subscribe((a) => this.emit({ type: 'burn-rate', ...a }));
+    this.burn.set(objective, { monitor, good: 0, bad: 0 });
+  }
+
+  /** Feeds this interval's signals to the drift detectors and the burn-rate monitors. */
+  private observeSignals(): void {
+    for (const d of this.deps.values()) {
+      const b = this.burn.get(`dependency:${d.name}`);
+      if (b !== undefined) {
+        b.monitor.record(d.counters.ok - b.good, d.counters.bad - b.bad);
+        b.good = d.counters.ok;
+        b.bad = d.counters.bad;
+        b.monitor.evaluate();
+      }
+      if (this.drift === undefined) continue;
+      const t = d.totals();
+      const judged = t.calls - t.rejected;
+      this.drift.observe(`${d.name}.latency.p99`, t.p99);
+      if (judged > 0) {
+        this.drift.observe(`${d.name}.error.ratio`, (t.failures + t.invalid) / judged);
+        this.drift.observe(`${d.name}.retry.ratio`, t.retries / judged);
+      }
+      if (t.calls > 0) this.drift.observe(`${d.name}.fallback.ratio`, t.fallbacks / t.calls);
+      if (d.criticality === 'deferrable') {
+        const bl = d.backlog();
+        this.drift.observe(`${d.name}.backlog`, bl.size);
+        this.drift.observe(`${d.name}.backlog.oldestAgeMs`, bl.oldestAgeMs);
+      }
+    }
+    for (const op of this.ops.values()) {
+      const b = this.burn.get(`operation:${op.name}`);
+      if (b === undefined) continue;
+      const bad = op.counts.failed + op.counts.shed;
+      b.monitor.record(op.counts.requests - bad - b.good, bad - b.bad);
+      b.good = op.counts.requests - bad;
+      b.bad = bad;
+      b.monitor.evaluate();
+    }
+  }
+
   /** Emits, per operation, what went wrong since the last report (only when something did). */
   private reportImpact(): void {
     for (const [dependency, byCode] of this.deadLetters) {
@@ -577,6 +652,7 @@ export class Wall {
     this.healthTimer = undefined;
     if (this.closed) return;
     this.reportImpact();
+    this.observeSignals();
     if (this.modes.hasRules || this.modes.describe().manual) this.modes.evaluate(this.modeSnapshot(this.health()));
     else {
       for (const d of this.deps.values()) this.evaluateOne(d);
@@ -622,6 +698,25 @@ function toTimelineEntry(e: WallEvent): TimelineEntryInput {
         title: `feature ${e.feature} → ${e.state}: ${e.reason}`,
         data: { feature: e.feature, state: e.state, reason: e.reason },
       };
+    case 'drift':
+      return {
+        kind: 'drift',
+        severity: e.state === 'raised' ? 'warning' : 'info',
+        title:
+          e.state === 'raised'
+            ? `${e.dependency} ${e.signal} drifting: ${fmt(e.baseline)} → ${fmt(e.level)} (since ${new Date(e.onset).toISOString()})`
+            : `${e.dependency} ${e.signal} back to normal (${fmt(e.level)})`,
+        dependency: e.dependency,
+        data: { state: e.state, signal: e.signal, baseline: e.baseline, level: e.level, onset: e.onset },
+      };
+    case 'burn-rate':
+      return {
+        kind: 'burn-rate',
+        severity: e.state === 'cleared' ? 'info' : e.severity === 'page' ? 'critical' : 'warning',
+        title: `${e.objective} error budget ${e.state === 'raised' ? `burning: ${e.rule} (${e.severity}; ${e.longBurn.toFixed(1)}× long, ${e.shortBurn.toFixed(1)}× short)` : `burn ${e.rule} cleared`}`,
+        ...(e.objective.startsWith('dependency:') ? { dependency: e.objective.slice(11) } : { operation: e.objective.slice(10) }),
+        data: { state: e.state, rule: e.rule, severity: e.severity, longBurn: e.longBurn, shortBurn: e.shortBurn },
+      };
     case 'impact':
       return {
         kind: 'impact',
@@ -638,6 +733,11 @@ function toTimelineEntry(e: WallEvent): TimelineEntryInput {
         data: { from: e.from, to: e.to, reason: e.reason },
       };
   }
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(1) : x.toPrecision(2);
 }
 
 /** Creates the wall of this service process. */
