@@ -80,6 +80,8 @@ export interface RobustDetectorOptions {
   alertAt?: number;
   /** Multiplier of scores inside the refractory period. Default 0.5. */
   damp?: number;
+  /** How the short-term level is taken: `mean`, or `median` (a lone spike does not move it). Default mean. */
+  level?: 'mean' | 'median';
 }
 
 /**
@@ -97,6 +99,7 @@ export class RobustDriftDetector implements Detector {
   private readonly zScale: number;
   private readonly alertAt: number;
   private readonly damp: number;
+  private readonly median: boolean;
   private sinceAlert = Number.POSITIVE_INFINITY;
 
   constructor(o: RobustDetectorOptions = {}) {
@@ -108,6 +111,7 @@ export class RobustDriftDetector implements Detector {
     this.zScale = o.zScale ?? 20;
     this.alertAt = o.alertAt ?? 0.5;
     this.damp = o.damp ?? 0.5;
+    this.median = o.level === 'median';
   }
 
   private static z(w: SortedWindow, x: number): number {
@@ -122,8 +126,14 @@ export class RobustDriftDetector implements Detector {
     this.recent.push(x);
     if (this.recent.length > this.shortN) this.recent.shift();
     let level = 0;
-    for (const v of this.recent) level += v;
-    level /= this.recent.length;
+    if (this.median) {
+      const sorted = [...this.recent].sort((a, b) => a - b);
+      const m = sorted.length >> 1;
+      level = sorted.length % 2 === 1 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
+    } else {
+      for (const v of this.recent) level += v;
+      level /= this.recent.length;
+    }
     let score = 0;
     if (this.base.count >= this.warmup) {
       const z = Math.max(RobustDriftDetector.z(this.base, x), RobustDriftDetector.z(this.levels, level));

@@ -26,10 +26,18 @@ export interface DriftMonitorOptions {
   clearAfter?: number;
   /** Options of each signal's detector. */
   detector?: RobustDetectorOptions;
+  /**
+   * Intervals in one season (e.g. 1440 one-minute intervals for a daily pattern): once a season of history
+   * exists, each value is compared with the same point of the last season, so the pattern itself is not
+   * drift. Costs one number per interval of the season, per signal. Default: none.
+   */
+  seasonLength?: number;
 }
 
 interface SignalState {
   detector: Detector;
+  season: Float64Array | undefined;
+  seen: number;
   alerting: boolean;
   high: number;
   low: number;
@@ -48,19 +56,22 @@ export class DriftMonitor {
   private readonly clearAt: number;
   private readonly clearAfter: number;
   private readonly detectorOptions: RobustDetectorOptions;
+  private readonly seasonLength: number;
   readonly alerts = new Emitter<DriftAlert>();
 
   constructor(
     private readonly clock: Clock,
     options: DriftMonitorOptions = {},
   ) {
-    const o = objectOption('drift', options, ['raiseAt', 'confirm', 'clearAt', 'clearAfter', 'detector']);
+    const o = objectOption('drift', options, ['raiseAt', 'confirm', 'clearAt', 'clearAfter', 'detector', 'seasonLength']);
+    this.seasonLength = o.seasonLength === undefined ? 0 : intOption('drift.seasonLength', o.seasonLength, 2, 100_000);
     this.raiseAt = o.raiseAt === undefined ? 0.9 : ratioOption('drift.raiseAt', o.raiseAt);
     this.confirm = o.confirm === undefined ? 3 : intOption('drift.confirm', o.confirm, 1);
     this.clearAt = o.clearAt === undefined ? 0.5 : ratioOption('drift.clearAt', o.clearAt);
     this.clearAfter = o.clearAfter === undefined ? 10 : intOption('drift.clearAfter', o.clearAfter, 1);
-    // a long baseline (6 h of one-minute intervals) so a slow ramp is not absorbed before it is flagged
-    this.detectorOptions = { window: 360, warmup: 30, refractory: 0, zScale: 4, ...((o.detector as RobustDetectorOptions | undefined) ?? {}) };
+    // a long baseline (6 h of one-minute intervals) so a slow ramp is not absorbed before it is flagged;
+    // the short-term level is a median of 5 intervals: a lone spike does not move it, a sustained change does
+    this.detectorOptions = { window: 360, warmup: 30, refractory: 0, zScale: 3, short: 5, level: 'median', ...((o.detector as RobustDetectorOptions | undefined) ?? {}) };
   }
 
   /** Feeds one interval's value of `signal`; returns the score. Non-finite values are skipped. */
@@ -68,12 +79,33 @@ export class DriftMonitor {
     if (!Number.isFinite(value)) return 0;
     let s = this.signals.get(signal);
     if (s === undefined) {
-      s = { detector: new RobustDriftDetector(this.detectorOptions), alerting: false, high: 0, low: 0, onset: 0 };
+      s = {
+        detector: new RobustDriftDetector(this.detectorOptions),
+        season: this.seasonLength > 0 ? new Float64Array(this.seasonLength) : undefined,
+        seen: 0,
+        alerting: false,
+        high: 0,
+        low: 0,
+        onset: 0,
+      };
       this.signals.set(signal, s);
     }
     const now = this.clock.now();
-    const baseline = s.detector.baseline?.() ?? Number.NaN;
-    const score = s.detector.update(value);
+    let input = value;
+    let seasonalBase = 0;
+    if (s.season !== undefined) {
+      const slot = s.seen % s.season.length;
+      if (s.seen >= s.season.length) {
+        seasonalBase = s.season[slot]!;
+        input = value - seasonalBase;
+      }
+      s.season[slot] = value;
+    }
+    s.seen++;
+    // during the first season the detector learns raw values; afterwards residuals: start it afresh then
+    if (s.season !== undefined && s.seen === s.season.length + 1) s.detector.reset();
+    const baseline = (s.detector.baseline?.() ?? Number.NaN) + seasonalBase;
+    const score = s.detector.update(input);
     if (!s.alerting) {
       if (score >= this.raiseAt) {
         if (s.high === 0) s.onset = now;
