@@ -130,7 +130,20 @@ export class CircuitBreakerPolicy extends PolicyBase {
     return NAMES[this.s]!;
   }
 
+  /** Closed and not judging slow calls: the success path needs no per-call closure. */
+  private readonly closedOk = (v: unknown): unknown => {
+    if (this.s === CLOSED) this.window.record(false, false, this.now());
+    return v;
+  };
+
+  private readonly closedErr = (e: unknown): never => {
+    if (!isBlastwallError(e, 'ABORTED')) this.onResult(this.generation, false, this.isFailure(e), false);
+    throw e;
+  };
+
   run(ctx: CallContext, next: Next): Promise<unknown> {
+    // a call admitted while closed is recorded only if the breaker is still closed when it ends
+    if (this.s === CLOSED && this.slowOverMs === Number.POSITIVE_INFINITY) return next(ctx).then(this.closedOk, this.closedErr);
     let probe = false;
     if (this.s !== CLOSED) {
       const rejection = this.admitNonClosed();
