@@ -1,0 +1,111 @@
+import { type Clock, coarseClock } from '../../core/clock.js';
+import type { CallContext } from '../../core/context.js';
+import { durationOption, type Duration } from '../../core/duration.js';
+import { BlastwallError } from '../../core/errors.js';
+import { type Next, PolicyBase } from '../../core/policy.js';
+import { fnOption, numberOption, objectOption } from '../../core/validate.js';
+
+export interface ThrottleOptions {
+  /** Accepts multiplier K: a backend that accepts half of what is sent still gets 2× that. Default 2. */
+  k?: number;
+  /** Sliding window of requests and accepts. Default 2m. */
+  window?: Duration;
+  /** Whether an error means the backend refused the request (not an accept). Default: every error. */
+  isRejection?: (error: unknown) => boolean;
+  random?: () => number;
+  clock?: Clock;
+  name?: string;
+}
+
+const BUCKETS = 12;
+
+/**
+ * Client-side adaptive throttling (Google SRE book, "Handling Overload"): rejects locally with probability
+ * max(0, (requests − K·accepts) / (requests + 1)) over a sliding window, so a struggling backend stops
+ * receiving the work it would refuse anyway. Local rejections count as requests, so the probability
+ * falls as soon as the backend accepts again.
+ */
+export class ThrottlePolicy extends PolicyBase {
+  readonly k: number;
+  private readonly windowMs: number;
+  private readonly bucketMs: number;
+  private readonly requests = new Float64Array(BUCKETS);
+  private readonly accepts = new Float64Array(BUCKETS);
+  private reqSum = 0;
+  private accSum = 0;
+  private idx = 0;
+  private bucketStart: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly isRejection: (e: unknown) => boolean;
+  readonly name: string | undefined;
+
+  constructor(options: ThrottleOptions = {}) {
+    const o = objectOption('throttle', options, ['k', 'window', 'isRejection', 'random', 'clock', 'name']);
+    super(o.clock as Clock | undefined);
+    this.k = o.k === undefined ? 2 : numberOption('throttle.k', o.k, 1);
+    this.windowMs = o.window === undefined ? 120_000 : durationOption('throttle.window', o.window, 1000);
+    this.bucketMs = this.windowMs / BUCKETS;
+    this.random = o.random === undefined ? Math.random : fnOption('throttle.random', o.random);
+    this.isRejection = o.isRejection === undefined ? () => true : fnOption('throttle.isRejection', o.isRejection);
+    this.name = o.name as string | undefined;
+    this.now = coarseClock(this.clock);
+    this.bucketStart = this.clock.now();
+  }
+
+  private rotate(): void {
+    const now = this.now();
+    let steps = Math.floor((now - this.bucketStart) / this.bucketMs);
+    if (steps <= 0) return;
+    this.bucketStart += steps * this.bucketMs;
+    if (steps > BUCKETS) steps = BUCKETS;
+    while (steps-- > 0) {
+      this.idx = (this.idx + 1) % BUCKETS;
+      this.reqSum -= this.requests[this.idx]!;
+      this.accSum -= this.accepts[this.idx]!;
+      this.requests[this.idx] = 0;
+      this.accepts[this.idx] = 0;
+    }
+  }
+
+  /** The current local rejection probability. */
+  probability(): number {
+    this.rotate();
+    return Math.max(0, (this.reqSum - this.k * this.accSum) / (this.reqSum + 1));
+  }
+
+  private readonly accepted = (v: unknown): unknown => {
+    this.rotate();
+    this.accepts[this.idx]!++;
+    this.accSum++;
+    return v;
+  };
+
+  private readonly failed = (e: unknown): never => {
+    if (!this.isRejection(e)) {
+      this.rotate();
+      this.accepts[this.idx]!++;
+      this.accSum++;
+    }
+    throw e;
+  };
+
+  run(ctx: CallContext, next: Next): Promise<unknown> {
+    const p = this.probability();
+    this.requests[this.idx]!++;
+    this.reqSum++;
+    if (p > 0 && this.random() < p) {
+      return Promise.reject(
+        new BlastwallError('THROTTLED', `Rejected locally: the backend accepted too little recently (p=${p.toFixed(2)})`, {
+          dependency: ctx.dependency ?? this.name,
+          retryable: false,
+        }),
+      );
+    }
+    return next(ctx).then(this.accepted, this.failed);
+  }
+}
+
+export function throttle(options?: ThrottleOptions): ThrottlePolicy {
+  return new ThrottlePolicy(options);
+}

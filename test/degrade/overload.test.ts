@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { AdmissionController, type Ticket } from '../../src/degrade/admission.js';
+import { Gradient2Limit } from '../../src/policies/adaptive-concurrency/gradient2.js';
+import { throttle } from '../../src/policies/throttle/index.js';
+import { type BlastwallError } from '../../src/index.js';
+import { FakeClock, flushMicrotasks } from '../../src/testing/index.js';
+
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    (v) => ({ ok: true as const, v }),
+    (e: BlastwallError) => ({ ok: false as const, code: e.code }),
+  );
+
+describe('admission control', () => {
+  it('queues beyond the limit and starts waiters highest class first', async () => {
+    const clock = new FakeClock();
+    const a = new AdmissionController({ limit: 1, clock });
+    const first = await a.admit('critical');
+    const order: string[] = [];
+    const waits = (['sheddable', 'critical-plus', 'sheddable-plus', 'critical'] as const).map((p) =>
+      a.admit(p).then((t) => {
+        order.push(p);
+        t.release();
+      }),
+    );
+    first.release();
+    await Promise.all(waits);
+    expect(order).toEqual(['critical-plus', 'critical', 'sheddable-plus', 'sheddable']);
+    a.close();
+  });
+
+  it('sheds a class only when every lower class already is, one class per interval of sustained overload', async () => {
+    const clock = new FakeClock();
+    const a = new AdmissionController({ limit: 2, queue: 100, target: '5ms', interval: '100ms', clock });
+    const held: Ticket[] = [await a.admit('critical'), await a.admit('critical')];
+    // a standing queue of critical-plus work that never drains (the two slots are held)
+    const standing: Promise<unknown>[] = [];
+    const levels: string[][] = [];
+    for (let i = 0; i < 5; i++) {
+      for (let j = 0; j < 11; j++) {
+        standing.push(settle(a.admit('critical-plus')));
+        await clock.advance(10);
+      }
+      levels.push(a.snapshot().shedClasses);
+    }
+    // the level is judged once per 100 ms interval and rises one class at a time
+    expect(levels).toEqual([
+      [],
+      ['sheddable'],
+      ['sheddable-plus', 'sheddable'],
+      ['critical', 'sheddable-plus', 'sheddable'],
+      ['critical', 'sheddable-plus', 'sheddable'], // critical-plus is never shed by level
+    ]);
+    expect(await settle(a.admit('sheddable'))).toEqual({ ok: false, code: 'SHED' });
+    expect(await settle(a.admit('critical'))).toEqual({ ok: false, code: 'SHED' });
+    // overload ends: the level falls one class per quiet interval
+    for (const t of held) t.release();
+    await flushMicrotasks();
+    a.close();
+    await Promise.all(standing);
+    const quiet: string[][] = [];
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(101);
+      await settle(a.admit('critical-plus')).then((r) => r.ok && (r.v as Ticket).release());
+      quiet.push(a.snapshot().shedClasses);
+    }
+    expect(quiet.map((q) => q.length)).toEqual([3, 2, 1, 0]); // the first interval still saw overload
+  });
+
+  it('CoDel: 100 ms of queueing allowed while the queue empties regularly, 5 ms once it has stood for 100 ms', async () => {
+    const clock = new FakeClock();
+    const a = new AdmissionController({ limit: 1, queue: 100, target: '5ms', interval: '100ms', clock });
+    let t = await a.admit('critical');
+    const w1 = settle(a.admit('critical'));
+    await clock.advance(50); // waited 50 ms: within the 100 ms allowance of a queue that was just empty
+    t.release();
+    const r1 = await w1;
+    expect(r1.ok).toBe(true);
+    t = (r1 as { v: Ticket }).v;
+    // now the queue stands: w2 waits from t=50; w3 arrives 90 ms later
+    const endedAt: number[] = [];
+    const w2 = settle(a.admit('critical')).then((r) => (endedAt.push(clock.now()), r));
+    await clock.advance(90);
+    const w3 = settle(a.admit('critical')).then((r) => (endedAt.push(clock.now()), r));
+    await clock.advance(20);
+    // once the queue has not been empty for 100 ms, w3 is dropped after ~5-10 ms of waiting, not 100
+    expect(await w2).toEqual({ ok: false, code: 'SHED' });
+    expect(await w3).toEqual({ ok: false, code: 'SHED' });
+    expect(endedAt[1]! - (clock.now() - 20)).toBeLessThanOrEqual(15);
+    t.release();
+    a.close();
+  });
+
+  it('a full queue makes room by shedding the newest lower-class waiter, never a higher one', async () => {
+    const clock = new FakeClock();
+    const a = new AdmissionController({ limit: 1, queue: 2, clock });
+    const t = await a.admit('critical');
+    const low = settle(a.admit('sheddable'));
+    const mid = settle(a.admit('critical'));
+    const high = settle(a.admit('critical-plus'));
+    expect(await low).toEqual({ ok: false, code: 'SHED' });
+    expect(await settle(a.admit('sheddable'))).toEqual({ ok: false, code: 'SHED' });
+    t.release();
+    expect((await high).ok).toBe(true);
+    a.close();
+    await mid;
+  });
+
+  it('event-loop delay above its bound counts as overload', async () => {
+    const clock = new FakeClock();
+    let delay = 0;
+    const a = new AdmissionController({ limit: 100, clock, eventLoopDelay: () => delay, maxEventLoopDelayMs: 50 });
+    delay = 80;
+    await clock.advance(101);
+    expect(await settle(a.admit('sheddable'))).toEqual({ ok: false, code: 'SHED' });
+    expect((await settle(a.admit('sheddable-plus'))).ok).toBe(true);
+    a.close();
+  });
+});
+
+describe('Gradient2 adaptive limit', () => {
+  it('grows while latency holds and shrinks when latency rises, within its floor and ceiling', () => {
+    const g = new Gradient2Limit({ initial: 20, min: 4, max: 200 });
+    for (let i = 0; i < 300; i++) g.sample(10, g.limit);
+    const grown = g.limit;
+    expect(grown).toBeGreaterThan(100);
+    for (let i = 0; i < 200; i++) g.sample(60, g.limit);
+    expect(g.limit).toBeLessThan(grown / 2);
+    for (let i = 0; i < 2000; i++) g.sample(500, g.limit);
+    expect(g.limit).toBeGreaterThanOrEqual(4);
+    for (let i = 0; i < 5000; i++) g.sample(1, g.limit);
+    expect(g.limit).toBeLessThanOrEqual(200);
+  });
+
+  it('ignores samples taken while the service was not using its limit', () => {
+    const g = new Gradient2Limit({ initial: 50, min: 4, max: 200 });
+    for (let i = 0; i < 100; i++) g.sample(500, 3);
+    expect(g.limit).toBe(50);
+  });
+});
+
+describe('client-side adaptive throttling', () => {
+  it('rejects locally with probability max(0, (requests − 2·accepts) / (requests + 1))', async () => {
+    const clock = new FakeClock();
+    let roll = 0.99;
+    const t = throttle({ clock, random: () => roll, window: '2m' });
+    for (let i = 0; i < 10; i++) await t.execute(() => 'ok');
+    expect(t.probability()).toBe(0);
+    for (let i = 0; i < 30; i++) await t.execute(() => Promise.reject(new Error('503'))).catch(() => undefined);
+    // 40 requests, 10 accepts: (40 − 20) / 41
+    expect(t.probability()).toBeCloseTo(20 / 41, 10);
+    roll = 0.1;
+    await expect(t.execute(() => 'never')).rejects.toMatchObject({ code: 'THROTTLED', retryable: false });
+    // the window forgets: after 2 minutes nothing is throttled
+    await clock.advance(121_000);
+    expect(t.probability()).toBe(0);
+  });
+});
