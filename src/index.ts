@@ -14,7 +14,7 @@ export * from './policies/fallback/index.js';
 export { FusedPipeline } from './policies/fused.js';
 export * from './policies/cache/index.js';
 export * from './policies/throttle/index.js';
-export * from './policies/adaptive-concurrency/gradient2.js';
+export * from './policies/adaptive-concurrency/index.js';
 export { redisCacheStore, type RedisLike } from './policies/cache/redis.js';
 export * from './wall/index.js';
 export type { HealthState } from './health/classifier.js';

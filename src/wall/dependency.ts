@@ -17,6 +17,7 @@ import { type ClassifierOptions, DEFAULT_CLASSIFIER, HealthClassifier, type Heal
 import { CallKind, RollingStats, type SignalTotals } from '../health/rolling.js';
 import { CircuitBreakerPolicy, type CircuitBreakerOptions } from '../policies/circuit-breaker/index.js';
 import { BulkheadPolicy } from '../policies/concurrency/index.js';
+import { AdaptiveConcurrencyPolicy } from '../policies/adaptive-concurrency/index.js';
 import { RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions } from '../policies/retry/index.js';
 import { TimeoutPolicy } from '../policies/timeout/index.js';
 import { FusedPipeline, type SettleHook } from '../policies/fused.js';
@@ -67,7 +68,10 @@ export interface DependencySpec {
   timeout?: Duration | false;
   retry?: false | (Omit<RetryOptions, 'clock' | 'name' | 'budget' | 'minAttemptTime'> & { budget?: RetryBudgetOptions | false });
   breaker?: false | Omit<CircuitBreakerOptions, 'clock' | 'name'>;
-  concurrency?: false | { limit: number; queue?: number; queueTimeout?: Duration } | { adaptive: true; [k: string]: unknown };
+  concurrency?:
+    | false
+    | { limit: number; queue?: number; queueTimeout?: Duration }
+    | { adaptive: true | { initial?: number; min?: number; max?: number; tolerance?: number; smoothing?: number }; queue?: number; queueTimeout?: Duration };
   /** A Standard Schema validator (zod, valibot, arktype) for responses. */
   validate?: StandardSchemaV1;
   /** Receives responses that failed validation (they are never returned to the caller). */
@@ -161,6 +165,7 @@ export class Dependency {
   readonly retry: RetryPolicy | undefined;
   readonly budget: RetryBudget | undefined;
   readonly bulkhead: BulkheadPolicy | undefined;
+  readonly adaptive: AdaptiveConcurrencyPolicy | undefined;
   readonly timeoutPolicy: TimeoutPolicy | undefined;
   readonly stats: RollingStats;
   readonly classifier: HealthClassifier;
@@ -213,18 +218,34 @@ export class Dependency {
       const c = s.concurrency as Record<string, unknown>;
       if (!isPlainObject(c)) throw configError(f('concurrency'), '{ limit, queue?, queueTimeout? } or false', c);
       if (c.adaptive !== undefined) {
-        throw configError(f('concurrency.adaptive'), 'not set yet: adaptive limits arrive with the overload work; use { limit, queue }', c.adaptive);
+        objectOption(f('concurrency'), c, ['adaptive', 'queue', 'queueTimeout']);
+        const g = c.adaptive === true ? {} : objectOption(f('concurrency.adaptive'), c.adaptive, ['initial', 'min', 'max', 'tolerance', 'smoothing', 'longWindow']);
+        const adaptive = prefixed(
+          name,
+          () =>
+            new AdaptiveConcurrencyPolicy({
+              ...g,
+              ...(c.queue === undefined ? {} : { queue: intOption(f('concurrency.queue'), c.queue, 0) }),
+              ...(c.queueTimeout === undefined ? {} : { queueTimeout: durationOption(f('concurrency.queueTimeout'), c.queueTimeout) }),
+              clock: this.clock,
+              name,
+            }),
+        );
+        this.adaptive = adaptive;
+        policies.push(adaptive);
+        this.boundaries.concurrency = { adaptive: true, min: adaptive.limiter.min, max: adaptive.limiter.max, queue: adaptive.bulkhead.maxQueued };
+      } else {
+        objectOption(f('concurrency'), c, ['limit', 'queue', 'queueTimeout']);
+        this.bulkhead = new BulkheadPolicy({
+          limit: intOption(f('concurrency.limit'), c.limit, 1),
+          ...(c.queue === undefined ? {} : { queue: intOption(f('concurrency.queue'), c.queue, 0) }),
+          ...(c.queueTimeout === undefined ? {} : { queueTimeout: durationOption(f('concurrency.queueTimeout'), c.queueTimeout) }),
+          clock: this.clock,
+          name,
+        });
+        policies.push(this.bulkhead);
+        this.boundaries.concurrency = { limit: this.bulkhead.limit, queue: this.bulkhead.maxQueued };
       }
-      objectOption(f('concurrency'), c, ['limit', 'queue', 'queueTimeout']);
-      this.bulkhead = new BulkheadPolicy({
-        limit: intOption(f('concurrency.limit'), c.limit, 1),
-        ...(c.queue === undefined ? {} : { queue: intOption(f('concurrency.queue'), c.queue, 0) }),
-        ...(c.queueTimeout === undefined ? {} : { queueTimeout: durationOption(f('concurrency.queueTimeout'), c.queueTimeout) }),
-        clock: this.clock,
-        name,
-      });
-      policies.push(this.bulkhead);
-      this.boundaries.concurrency = { limit: this.bulkhead.limit, queue: this.bulkhead.maxQueued };
     }
     if (s.breaker !== false) {
       const b = objectOption(f('breaker'), s.breaker, [

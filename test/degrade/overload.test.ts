@@ -156,3 +156,28 @@ describe('client-side adaptive throttling', () => {
     expect(t.probability()).toBe(0);
   });
 });
+
+describe('adaptive concurrency on a dependency', () => {
+  it('lowers the limit when the dependency slows down and raises it again when it recovers', async () => {
+    const { createWall } = await import('../../src/index.js');
+    const clock = new FakeClock();
+    const wall = createWall({ service: 's', clock });
+    const dep = wall.dependency('db', { timeout: '5s', concurrency: { adaptive: { initial: 20, min: 2, max: 100 }, queue: 1000 } });
+    let latency = 10;
+    const wave = async (n: number) => {
+      const calls = Array.from({ length: n }, () => dep.call(() => new Promise((r) => clock.setTimer(() => r('ok'), latency))));
+      for (let i = 0; i < 50 && (await Promise.race([Promise.all(calls).then(() => true), Promise.resolve(false)])) === false; i++) await clock.advance(latency);
+      await Promise.all(calls);
+    };
+    for (let i = 0; i < 20; i++) await wave(dep.adaptive!.limit);
+    const fast = dep.adaptive!.limit;
+    expect(fast).toBeGreaterThan(20);
+    latency = 200;
+    for (let i = 0; i < 10; i++) await wave(dep.adaptive!.limit);
+    const slow = dep.adaptive!.limit;
+    expect(slow).toBeLessThan(fast);
+    expect(slow).toBeGreaterThanOrEqual(2);
+    expect(wall.topology().dependencies[0]!.boundaries.concurrency).toMatchObject({ adaptive: true, min: 2, max: 100 });
+    await wall.close();
+  });
+});
