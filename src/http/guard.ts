@@ -254,7 +254,7 @@ export class HttpGuard {
     let spec: RouteSpec | undefined;
     if (req.route !== undefined) {
       key = req.route.key;
-      spec = req.route.spec ?? this.match(req.method, req.path)?.spec;
+      spec = req.route.spec ?? (this.fallback.priority === undefined ? undefined : { priority: this.fallback.priority });
     } else {
       const r = this.match(req.method, req.path);
       key = r?.key ?? this.fallback.operation;
