@@ -82,6 +82,8 @@ export interface RobustDetectorOptions {
   damp?: number;
   /** How the short-term level is taken: `mean`, or `median` (a lone spike does not move it). Default mean. */
   level?: 'mean' | 'median';
+  /** The scale is at least this share of the baseline's magnitude (quantised or very steady signals). Default 0.001. */
+  relativeFloor?: number;
 }
 
 /**
@@ -100,6 +102,7 @@ export class RobustDriftDetector implements Detector {
   private readonly alertAt: number;
   private readonly damp: number;
   private readonly median: boolean;
+  private readonly relativeFloor: number;
   private sinceAlert = Number.POSITIVE_INFINITY;
 
   constructor(o: RobustDetectorOptions = {}) {
@@ -112,13 +115,14 @@ export class RobustDriftDetector implements Detector {
     this.alertAt = o.alertAt ?? 0.5;
     this.damp = o.damp ?? 0.5;
     this.median = o.level === 'median';
+    this.relativeFloor = o.relativeFloor ?? 1e-3;
   }
 
-  private static z(w: SortedWindow, x: number): number {
+  private z(w: SortedWindow, x: number): number {
     const med = w.quantile(0.5);
     const iqr = w.quantile(0.75) - w.quantile(0.25);
     const range = w.quantile(0.99) - w.quantile(0.01);
-    const scale = Math.max(iqr / 1.349, range / 20, Math.abs(med) * 1e-3, 1e-9);
+    const scale = Math.max(iqr / 1.349, range / 20, Math.abs(med) * this.relativeFloor, 1e-9);
     return Math.abs(x - med) / scale;
   }
 
@@ -136,7 +140,7 @@ export class RobustDriftDetector implements Detector {
     }
     let score = 0;
     if (this.base.count >= this.warmup) {
-      const z = Math.max(RobustDriftDetector.z(this.base, x), RobustDriftDetector.z(this.levels, level));
+      const z = Math.max(this.z(this.base, x), this.z(this.levels, level));
       score = 1 - Math.exp(-z / this.zScale);
       if (this.sinceAlert < this.refractory) score *= this.damp;
       else if (score >= this.alertAt) this.sinceAlert = 0;

@@ -70,8 +70,9 @@ export class DriftMonitor {
     this.clearAt = o.clearAt === undefined ? 0.5 : ratioOption('drift.clearAt', o.clearAt);
     this.clearAfter = o.clearAfter === undefined ? 10 : intOption('drift.clearAfter', o.clearAfter, 1);
     // a long baseline (6 h of one-minute intervals) so a slow ramp is not absorbed before it is flagged;
-    // the short-term level is a median of 5 intervals: a lone spike does not move it, a sustained change does
-    this.detectorOptions = { window: 360, warmup: 30, refractory: 0, zScale: 3, short: 5, level: 'median', ...((o.detector as RobustDetectorOptions | undefined) ?? {}) };
+    // the short-term level is a median of 5 intervals: a lone spike does not move it, a sustained change does;
+    // a change smaller than ~5% of the baseline is never called drift, however steady (or quantised) the signal
+    this.detectorOptions = { window: 360, warmup: 30, refractory: 0, zScale: 3, short: 5, level: 'median', relativeFloor: 0.05, ...((o.detector as RobustDetectorOptions | undefined) ?? {}) };
   }
 
   /** Feeds one interval's value of `signal`; returns the score. Non-finite values are skipped. */

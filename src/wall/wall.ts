@@ -6,7 +6,7 @@ import { Emitter } from '../core/events.js';
 import { schedulerFor } from '../core/scheduler.js';
 import { configError, enumOption, isPlainObject, objectOption, ratioOption, stringOption } from '../core/validate.js';
 import type { HealthState } from '../health/classifier.js';
-import type { SignalTotals } from '../health/rolling.js';
+import { CallKind, RollingStats, type SignalTotals } from '../health/rolling.js';
 import { OpenTelemetryExporter } from '../telemetry/otel.js';
 import { PrometheusExporter } from '../telemetry/prometheus.js';
 import type { Meter } from '@opentelemetry/api';
@@ -77,7 +77,18 @@ export type WallEvent =
   | { type: 'status'; at: number; from: ServiceStatus; to: ServiceStatus; reason: string }
   | ({ type: 'mode' } & ModeChange)
   | { type: 'feature'; at: number; feature: string; state: 'on' | 'off' | 'auto'; reason: string }
-  | { type: 'drift'; at: number; state: 'raised' | 'cleared'; dependency: string; signal: string; onset: number; baseline: number; level: number }
+  | {
+      type: 'drift';
+      at: number;
+      state: 'raised' | 'cleared';
+      /** The dependency or the operation whose signal drifted. */
+      dependency?: string;
+      operation?: string;
+      signal: string;
+      onset: number;
+      baseline: number;
+      level: number;
+    }
   | { type: 'burn-rate'; at: number; state: 'raised' | 'cleared'; objective: string; rule: string; severity: 'page' | 'ticket'; longBurn: number; shortBurn: number }
   | { type: 'impact'; at: number; operation: string; intervalMs: number; requests: number; failed: number; degraded: number; shed: number; codes: Record<string, number> };
 
@@ -106,6 +117,8 @@ export class Operation {
   /** @internal Counts at the last impact report. */
   reported = { requests: 0, failed: 0, degraded: 0, shed: 0 };
   readonly availability: number | undefined;
+  /** Rolling latency and outcome signals of this operation's runs (for drift detection and health). */
+  readonly stats = new RollingStats(60_000);
 
   constructor(
     readonly name: string,
@@ -154,13 +167,19 @@ export class Operation {
       edges,
       degraded: false,
     };
+    const started = this.clock.now();
     return operationStorage.run(ctx, async () => {
       try {
         const value = await fn();
         if (ctx.degraded) this.counts.degraded++;
+        const now = this.clock.now();
+        this.stats.record(now, CallKind.Success, now - started, 0, false);
+        if (ctx.degraded) this.stats.recordFallback(now);
         return value;
       } catch (err) {
         this.failedWith(err instanceof BlastwallError ? err.code : 'ERROR');
+        const now = this.clock.now();
+        this.stats.record(now, CallKind.Failure, now - started, 0, false);
         throw err;
       } finally {
         for (const e of edges) this.edges.add(e);
@@ -221,12 +240,14 @@ export class Wall {
     if (o.drift !== false) {
       this.drift = new DriftMonitor(this.clock, (o.drift as DriftMonitorOptions | undefined) ?? {});
       this.drift.alerts.subscribe((a) => {
+        // signals are `<dependency>.<signal>` or `op:<operation>.<signal>`
         const dot = a.signal.indexOf('.');
+        const subject = a.signal.slice(0, dot);
         this.emit({
           type: 'drift',
           at: a.at,
           state: a.state,
-          dependency: a.signal.slice(0, dot),
+          ...(subject.startsWith('op:') ? { operation: subject.slice(3) } : { dependency: subject }),
           signal: a.signal.slice(dot + 1),
           onset: a.onset,
           baseline: a.baseline,
@@ -594,6 +615,14 @@ export class Wall {
       }
     }
     for (const op of this.ops.values()) {
+      if (this.drift !== undefined) {
+        const t = op.stats.totals(this.clock.now());
+        this.drift.observe(`op:${op.name}.latency.p99`, t.p99);
+        if (t.calls > 0) {
+          this.drift.observe(`op:${op.name}.error.ratio`, t.failures / t.calls);
+          this.drift.observe(`op:${op.name}.degraded.ratio`, t.fallbacks / t.calls);
+        }
+      }
       const b = this.burn.get(`operation:${op.name}`);
       if (b === undefined) continue;
       const bad = op.counts.failed + op.counts.shed;
@@ -704,9 +733,10 @@ function toTimelineEntry(e: WallEvent): TimelineEntryInput {
         severity: e.state === 'raised' ? 'warning' : 'info',
         title:
           e.state === 'raised'
-            ? `${e.dependency} ${e.signal} drifting: ${fmt(e.baseline)} → ${fmt(e.level)} (since ${new Date(e.onset).toISOString()})`
-            : `${e.dependency} ${e.signal} back to normal (${fmt(e.level)})`,
-        dependency: e.dependency,
+            ? `${e.dependency ?? e.operation} ${e.signal} drifting: ${fmt(e.baseline)} → ${fmt(e.level)} (since ${new Date(e.onset).toISOString()})`
+            : `${e.dependency ?? e.operation} ${e.signal} back to normal (${fmt(e.level)})`,
+        ...(e.dependency !== undefined ? { dependency: e.dependency } : {}),
+        ...(e.operation !== undefined ? { operation: e.operation } : {}),
         data: { state: e.state, signal: e.signal, baseline: e.baseline, level: e.level, onset: e.onset },
       };
     case 'burn-rate':
