@@ -237,8 +237,14 @@ export class HttpGuard {
     return { status: h.status === 'unavailable' ? 503 : 200, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store' }, body: JSON.stringify(body) };
   }
 
+  /** Prometheus text; 404 when the wall's Prometheus telemetry is off. */
   async metricsResponse(): Promise<GuardResponse> {
-    return { status: 200, headers: { 'content-type': this.wall.metricsContentType }, body: await this.wall.metrics() };
+    try {
+      return { status: 200, headers: { 'content-type': this.wall.metricsContentType }, body: await this.wall.metrics() };
+    } catch (err) {
+      if (!(err instanceof BlastwallError)) throw err;
+      return { status: 404, headers: { 'content-type': JSON_TYPE }, body: JSON.stringify({ error: err.code, message: err.message }) };
+    }
   }
 
   /**

@@ -38,7 +38,9 @@ export function honoMiddleware(
       return undefined;
     } catch (err) {
       if (err instanceof HttpStatus) return undefined;
-      return toResponse(errorResponse(err), head);
+      // the handler already ran: Hono keeps the answer on the context
+      c.res = toResponse(errorResponse(err), head);
+      return undefined;
     }
   };
   return Object.assign(mw, { guard });
