@@ -121,8 +121,9 @@ export function statusFor(err: unknown): number {
 
 /**
  * The answer for an error: a status, `Retry-After` when known, and `Blastwall-Overloaded: 1` when the
- * error is not retryable (shed, throttled, budget exhausted, breaker open, deadline gone) so callers
- * above stop retrying — retries happen at one layer only.
+ * error is not retryable (shed, throttled, budget exhausted, breaker open, deadline gone) or came out of a
+ * wall dependency (whose retry policy already ran here), so callers above stop retrying — retries happen
+ * at one layer only.
  */
 export function errorResponse(err: unknown): GuardResponse {
   const status = statusFor(err);
@@ -130,7 +131,8 @@ export function errorResponse(err: unknown): GuardResponse {
   let body: Record<string, unknown> = { error: 'INTERNAL', message: 'Internal error' };
   if (err instanceof BlastwallError) {
     body = { error: err.code, message: err.message };
-    if (!err.retryable) headers[OVERLOADED_HEADER] = '1';
+    // not retryable, or a dependency error (its retries already happened at this layer): callers above must not retry
+    if (!err.retryable || err.dependency !== undefined) headers[OVERLOADED_HEADER] = '1';
     const after = err.retryAfterMs ?? (err.code === 'SHED' ? 1000 : undefined);
     if (after !== undefined && status === 503) headers['retry-after'] = String(Math.max(1, Math.ceil(after / 1000)));
   }

@@ -1,0 +1,109 @@
+/** Shared by the overload benchmark's processes. */
+
+export type Arm = 'none' | 'peer' | 'blastwall';
+export const ARMS: Arm[] = ['none', 'peer', 'blastwall'];
+export type Prio = 'critical-plus' | 'critical' | 'sheddable-plus' | 'sheddable';
+export const PRIOS: Prio[] = ['critical-plus', 'critical', 'sheddable-plus', 'sheddable'];
+
+/** Messages from the orchestrator to the services process. */
+export interface ServicesConfig {
+  arm: Arm;
+  scenario: 'capacity' | 'overload' | 'failing' | 'chain' | 'metastable';
+  slots: number;
+  workMs: number;
+  /** Metastable: wall-clock ms at which the resource slows down, for how long, and by what factor. */
+  trigger?: { at: number; durationMs: number; factor: number };
+}
+
+export interface LoadConfig {
+  arm: Arm;
+  url: string;
+  /** Requests per second for each class. */
+  rates: Record<Prio, number>;
+  durationMs: number;
+  deadlineMs: number;
+  /** Client retries (metastable): none (no retries), naive, peer (cockatiel) or blastwall (wall dependency). */
+  clientRetry: boolean;
+  /** Wall-clock start (ms) shared with the services process. */
+  epoch: number;
+  /** Closed-loop concurrency instead of open-loop rates (capacity measurement). */
+  closedLoop?: number;
+}
+
+export interface ClassResult {
+  sent: number;
+  /** Answered 200 within the deadline. */
+  good: number;
+  /** Answered fast with a refusal (503/429). */
+  refused: number;
+  /** Attempts made (with client retries). */
+  attempts: number;
+}
+
+export interface LoadResult {
+  classes: Record<Prio, ClassResult>;
+  /** Good answers per second of the run (by completion time). */
+  goodPerSecond: number[];
+  p99GoodMs: number;
+  elapsedMs: number;
+}
+
+/**
+ * The fixed-capacity resource behind the service: `slots` units, each busy `workMs` per request, FIFO
+ * queue in front. Capacity C ≈ slots × 1000 / workMs requests per second. `factor` slows it (metastable
+ * trigger). `startBy` (absolute ms, wall clock) skips work whose deadline passed while queued.
+ */
+export class Resource {
+  private busy = 0;
+  private readonly queue: { resolve: (started: boolean) => void; startBy: number }[] = [];
+  factor = 1;
+  served = 0;
+  skipped = 0;
+
+  constructor(
+    readonly slots: number,
+    readonly workMs: number,
+  ) {}
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves true when the work was done, false when it was skipped (deadline passed before it started). */
+  use(startBy = Number.POSITIVE_INFINITY): Promise<boolean> {
+    if (this.busy < this.slots) {
+      this.busy++;
+      return this.run();
+    }
+    return new Promise<boolean>((resolve) => this.queue.push({ resolve, startBy })).then((go) => (go ? this.run() : false));
+  }
+
+  /** Works one request on a slot already taken. */
+  private run(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      setTimeout(() => {
+        this.busy--;
+        this.served++;
+        this.next();
+        resolve(true);
+      }, this.workMs * this.factor);
+    });
+  }
+
+  private next(): void {
+    while (this.busy < this.slots && this.queue.length > 0) {
+      const w = this.queue.shift()!;
+      if (Date.now() > w.startBy) {
+        this.skipped++;
+        w.resolve(false);
+        continue;
+      }
+      this.busy++; // the slot is taken now, the waiter runs on it
+      w.resolve(true);
+    }
+  }
+}
+
+export function emptyClasses(): Record<Prio, ClassResult> {
+  return Object.fromEntries(PRIOS.map((p) => [p, { sent: 0, good: 0, refused: 0, attempts: 0 }])) as Record<Prio, ClassResult>;
+}

@@ -1,0 +1,144 @@
+/**
+ * Open-loop load generator, in its own process (forked by run.ts). Sends each class at a fixed rate for
+ * a bounded time whatever the answers, and counts goodput: 200 answers within the client's deadline.
+ */
+import { ExponentialBackoff, handleAll, retry, timeout, TimeoutStrategy, wrap } from 'cockatiel';
+import { createWall } from '../../src/wall/wall.js';
+import { createFetch } from '../../src/http/fetch.js';
+import { DEADLINE_HEADER } from '../../src/http/headers.js';
+import { type ClassResult, emptyClasses, type LoadConfig, type LoadResult, PRIOS, type Prio } from './common.js';
+
+/** Requests still in flight above this are counted as failed without being sent (bounds the generator). */
+const MAX_OUTSTANDING = 3000;
+
+async function run(cfg: LoadConfig): Promise<LoadResult> {
+  const classes = emptyClasses();
+  const seconds = Math.ceil(cfg.durationMs / 1000) + Math.ceil(cfg.deadlineMs / 1000) + 1;
+  const goodPerSecond = new Array<number>(seconds).fill(0);
+  const goodLatencies: number[] = [];
+  let outstanding = 0;
+
+  const attemptOnce = async (url: string, budgetMs: number, r: ClassResult, signal?: AbortSignal): Promise<void> => {
+    r.attempts++;
+    const s = AbortSignal.timeout(budgetMs);
+    const res = await fetch(url, { headers: { [DEADLINE_HEADER]: String(Math.max(1, Math.floor(budgetMs))) }, signal: signal === undefined ? s : AbortSignal.any([s, signal]) });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
+  };
+
+  // per-arm client behaviour when clients retry (metastable scenario)
+  const peerPolicy = wrap(
+    retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }) }),
+    timeout(cfg.deadlineMs, TimeoutStrategy.Aggressive),
+  );
+  const wall = cfg.arm === 'blastwall' && cfg.clientRetry ? createWall({ service: 'client' }) : undefined;
+  const dep = wall?.dependency('service', { retry: { attempts: 3 }, breaker: false });
+  const ops = wall === undefined ? undefined : Object.fromEntries(PRIOS.map((p) => [p, wall.operation(p, { priority: p, deadline: cfg.deadlineMs })]));
+  const bwFetch = createFetch();
+
+  const one = async (prio: Prio): Promise<void> => {
+    const r = classes[prio];
+    const url = `${cfg.url}/work/${prio}`;
+    if (!cfg.clientRetry) return attemptOnce(url, cfg.deadlineMs, r);
+    if (cfg.arm === 'none') {
+      // naive client: three attempts back to back, each with a fresh timeout
+      let last: unknown;
+      for (let i = 0; i < 3; i++) {
+        try {
+          return await attemptOnce(url, cfg.deadlineMs, r);
+        } catch (e) {
+          last = e;
+        }
+      }
+      throw last;
+    }
+    if (cfg.arm === 'peer') return peerPolicy.execute(({ signal }) => attemptOnce(url, cfg.deadlineMs, r, signal));
+    return ops![prio]!.run(() =>
+      dep!.call(async () => {
+        r.attempts++;
+        const res = await bwFetch(url);
+        await res.arrayBuffer();
+      }),
+    );
+  };
+
+  const t0 = Date.now();
+  const fire = (prio: Prio): void => {
+    const r = classes[prio];
+    r.sent++;
+    if (outstanding >= MAX_OUTSTANDING) return;
+    outstanding++;
+    const start = Date.now();
+    one(prio).then(
+      () => {
+        outstanding--;
+        const end = Date.now();
+        if (end - start <= cfg.deadlineMs) {
+          r.good++;
+          goodLatencies.push(end - start);
+          const s = Math.floor((end - t0) / 1000);
+          if (s < goodPerSecond.length) goodPerSecond[s]!++;
+        }
+      },
+      (e: unknown) => {
+        outstanding--;
+        const status = (e as { status?: number }).status ?? (e as { details?: { status?: number } }).details?.status;
+        if ((status === 503 || status === 429) && Date.now() - start < 100) r.refused++;
+      },
+    );
+  };
+
+  if (cfg.closedLoop !== undefined) {
+    const end = t0 + cfg.durationMs;
+    await Promise.all(
+      Array.from({ length: cfg.closedLoop }, async () => {
+        while (Date.now() < end) {
+          const r = classes.critical;
+          r.sent++;
+          try {
+            await attemptOnce(`${cfg.url}/work/critical`, 10_000, r);
+            r.good++;
+          } catch {
+            /* counted as not good */
+          }
+        }
+      }),
+    );
+  } else {
+    const sentAt = Object.fromEntries(PRIOS.map((p) => [p, 0])) as Record<Prio, number>;
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        const elapsed = Math.min(Date.now() - t0, cfg.durationMs);
+        for (const p of PRIOS) {
+          const due = Math.floor((elapsed / 1000) * cfg.rates[p]);
+          while (sentAt[p] < due) {
+            sentAt[p]++;
+            fire(p);
+          }
+        }
+        if (Date.now() - t0 >= cfg.durationMs) {
+          clearInterval(tick);
+          resolve();
+        }
+      }, 2);
+    });
+    // let the last requests finish (bounded by the deadline)
+    const stop = Date.now() + cfg.deadlineMs * 3 + 500;
+    while (outstanding > 0 && Date.now() < stop) await new Promise((r) => setTimeout(r, 20));
+  }
+  await wall?.close();
+  goodLatencies.sort((a, b) => a - b);
+  return {
+    classes,
+    goodPerSecond,
+    p99GoodMs: goodLatencies.length === 0 ? 0 : goodLatencies[Math.min(goodLatencies.length - 1, Math.floor(goodLatencies.length * 0.99))]!,
+    elapsedMs: Date.now() - t0,
+  };
+}
+
+process.once('message', (cfg: LoadConfig) => {
+  const wait = Math.max(0, cfg.epoch - Date.now());
+  setTimeout(() => {
+    void run(cfg).then((result) => process.send?.(result, () => process.exit(0)));
+  }, wait);
+});
