@@ -6,6 +6,9 @@ import { enumOption, intOption, numberOption, objectOption } from '../core/valid
 import { Gradient2Limit, type Gradient2Options } from '../policies/adaptive-concurrency/gradient2.js';
 import { PRIORITIES, type Priority } from '../wall/context.js';
 
+/** Index of the last critical class (`critical`); classes after it are sheddable. */
+const CRITICAL = PRIORITIES.indexOf('critical');
+
 export interface AdmissionOptions {
   /** A fixed in-flight limit, or `{ adaptive: Gradient2Options }`. Default adaptive. */
   limit?: number | { adaptive: Gradient2Options };
@@ -40,7 +43,7 @@ export interface Ticket {
  * Admission control for inbound work by priority class (critical-plus, critical, sheddable-plus,
  * sheddable). Work beyond the in-flight limit waits in per-class FIFOs, highest class first. Queue time is
  * bounded CoDel-style ("Fail at Scale"): 100 ms while the queue empties regularly, 5 ms once it has not been
- * empty for 100 ms. Sustained overload (a standing queue or event-loop delay) raises a shed level one class
+ * empty for 100 ms (for the lowest sheddable class waiting; critical classes keep 100 ms). Sustained overload (a standing queue or event-loop delay) raises a shed level one class
  * per interval, so a class is refused at once only when every lower class already is; the level falls
  * again one class per quiet interval. Shed work is answered at once with `SHED`, never left to time out.
  */
@@ -147,9 +150,14 @@ export class AdmissionController {
   private drain(): void {
     const now = this.clock.now();
     this.updateLevel(now);
-    const limitMs = now - this.lastEmptyAt > this.intervalMs ? this.targetMs : this.intervalMs;
+    const standing = now - this.lastEmptyAt > this.intervalMs;
+    // The short CoDel target applies to the lowest sheddable class waiting; higher classes keep the interval
+    // allowance (critical work is refused only by the shed level, once every lower class is refused).
+    let lowest = this.queues.length - 1;
+    while (lowest > CRITICAL && this.queues[lowest]!.head === undefined) lowest--;
     for (let cls = 0; cls < this.queues.length; cls++) {
       const q = this.queues[cls]!;
+      const limitMs = standing && cls > CRITICAL && cls >= lowest ? this.targetMs : this.intervalMs;
       while (q.head !== undefined) {
         const w = q.head;
         if (this.isShed(cls) || now - w.at > limitMs) {

@@ -38,7 +38,8 @@ describe('admission control', () => {
     const levels: string[][] = [];
     for (let i = 0; i < 5; i++) {
       for (let j = 0; j < 11; j++) {
-        standing.push(settle(a.admit('critical-plus')));
+        // waiters that get a slot once the held ones are released finish at once
+        standing.push(settle(a.admit('critical-plus').then((t) => (t.release(), t))));
         await clock.advance(10);
       }
       levels.push(a.snapshot().shedClasses);
@@ -70,8 +71,8 @@ describe('admission control', () => {
   it('CoDel: 100 ms of queueing allowed while the queue empties regularly, 5 ms once it has stood for 100 ms', async () => {
     const clock = new FakeClock();
     const a = new AdmissionController({ limit: 1, queue: 100, target: '5ms', interval: '100ms', clock });
-    let t = await a.admit('critical');
-    const w1 = settle(a.admit('critical'));
+    let t = await a.admit('sheddable');
+    const w1 = settle(a.admit('sheddable'));
     await clock.advance(50); // waited 50 ms: within the 100 ms allowance of a queue that was just empty
     t.release();
     const r1 = await w1;
@@ -79,15 +80,43 @@ describe('admission control', () => {
     t = (r1 as { v: Ticket }).v;
     // now the queue stands: w2 waits from t=50; w3 arrives 90 ms later
     const endedAt: number[] = [];
-    const w2 = settle(a.admit('critical')).then((r) => (endedAt.push(clock.now()), r));
+    const w2 = settle(a.admit('sheddable')).then((r) => (endedAt.push(clock.now()), r));
     await clock.advance(90);
-    const w3 = settle(a.admit('critical')).then((r) => (endedAt.push(clock.now()), r));
+    const w3 = settle(a.admit('sheddable')).then((r) => (endedAt.push(clock.now()), r));
     await clock.advance(20);
     // once the queue has not been empty for 100 ms, w3 is dropped after ~5-10 ms of waiting, not 100
     expect(await w2).toEqual({ ok: false, code: 'SHED' });
     expect(await w3).toEqual({ ok: false, code: 'SHED' });
     expect(endedAt[1]! - (clock.now() - 20)).toBeLessThanOrEqual(15);
     t.release();
+    a.close();
+  });
+
+  it('CoDel: critical waiters keep the 100 ms allowance while sheddable ones get 5 ms', async () => {
+    const clock = new FakeClock();
+    const a = new AdmissionController({ limit: 1, queue: 100, target: '5ms', interval: '100ms', clock });
+    const t = await a.admit('critical');
+    const crit = settle(a.admit('critical'));
+    const low = settle(a.admit('sheddable'));
+    await clock.advance(120); // the queue has stood for over 100 ms: sheddable is past 5 ms
+    expect(await low).toEqual({ ok: false, code: 'SHED' });
+    t.release();
+    const c = await crit; // waited 120 ms: the critical allowance (100 ms) was judged when the timer fired
+    expect(c.ok).toBe(false);
+    a.close();
+    const u = await a.admit('critical');
+    const crit2 = settle(a.admit('critical'));
+    const low2 = settle(a.admit('sheddable'));
+    await clock.advance(150); // the queue now stands (not empty since the last check)
+    const crit3 = settle(a.admit('critical'));
+    await clock.advance(40); // crit3 waited 40 ms in a standing queue: still admitted when a slot frees
+    u.release();
+    await flushMicrotasks();
+    expect((await low2).ok).toBe(false);
+    expect((await crit2).ok).toBe(false);
+    const r3 = await crit3;
+    expect(r3.ok).toBe(true);
+    (r3 as { v: Ticket }).v.release();
     a.close();
   });
 

@@ -18,11 +18,14 @@ export interface Gradient2Options {
 /**
  * Netflix's Gradient2 concurrency limit: the limit follows the ratio of the long-term RTT to the short-term
  * RTT (less concurrency when latency rises above its own norm), plus a queue allowance of √limit so it can
- * probe upwards while latency holds.
+ * probe upwards while latency holds. The long-term RTT is capped at twice the (slowly forgotten) minimum
+ * RTT, Vegas-style, so sustained overload cannot teach the limiter that a queue is normal.
  */
 export class Gradient2Limit {
   private limitValue: number;
   private longRtt = 0;
+  /** The lowest RTT seen, drifting up 0.1% per sample so a lasting change of the no-load RTT is relearnt. */
+  private minRtt = Number.POSITIVE_INFINITY;
   private samples = 0;
   readonly min: number;
   readonly max: number;
@@ -50,10 +53,14 @@ export class Gradient2Limit {
     this.samples++;
     const w = this.samples < this.longWindow ? 1 / this.samples : 1 / this.longWindow;
     this.longRtt = this.longRtt + (rttMs - this.longRtt) * w;
+    this.minRtt = Math.min(Math.max(rttMs, 1e-3), this.minRtt * 1.001);
     // an app-limited period (few calls in flight) says nothing about the limit
     if (inflight < this.limitValue / 2) return this.limit;
     const shortRtt = Math.max(rttMs, 1e-3);
-    const gradient = Math.max(0.5, Math.min(1, (this.tolerance * this.longRtt) / shortRtt));
+    // The long-term RTT alone follows a standing queue upwards (the limit then drifts up with it); it is
+    // capped at twice the no-load RTT, so a queue hidden behind the limit still reads as congestion.
+    const baseline = Math.min(this.longRtt, 2 * this.minRtt);
+    const gradient = Math.max(0.5, Math.min(1, (this.tolerance * baseline) / shortRtt));
     const target = this.limitValue * gradient + Math.sqrt(this.limitValue);
     const next = this.limitValue * (1 - this.smoothing) + target * this.smoothing;
     this.limitValue = Math.min(this.max, Math.max(this.min, next));
