@@ -18,13 +18,14 @@ export interface Gradient2Options {
 /**
  * Netflix's Gradient2 concurrency limit: the limit follows the ratio of the long-term RTT to the short-term
  * RTT (less concurrency when latency rises above its own norm), plus a queue allowance of √limit so it can
- * probe upwards while latency holds. The long-term RTT is capped at twice the (slowly forgotten) minimum
- * RTT, Vegas-style, so sustained overload cannot teach the limiter that a queue is normal.
+ * probe upwards while latency holds. The long-term RTT is capped at twice the minimum RTT (Vegas-style
+ * no-load RTT, forgotten slowly only while the limit is near its floor), so sustained overload cannot
+ * teach the limiter that a standing queue is normal.
  */
 export class Gradient2Limit {
   private limitValue: number;
   private longRtt = 0;
-  /** The lowest RTT seen, drifting up 0.1% per sample so a lasting change of the no-load RTT is relearnt. */
+  /** The lowest RTT seen (the no-load RTT); drifts up only while the limit is near its floor. */
   private minRtt = Number.POSITIVE_INFINITY;
   private samples = 0;
   readonly min: number;
@@ -53,7 +54,9 @@ export class Gradient2Limit {
     this.samples++;
     const w = this.samples < this.longWindow ? 1 / this.samples : 1 / this.longWindow;
     this.longRtt = this.longRtt + (rttMs - this.longRtt) * w;
-    this.minRtt = Math.min(Math.max(rttMs, 1e-3), this.minRtt * 1.001);
+    // the minimum is forgotten (0.1% per sample) only near the floor (≤ 2 × min), where less concurrency cannot help:
+    // a lasting change of the no-load RTT is relearnt there, while a standing queue above it never is
+    this.minRtt = Math.min(Math.max(rttMs, 1e-3), this.limitValue <= 2 * this.min ? this.minRtt * 1.001 : this.minRtt);
     // an app-limited period (few calls in flight) says nothing about the limit
     if (inflight < this.limitValue / 2) return this.limit;
     const shortRtt = Math.max(rttMs, 1e-3);
