@@ -7,6 +7,8 @@ export interface Expirable {
   /** Set to true by the owner when it finishes first; the scheduler then drops it lazily. */
   settled: boolean;
   expire(): void;
+  /** Ends the entry early with `reason` (when its scheduler closes); falls back to `expire()`. */
+  cancel?(reason: unknown): void;
 }
 
 /** A FIFO of entries whose deadlines are non-decreasing (same duration, monotonic clock). */
@@ -147,7 +149,21 @@ export class DeadlineScheduler {
   };
 
   /** Disarms the timer and forgets every entry (pending calls will then never time out). */
-  close(): void {
+  /**
+   * Disarms the timer. Entries still pending are ended now with `reason` (their calls reject with it, so
+   * nothing waits forever on a closed scheduler); without a reason they are forgotten.
+   */
+  close(reason?: unknown): void {
+    if (reason !== undefined) {
+      for (const lane of this.lanes.values()) {
+        for (let e = lane.peek(); e !== undefined; e = lane.peek()) {
+          lane.shift();
+          e.settled = true;
+          if (e.cancel) e.cancel(reason);
+          else e.expire();
+        }
+      }
+    }
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;

@@ -139,6 +139,12 @@ class FusedCall implements Expirable {
     this.failed(this.f.to!.expired(this.ctx, this.ms, this.byDeadline));
   }
 
+  /** The scheduler closed (the wall is closing): the call fails with `reason`, which stops retries. */
+  cancel(reason: unknown): void {
+    this.ctx.abort(reason);
+    this.failed(reason);
+  }
+
   failed(e: unknown): void {
     const rt = this.f.rt;
     if (rt === undefined) {

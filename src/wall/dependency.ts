@@ -1,4 +1,5 @@
 import { type Clock, coarseClock } from '../core/clock.js';
+import type { DeadlineScheduler } from '../core/scheduler.js';
 import { type AttemptFn, CallContext } from '../core/context.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError, type ErrorCode } from '../core/errors.js';
@@ -123,6 +124,8 @@ const REJECTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 /** Hooks the wall gives each dependency: telemetry and events, called only when someone listens. */
 export interface DependencyHost {
   readonly clock: Clock;
+  /** The wall's own deadline scheduler: closing the wall ends its pending calls, not other walls'. */
+  readonly scheduler: DeadlineScheduler;
   /** Non-null only when a telemetry exporter is enabled. */
   telemetry: TelemetrySink | undefined;
   onBreakerChange(dep: Dependency, from: string, to: string, reason: string): void;
@@ -289,7 +292,7 @@ export class Dependency {
     }
     if (s.timeout !== false) {
       this.timeoutMs = s.timeout === undefined ? 10_000 : durationOption(f('timeout'), s.timeout);
-      this.timeoutPolicy = new TimeoutPolicy(this.timeoutMs, { clock: this.clock, name });
+      this.timeoutPolicy = new TimeoutPolicy(this.timeoutMs, { clock: this.clock, name, scheduler: host.scheduler });
       policies.push(this.timeoutPolicy);
       this.boundaries.timeoutMs = this.timeoutMs;
     }

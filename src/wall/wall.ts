@@ -3,7 +3,7 @@ import { realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
-import { schedulerFor } from '../core/scheduler.js';
+import { DeadlineScheduler } from '../core/scheduler.js';
 import { configError, enumOption, isPlainObject, objectOption, ratioOption, stringOption } from '../core/validate.js';
 import type { HealthState } from '../health/classifier.js';
 import { CallKind, RollingStats, type SignalTotals } from '../health/rolling.js';
@@ -205,6 +205,7 @@ export class Wall {
   private readonly ops = new Map<string, Operation>();
   private readonly events = new Emitter<WallEvent>();
   private readonly host: DependencyHost;
+  private readonly scheduler: DeadlineScheduler;
   private readonly prometheus: PrometheusExporter | undefined;
   private readonly otel: OpenTelemetryExporter | undefined;
   private readonly timeline: WallOptions['timeline'];
@@ -229,6 +230,7 @@ export class Wall {
     if (!isPlainObject(options)) throw configError('createWall options', 'an object', options);
     this.service = stringOption('service', o.service);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.scheduler = new DeadlineScheduler(this.clock);
     this.healthEveryMs = o.healthInterval === undefined ? 1000 : durationOption('healthInterval', o.healthInterval, 10);
     this.closeGraceMs = o.closeGrace === undefined ? 5000 : durationOption('closeGrace', o.closeGrace, 0);
     if (o.timeline !== undefined && typeof (o.timeline as { record?: unknown }).record !== 'function') {
@@ -285,6 +287,7 @@ export class Wall {
             };
     this.host = {
       clock: this.clock,
+      scheduler: this.scheduler,
       telemetry,
       onBreakerChange: (dep, from, to, reason) => {
         this.emit({ type: 'breaker', at: this.clock.now(), dependency: dep.name, from, to, reason });
@@ -544,7 +547,8 @@ export class Wall {
       if (graceTimer !== undefined) this.clock.clearTimer(graceTimer);
     }
     for (const d of deferrable) dropped += d.dropDeferred();
-    schedulerFor(this.clock).close();
+    // calls still in flight end now with CLOSED (retries stop on it) instead of waiting on a closed wall
+    this.scheduler.close(new BlastwallError('CLOSED', 'The wall closed while this call was in flight'));
     this.events.clear();
     return { droppedDeferred: dropped };
   }

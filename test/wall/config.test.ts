@@ -71,6 +71,18 @@ describe('close()', () => {
     expect(clock.pendingTimers()).toBe(0);
     await expect(dep.call(() => 1)).rejects.toMatchObject({ code: 'CLOSED' });
     expect(() => wall.dependency('x', {})).toThrow(/closed/);
-    void hanging;
+    expect(await hanging).toBe('CLOSED'); // the call in flight ended with CLOSED instead of waiting forever
+  });
+
+  it('closing one wall does not touch another wall on the same clock', async () => {
+    const clock = new FakeClock();
+    const a = createWall({ service: 'a', clock });
+    const b = createWall({ service: 'b', clock });
+    const depB = b.dependency('db', { timeout: '1s', retry: false });
+    const pending = depB.call(() => new Promise(() => undefined)).catch((e: BlastwallError) => e.code);
+    await a.close();
+    await clock.advance(1000);
+    expect(await pending).toBe('TIMEOUT');
+    await b.close();
   });
 });

@@ -10,6 +10,8 @@ import type { Duration } from '../../core/duration.js';
 
 export interface TimeoutOptions {
   clock?: Clock;
+  /** The deadline scheduler to use (a wall passes its own). Default: the clock's shared one. */
+  scheduler?: DeadlineScheduler;
   /** Name used in errors (the wall sets the dependency's name). */
   name?: string;
 }
@@ -36,6 +38,11 @@ class PendingAttempt implements Expirable {
   expire(): void {
     this.reject(this.policy.expired(this.ctx, this.ms, this.byDeadline));
   }
+
+  cancel(reason: unknown): void {
+    this.ctx.abort(reason);
+    this.reject(reason);
+  }
 }
 
 /**
@@ -52,11 +59,11 @@ export class TimeoutPolicy extends PolicyBase {
   private readonly now: () => number;
 
   constructor(duration: Duration, options: TimeoutOptions = {}) {
-    const o = objectOption('timeout options', options, ['clock', 'name']);
+    const o = objectOption('timeout options', options, ['clock', 'name', 'scheduler']);
     super(o.clock as Clock | undefined);
     this.ms = durationOption('timeout', duration);
     this.name = o.name as string | undefined;
-    this.scheduler = schedulerFor(this.clock);
+    this.scheduler = (o.scheduler as DeadlineScheduler | undefined) ?? schedulerFor(this.clock);
     this.now = coarseClock(this.clock);
   }
 
