@@ -19,6 +19,9 @@ wall.onEvent((e) => {
   if (e.type === 'health') log.push(`${stamp()}  health  ${e.dependency}: ${e.from} → ${e.to} (${e.reason})`);
   else if (e.type === 'breaker') log.push(`${stamp()}  breaker ${e.dependency}: ${e.from} → ${e.to} (${e.reason})`);
   else if (e.type === 'status') log.push(`${stamp()}  status  service ${e.from} → ${e.to} (${e.reason})`);
+  else if (e.type === 'drift' && e.state === 'raised')
+    log.push(`${stamp()}  drift   ${e.dependency ?? e.operation} ${e.signal}: ${e.baseline.toPrecision(3)} → ${e.level.toPrecision(3)}`);
+  else if (e.type === 'burn-rate' && e.state === 'raised') log.push(`${stamp()}  budget  ${e.objective}: ${e.rule} (${e.severity})`);
   else if (e.type === 'deferred-dead') deadLetters.set(e.code, (deadLetters.get(e.code) ?? 0) + 1);
 });
 const deadLetters = new Map<string, number>();
