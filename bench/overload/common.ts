@@ -13,6 +13,8 @@ export interface ServicesConfig {
   workMs: number;
   /** Metastable: wall-clock ms at which the resource slows down, for how long, and by what factor. */
   trigger?: { at: number; durationMs: number; factor: number };
+  /** Failing/chain, blastwall arm: the circuit breaker off, to show the retry budget and the don't-retry signal alone. */
+  breaker?: boolean;
 }
 
 export interface LoadConfig {
@@ -38,6 +40,8 @@ export interface ClassResult {
   refused: number;
   /** Attempts made (with client retries). */
   attempts: number;
+  /** Failures by HTTP status, `timeout`, `late` (200 after the deadline) or `error`. */
+  failures: Record<string, number>;
 }
 
 export interface LoadResult {
@@ -105,5 +109,5 @@ export class Resource {
 }
 
 export function emptyClasses(): Record<Prio, ClassResult> {
-  return Object.fromEntries(PRIOS.map((p) => [p, { sent: 0, good: 0, refused: 0, attempts: 0 }])) as Record<Prio, ClassResult>;
+  return Object.fromEntries(PRIOS.map((p) => [p, { sent: 0, good: 0, refused: 0, attempts: 0, failures: {} }])) as Record<Prio, ClassResult>;
 }

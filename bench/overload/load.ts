@@ -22,8 +22,12 @@ async function run(cfg: LoadConfig): Promise<LoadResult> {
     r.attempts++;
     const s = AbortSignal.timeout(budgetMs);
     const res = await fetch(url, { headers: { [DEADLINE_HEADER]: String(Math.max(1, Math.floor(budgetMs))) }, signal: signal === undefined ? s : AbortSignal.any([s, signal]) });
-    await res.arrayBuffer();
-    if (res.status !== 200) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
+    const text = await res.text();
+    if (res.status !== 200) {
+      // blastwall answers say why (e.g. "Shed critical work: waited 130ms, over the 100ms queue limit")
+      const why = /"message":"[^":]*: ([^"]*)/.exec(text)?.[1]?.replace(/\d+/g, "N");
+      throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status, why });
+    }
   };
 
   // per-arm client behaviour when clients retry (metastable scenario)
@@ -73,7 +77,8 @@ async function run(cfg: LoadConfig): Promise<LoadResult> {
       () => {
         outstanding--;
         const end = Date.now();
-        if (end - start <= cfg.deadlineMs) {
+        if (end - start > cfg.deadlineMs) r.failures.late = (r.failures.late ?? 0) + 1;
+        else {
           r.good++;
           goodLatencies.push(end - start);
           const s = Math.floor((end - t0) / 1000);
@@ -84,6 +89,10 @@ async function run(cfg: LoadConfig): Promise<LoadResult> {
         outstanding--;
         const status = (e as { status?: number }).status ?? (e as { details?: { status?: number } }).details?.status;
         if ((status === 503 || status === 429) && Date.now() - start < 100) r.refused++;
+        const name = (e as { name?: string }).name;
+        const why = (e as { why?: string }).why;
+        const key = status !== undefined ? `${status}${why === undefined ? '' : ` (${why})`}` : name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : ((e as { code?: string }).code ?? 'error');
+        r.failures[key] = (r.failures[key] ?? 0) + 1;
       },
     );
   };

@@ -20,6 +20,11 @@ const DEADLINE_MS = 1000;
 const OVERLOAD_S = Math.round(15 * SCALE);
 const FAILING_S = Math.round(10 * SCALE);
 const META = { pre: 5, trigger: 10, post: 10 };
+/** Diagnostics: OVERLOAD_ARMS=blastwall,peer and OVERLOAD_SCENARIOS=2,4,failing,chain,metastable run a subset. */
+const ONLY_ARMS = process.env.OVERLOAD_ARMS?.split(',');
+const ONLY = process.env.OVERLOAD_SCENARIOS?.split(',');
+const arms = ARMS.filter((a) => ONLY_ARMS === undefined || ONLY_ARMS.includes(a));
+const want = (s: string) => ONLY === undefined || ONLY.includes(s);
 
 function child(file: string): ChildProcess {
   return fork(`${here}${file}`, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -84,10 +89,10 @@ async function main(): Promise<void> {
   say('');
 
   // 2. overload at 2× and 4× C; critical traffic stays at 0.3 C, sheddable traffic surges
-  for (const m of [2, 4]) {
+  for (const m of [2, 4].filter((x) => want(String(x)))) {
     const rates: Record<Prio, number> = { 'critical-plus': 0.1 * C, critical: 0.2 * C, 'sheddable-plus': 0.2 * C, sheddable: (m - 0.5) * C };
     const rows: string[][] = [];
-    for (const arm of ARMS) {
+    for (const arm of arms) {
       const r = await trial({ arm, scenario: 'overload', slots: SLOTS, workMs: WORK_MS }, { rates, durationMs: OVERLOAD_S * 1000, deadlineMs: DEADLINE_MS, clientRetry: false });
       const good = sum(r.load, PRIOS, 'good') / OVERLOAD_S;
       rows.push([
@@ -99,23 +104,26 @@ async function main(): Promise<void> {
         pct(sum(r.load, SHED, 'good'), sum(r.load, SHED, 'sent')),
         pct(sum(r.load, PRIOS, 'refused'), sum(r.load, PRIOS, 'sent')),
         String(r.load.p99GoodMs),
+        failures(r.load, CRIT),
       ]);
     }
     say(`### Offered ${m}× C (${(m * C).toFixed(0)} req/s; targets: blastwall goodput ≥ ${m === 2 ? '0.90' : '0.85'} C, critical success ≥ 99%)`);
-    say(table(['arm', 'offered/s', 'goodput/s', 'goodput/C', 'critical ok', 'sheddable ok', 'refused fast', 'p99 good ms'], rows));
+    say(table(['arm', 'offered/s', 'goodput/s', 'goodput/C', 'critical ok', 'sheddable ok', 'refused fast', 'p99 good ms', 'critical failures'], rows));
     say('');
   }
 
   // 3. downstream failing 100%: one level, then a chain of three services
-  for (const scenario of ['failing', 'chain'] as const) {
+  for (const scenario of (['failing', 'chain'] as const).filter(want)) {
     const rows: string[][] = [];
     const rate = 50;
-    for (const arm of ARMS) {
+    const variants: { arm: Arm; label: string; breaker?: boolean }[] = arms.map((arm) => ({ arm, label: arm }));
+    if (arms.includes('blastwall')) variants.push({ arm: 'blastwall', label: 'blastwall, breakers off (retry budget + don\'t-retry only)', breaker: false });
+    for (const v of variants) {
       const r = await trial(
-        { arm, scenario, slots: SLOTS, workMs: WORK_MS },
+        { arm: v.arm, scenario, slots: SLOTS, workMs: WORK_MS, ...(v.breaker === undefined ? {} : { breaker: v.breaker }) },
         { rates: { 'critical-plus': 0, critical: rate, 'sheddable-plus': 0, sheddable: 0 }, durationMs: FAILING_S * 1000, deadlineMs: 5000, clientRetry: false },
       );
-      rows.push([arm, String(r.counts.organic), String(r.counts.deepest), (r.counts.deepest / Math.max(1, r.counts.organic)).toFixed(2)]);
+      rows.push([v.label, String(r.counts.organic), String(r.counts.deepest), (r.counts.deepest / Math.max(1, r.counts.organic)).toFixed(2)]);
     }
     say(
       scenario === 'failing'
@@ -127,12 +135,12 @@ async function main(): Promise<void> {
   }
 
   // 4. metastable trigger: 0.9 C with retrying clients; the resource is 3× slower for 10 s
-  {
+  if (want('metastable')) {
     const rates: Record<Prio, number> = { 'critical-plus': 0.1 * C, critical: 0.2 * C, 'sheddable-plus': 0.3 * C, sheddable: 0.3 * C };
     const rows: string[][] = [];
     const total = META.pre + META.trigger + META.post;
     const timelines: string[] = [];
-    for (const arm of ARMS) {
+    for (const arm of arms) {
       const at = Date.now() + 2500 + META.pre * 1000;
       const r = await trial(
         { arm, scenario: 'metastable', slots: SLOTS, workMs: WORK_MS, trigger: { at, durationMs: META.trigger * 1000, factor: 3 } },
@@ -187,9 +195,15 @@ async function main(): Promise<void> {
   writeFileSync(`${here}../overload.md`, header.concat(out).join('\n') + '\n');
 }
 
+function failures(r: LoadResult, ps: Prio[]): string {
+  const f: Record<string, number> = {};
+  for (const p of ps) for (const [k, v] of Object.entries(r.classes[p].failures)) f[k] = (f[k] ?? 0) + v;
+  const e = Object.entries(f);
+  return e.length === 0 ? '—' : e.map(([k, v]) => `${k}: ${v}`).join(', ');
+}
+
 function zero(): Record<Prio, number> {
   return { 'critical-plus': 0, critical: 0, 'sheddable-plus': 0, sheddable: 0 };
 }
 
-void (ARMS satisfies Arm[]);
 await main();

@@ -61,7 +61,7 @@ async function workService(arm: Arm, resource: Resource): Promise<number> {
       if (!(await resource.use(startBy))) throw new BlastwallError('DEADLINE_EXCEEDED', 'deadline passed while queued');
       send(res, 200);
     },
-    { routes: ROUTES, admission: {} },
+    { routes: ROUTES, admission: {}, eventLoopDelay: process.env.OVERLOAD_NO_LOOP_DELAY !== '1' },
   );
   closers.push(() => handler.guard.close());
   return listen(handler);
@@ -76,7 +76,7 @@ function failingService(): Promise<number> {
 }
 
 /** A service that calls `next` once per request, retrying its own way. */
-async function proxyService(arm: Arm, name: string, next: string, organic: boolean): Promise<number> {
+async function proxyService(arm: Arm, name: string, next: string, organic: boolean, breaker = true): Promise<number> {
   const count = () => {
     if (organic) counts.organic++;
   };
@@ -118,7 +118,7 @@ async function proxyService(arm: Arm, name: string, next: string, organic: boole
   }
   const wall = createWall({ service: name });
   walls.push(wall);
-  const dep = wall.dependency('next', { retry: { attempts: 3 } });
+  const dep = wall.dependency('next', { retry: { attempts: 3 }, ...(breaker ? {} : { breaker: false }) });
   const bwFetch = createFetch();
   const handler = nodeHandler(
     wall,
@@ -155,13 +155,13 @@ async function start(cfg: ServicesConfig): Promise<Record<string, number>> {
       return { entry: await workService(cfg.arm, resource) };
     case 'failing': {
       const d = await failingService();
-      return { entry: await proxyService(cfg.arm, 'a', `http://127.0.0.1:${d}/`, true) };
+      return { entry: await proxyService(cfg.arm, 'a', `http://127.0.0.1:${d}/`, true, cfg.breaker) };
     }
     case 'chain': {
       const d = await failingService();
-      const c = await proxyService(cfg.arm, 'c', `http://127.0.0.1:${d}/`, false);
-      const b = await proxyService(cfg.arm, 'b', `http://127.0.0.1:${c}/`, false);
-      return { entry: await proxyService(cfg.arm, 'a', `http://127.0.0.1:${b}/`, true) };
+      const c = await proxyService(cfg.arm, 'c', `http://127.0.0.1:${d}/`, false, cfg.breaker);
+      const b = await proxyService(cfg.arm, 'b', `http://127.0.0.1:${c}/`, false, cfg.breaker);
+      return { entry: await proxyService(cfg.arm, 'a', `http://127.0.0.1:${b}/`, true, cfg.breaker) };
     }
   }
 }
