@@ -36,7 +36,8 @@ async function run(cfg: LoadConfig): Promise<LoadResult> {
     timeout(cfg.deadlineMs, TimeoutStrategy.Aggressive),
   );
   const wall = cfg.arm === 'blastwall' && cfg.clientRetry ? createWall({ service: 'client' }) : undefined;
-  const dep = wall?.dependency('service', { retry: { attempts: 3 }, breaker: false });
+  // per-attempt timeout 400 ms within the 1 s deadline, so a retry can still fit (the default 10 s never would)
+  const dep = wall?.dependency('service', { timeout: '400ms', retry: { attempts: 3 }, breaker: false });
   const ops = wall === undefined ? undefined : Object.fromEntries(PRIOS.map((p) => [p, wall.operation(p, { priority: p, deadline: cfg.deadlineMs })]));
   const bwFetch = createFetch();
 

@@ -118,7 +118,8 @@ async function proxyService(arm: Arm, name: string, next: string, organic: boole
   }
   const wall = createWall({ service: name });
   walls.push(wall);
-  const dep = wall.dependency('next', { retry: { attempts: 3 }, ...(breaker ? {} : { breaker: false }) });
+  // per-attempt timeout 1 s: a retry starts only when a whole attempt fits before the caller's deadline
+  const dep = wall.dependency('next', { timeout: '1s', retry: { attempts: 3 }, ...(breaker ? {} : { breaker: false }) });
   const bwFetch = createFetch();
   const handler = nodeHandler(
     wall,

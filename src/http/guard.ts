@@ -165,7 +165,8 @@ export class HttpGuard {
     options: HttpGuardOptions = {},
   ) {
     const o = objectOption('http', options, ['routes', 'defaultOperation', 'admission', 'trustPriorityHeader', 'healthPath', 'metricsPath', 'eventLoopDelay']);
-    const routes = o.routes === undefined ? {} : objectOption('http.routes', o.routes, Object.keys(o.routes as object));
+    if (o.routes !== undefined && !isPlainObject(o.routes)) throw configError('http.routes', 'an object of "METHOD /path" → { operation?, priority?, deadline? }', o.routes);
+    const routes = (o.routes ?? {}) as Record<string, unknown>;
     this.routes = Object.entries(routes).map(([k, v]) => compileRoute(k, v as RouteSpec));
     const d = o.defaultOperation;
     this.fallback =

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { BlastwallError } from '../core/errors.js';
+import { FakeClock } from '../core/fake-clock.js';
+import { createWall } from '../wall/wall.js';
+import { errorResponse, HttpGuard } from './guard.js';
+import { OVERLOADED_HEADER } from './headers.js';
+
+const wallOf = () => createWall({ service: 'g', clock: new FakeClock() });
+
+describe('HttpGuard configuration', () => {
+  it('rejects unknown options, bad route keys and bad route specs at construction', async () => {
+    const wall = wallOf();
+    expect(() => new HttpGuard(wall, { nope: 1 } as never)).toThrow(/Unknown option `http.nope`/);
+    expect(() => new HttpGuard(wall, { routes: 'GET /x' } as never)).toThrow(/http\.routes/);
+    expect(() => new HttpGuard(wall, { routes: { 'get x': {} } })).toThrow(/routes\['get x'\]/);
+    expect(() => new HttpGuard(wall, { routes: { 'GET /x': { priority: 'urgent' as never } } })).toThrow(/priority/);
+    expect(() => new HttpGuard(wall, { routes: { 'GET /x': { deadline: 'soon' as never } } })).toThrow(/deadline/);
+    expect(() => new HttpGuard(wall, { healthPath: 'healthz' })).toThrow(/healthPath/);
+    await wall.close();
+  });
+
+  it('matches routes with parameters and declares one operation per route', async () => {
+    const wall = wallOf();
+    const g = new HttpGuard(wall, { admission: false, eventLoopDelay: false, routes: { 'GET /users/:id': { priority: 'critical' }, '/any': { operation: 'any' } } });
+    expect(g.match('GET', '/users/42')?.key).toBe('GET /users/:id');
+    expect(g.match('POST', '/users/42')).toBeUndefined();
+    expect(g.match('GET', '/users/42/orders')).toBeUndefined();
+    expect(g.match('DELETE', '/any')?.spec.operation).toBe('any');
+    expect(wall.operations().map((o) => o.name).sort()).toEqual(['GET /users/:id', 'any', 'http']);
+    const e = await g.enter({ method: 'GET', path: '/users/7', header: () => undefined });
+    expect(e.kind).toBe('admit');
+    if (e.kind === 'admit') {
+      expect(e.admitted.operation.name).toBe('GET /users/:id');
+      expect(e.admitted.priority).toBe('critical');
+      expect(await e.admitted.run(() => 5)).toBe(5);
+      await expect(e.admitted.run(() => 6)).rejects.toThrow(/twice/);
+    }
+    g.close();
+    await wall.close();
+  });
+});
+
+describe('errorResponse', () => {
+  it('maps codes to statuses and sets the don\'t-retry header for final answers only', () => {
+    const shed = errorResponse(new BlastwallError('SHED', 'x', { retryAfterMs: 2500 }));
+    expect([shed.status, shed.headers['retry-after'], shed.headers[OVERLOADED_HEADER]]).toEqual([503, '3', '1']);
+    const late = errorResponse(new BlastwallError('DEADLINE_EXCEEDED', 'x'));
+    expect([late.status, late.headers[OVERLOADED_HEADER]]).toEqual([504, '1']);
+    // a retryable failure that did not come out of a dependency: callers may retry
+    const plain = errorResponse(new BlastwallError('TIMEOUT', 'x'));
+    expect([plain.status, plain.headers[OVERLOADED_HEADER]]).toEqual([504, undefined]);
+    // out of a wall dependency: this layer already retried
+    const dep = errorResponse(new BlastwallError('DEPENDENCY_FAILED', 'x', { dependency: 'db' }));
+    expect([dep.status, dep.headers[OVERLOADED_HEADER]]).toEqual([503, '1']);
+    const other = errorResponse(new Error('boom'));
+    expect([other.status, other.headers[OVERLOADED_HEADER], JSON.parse(other.body)]).toEqual([500, undefined, { error: 'INTERNAL', message: 'Internal error' }]);
+  });
+});
