@@ -1,3 +1,5 @@
+import { RollingCounters } from '../../core/rolling-counters.js';
+
 /** Counts in a breaker's sliding window. */
 export interface WindowTotals {
   calls: number;
@@ -57,78 +59,35 @@ export class CountWindow implements SlidingWindow {
 
 /** Calls in the last `ms` milliseconds, in `buckets` buckets (default 10). */
 export class TimeWindow implements SlidingWindow {
-  private readonly calls: Float64Array;
-  private readonly fails: Float64Array;
-  private readonly slows: Float64Array;
-  private readonly bucketMs: number;
-  private bucketStart: number;
-  private idx = 0;
-  private sumCalls = 0;
-  private sumFails = 0;
-  private sumSlow = 0;
+  private readonly counters: RollingCounters;
 
   constructor(
     readonly ms: number,
     now: number,
     readonly buckets = 10,
   ) {
-    this.calls = new Float64Array(buckets);
-    this.fails = new Float64Array(buckets);
-    this.slows = new Float64Array(buckets);
-    this.bucketMs = ms / buckets;
-    this.bucketStart = now;
-  }
-
-  private rotate(now: number): void {
-    const elapsed = now - this.bucketStart;
-    if (elapsed < this.bucketMs) return;
-    let steps = Math.floor(elapsed / this.bucketMs);
-    this.bucketStart += steps * this.bucketMs;
-    if (steps >= this.buckets) {
-      this.calls.fill(0);
-      this.fails.fill(0);
-      this.slows.fill(0);
-      this.sumCalls = this.sumFails = this.sumSlow = 0;
-      return;
-    }
-    while (steps-- > 0) {
-      this.idx = this.idx + 1 === this.buckets ? 0 : this.idx + 1;
-      this.sumCalls -= this.calls[this.idx]!;
-      this.sumFails -= this.fails[this.idx]!;
-      this.sumSlow -= this.slows[this.idx]!;
-      this.calls[this.idx] = 0;
-      this.fails[this.idx] = 0;
-      this.slows[this.idx] = 0;
-    }
+    this.counters = new RollingCounters(ms, 3, now, buckets);
   }
 
   record(failed: boolean, slow: boolean, now: number): void {
-    this.rotate(now);
-    this.calls[this.idx]!++;
-    this.sumCalls++;
-    if (failed) {
-      this.fails[this.idx]!++;
-      this.sumFails++;
-    }
-    if (slow) {
-      this.slows[this.idx]!++;
-      this.sumSlow++;
-    }
+    this.counters.add(CALLS, now);
+    if (failed) this.counters.add(FAILURES, now);
+    if (slow) this.counters.add(SLOW, now);
   }
 
   totals(now: number): WindowTotals {
-    this.rotate(now);
-    return { calls: this.sumCalls, failures: this.sumFails, slow: this.sumSlow };
+    return { calls: this.counters.sum(CALLS, now), failures: this.counters.sum(FAILURES, now), slow: this.counters.sum(SLOW, now) };
   }
 
   reset(): void {
-    this.calls.fill(0);
-    this.fails.fill(0);
-    this.slows.fill(0);
-    this.sumCalls = this.sumFails = this.sumSlow = 0;
+    this.counters.reset();
   }
 
   describe() {
     return { kind: 'time' as const, ms: this.ms };
   }
 }
+
+const CALLS = 0;
+const FAILURES = 1;
+const SLOW = 2;

@@ -1,5 +1,6 @@
 import { type Clock, coarseClock, realClock } from '../../core/clock.js';
 import { durationOption, type Duration } from '../../core/duration.js';
+import { RollingCounters } from '../../core/rolling-counters.js';
 import { numberOption, objectOption, ratioOption } from '../../core/validate.js';
 
 export interface RetryBudgetOptions {
@@ -21,7 +22,8 @@ export interface RetryBudgetSnapshot {
   windowMs: number;
 }
 
-const BUCKETS = 10;
+const REQUESTS = 0;
+const RETRIES = 1;
 
 /**
  * A retry budget: over a sliding window, retries may not exceed `minPerSecond * window + ratio * requests`.
@@ -35,13 +37,7 @@ export class RetryBudget {
   readonly windowMs: number;
   private readonly clock: Clock;
   private readonly now: () => number;
-  private readonly bucketMs: number;
-  private readonly requests = new Float64Array(BUCKETS);
-  private readonly retries = new Float64Array(BUCKETS);
-  private bucketStart = 0;
-  private idx = 0;
-  private reqSum = 0;
-  private retrySum = 0;
+  private readonly counters: RollingCounters;
 
   constructor(options: RetryBudgetOptions = {}) {
     const o = objectOption('retry.budget', options, ['ratio', 'minPerSecond', 'window', 'clock']);
@@ -50,56 +46,32 @@ export class RetryBudget {
     this.windowMs = o.window === undefined ? 10_000 : durationOption('retry.budget.window', o.window, 100);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
     this.now = coarseClock(this.clock);
-    this.bucketMs = this.windowMs / BUCKETS;
-    this.bucketStart = this.clock.now();
-  }
-
-  private rotate(now: number): void {
-    if (now - this.bucketStart < this.bucketMs) return;
-    let steps = Math.floor((now - this.bucketStart) / this.bucketMs);
-    this.bucketStart += steps * this.bucketMs;
-    if (steps >= BUCKETS) {
-      this.requests.fill(0);
-      this.retries.fill(0);
-      this.reqSum = 0;
-      this.retrySum = 0;
-      return;
-    }
-    while (steps-- > 0) {
-      this.idx = (this.idx + 1) % BUCKETS;
-      this.reqSum -= this.requests[this.idx]!;
-      this.retrySum -= this.retries[this.idx]!;
-      this.requests[this.idx] = 0;
-      this.retries[this.idx] = 0;
-    }
+    this.counters = new RollingCounters(this.windowMs, 2, this.clock.now());
   }
 
   /** Counts one original (non-retry) request. */
   recordRequest(): void {
-    this.rotate(this.now());
-    this.requests[this.idx]!++;
-    this.reqSum++;
+    this.counters.add(REQUESTS, this.now());
   }
 
-  private allowance(): number {
-    return (this.minPerSecond * this.windowMs) / 1000 + this.ratio * this.reqSum;
+  private allowance(now: number): number {
+    return (this.minPerSecond * this.windowMs) / 1000 + this.ratio * this.counters.sum(REQUESTS, now);
   }
 
   /** Withdraws one retry if the budget allows it. */
   tryRetry(): boolean {
-    this.rotate(this.now());
-    if (this.retrySum + 1 > this.allowance()) return false;
-    this.retries[this.idx]!++;
-    this.retrySum++;
+    const now = this.now();
+    if (this.counters.sum(RETRIES, now) + 1 > this.allowance(now)) return false;
+    this.counters.add(RETRIES, now);
     return true;
   }
 
   snapshot(): RetryBudgetSnapshot {
-    this.rotate(this.now());
+    const now = this.now();
     return {
-      requests: this.reqSum,
-      retries: this.retrySum,
-      allowed: Math.floor(this.allowance()),
+      requests: this.counters.sum(REQUESTS, now),
+      retries: this.counters.sum(RETRIES, now),
+      allowed: Math.floor(this.allowance(now)),
       ratio: this.ratio,
       minPerSecond: this.minPerSecond,
       windowMs: this.windowMs,

@@ -1,6 +1,7 @@
 import { type Clock, coarseClock } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
 import { durationOption, type Duration } from '../../core/duration.js';
+import { RollingCounters } from '../../core/rolling-counters.js';
 import { BlastwallError } from '../../core/errors.js';
 import { type Next, PolicyBase } from '../../core/policy.js';
 import { fnOption, numberOption, objectOption } from '../../core/validate.js';
@@ -17,7 +18,8 @@ export interface ThrottleOptions {
   name?: string;
 }
 
-const BUCKETS = 12;
+const REQUESTS = 0;
+const ACCEPTS = 1;
 
 /**
  * Client-side adaptive throttling (Google SRE book, "Handling Overload"): rejects locally with probability
@@ -28,13 +30,7 @@ const BUCKETS = 12;
 export class ThrottlePolicy extends PolicyBase {
   readonly k: number;
   private readonly windowMs: number;
-  private readonly bucketMs: number;
-  private readonly requests = new Float64Array(BUCKETS);
-  private readonly accepts = new Float64Array(BUCKETS);
-  private reqSum = 0;
-  private accSum = 0;
-  private idx = 0;
-  private bucketStart: number;
+  private readonly counters: RollingCounters;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly isRejection: (e: unknown) => boolean;
@@ -45,55 +41,33 @@ export class ThrottlePolicy extends PolicyBase {
     super(o.clock as Clock | undefined);
     this.k = o.k === undefined ? 2 : numberOption('throttle.k', o.k, 1);
     this.windowMs = o.window === undefined ? 120_000 : durationOption('throttle.window', o.window, 1000);
-    this.bucketMs = this.windowMs / BUCKETS;
     this.random = o.random === undefined ? Math.random : fnOption('throttle.random', o.random);
     this.isRejection = o.isRejection === undefined ? () => true : fnOption('throttle.isRejection', o.isRejection);
     this.name = o.name as string | undefined;
     this.now = coarseClock(this.clock);
-    this.bucketStart = this.clock.now();
-  }
-
-  private rotate(): void {
-    const now = this.now();
-    let steps = Math.floor((now - this.bucketStart) / this.bucketMs);
-    if (steps <= 0) return;
-    this.bucketStart += steps * this.bucketMs;
-    if (steps > BUCKETS) steps = BUCKETS;
-    while (steps-- > 0) {
-      this.idx = (this.idx + 1) % BUCKETS;
-      this.reqSum -= this.requests[this.idx]!;
-      this.accSum -= this.accepts[this.idx]!;
-      this.requests[this.idx] = 0;
-      this.accepts[this.idx] = 0;
-    }
+    this.counters = new RollingCounters(this.windowMs, 2, this.clock.now(), 12);
   }
 
   /** The current local rejection probability. */
-  probability(): number {
-    this.rotate();
-    return Math.max(0, (this.reqSum - this.k * this.accSum) / (this.reqSum + 1));
+  probability(now = this.now()): number {
+    const requests = this.counters.sum(REQUESTS, now);
+    return Math.max(0, (requests - this.k * this.counters.sum(ACCEPTS, now)) / (requests + 1));
   }
 
   private readonly accepted = (v: unknown): unknown => {
-    this.rotate();
-    this.accepts[this.idx]!++;
-    this.accSum++;
+    this.counters.add(ACCEPTS, this.now());
     return v;
   };
 
   private readonly failed = (e: unknown): never => {
-    if (!this.isRejection(e)) {
-      this.rotate();
-      this.accepts[this.idx]!++;
-      this.accSum++;
-    }
+    if (!this.isRejection(e)) this.counters.add(ACCEPTS, this.now());
     throw e;
   };
 
   run(ctx: CallContext, next: Next): Promise<unknown> {
-    const p = this.probability();
-    this.requests[this.idx]!++;
-    this.reqSum++;
+    const now = this.now();
+    const p = this.probability(now);
+    this.counters.add(REQUESTS, now);
     if (p > 0 && this.random() < p) {
       return Promise.reject(
         new BlastwallError('THROTTLED', `Rejected locally: the backend accepted too little recently (p=${p.toFixed(2)})`, {
