@@ -18,6 +18,8 @@ export interface AdmissionOptions {
   target?: Duration;
   /** CoDel: the queue-time limit while the queue empties regularly, and the interval that tells. Default 100ms. */
   interval?: Duration;
+  /** Quiet time before the shed level falls one class (hysteresis against oscillation). Default: `interval`. */
+  recovery?: Duration;
   /** Event-loop delay above which the service counts as overloaded (ms). Default 100. */
   maxEventLoopDelayMs?: number;
   /** Reads the current event-loop delay (ms); injected by tests, measured by the HTTP adapters. */
@@ -65,11 +67,13 @@ export class AdmissionController {
   /** Waiters dropped for waiting too long since the last level check: CoDel at work means overload. */
   private recentDrops = 0;
   private lastLevelChange: number;
+  private lastBusyAt = Number.NEGATIVE_INFINITY;
+  private readonly recoveryMs: number;
   private timer: TimerHandle | undefined;
   readonly stats = { admitted: 0, shed: 0, queued: 0, dropped: 0 };
 
   constructor(options: AdmissionOptions = {}) {
-    const o = objectOption('admission', options, ['limit', 'queue', 'target', 'interval', 'maxEventLoopDelayMs', 'eventLoopDelay', 'clock']);
+    const o = objectOption('admission', options, ['limit', 'queue', 'target', 'interval', 'recovery', 'maxEventLoopDelayMs', 'eventLoopDelay', 'clock']);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
     if (typeof o.limit === 'number') this.fixed = intOption('admission.limit', o.limit, 1);
     else {
@@ -79,6 +83,7 @@ export class AdmissionController {
     this.maxQueue = o.queue === undefined ? 256 : intOption('admission.queue', o.queue, 0);
     this.targetMs = o.target === undefined ? 5 : durationOption('admission.target', o.target);
     this.intervalMs = o.interval === undefined ? 100 : durationOption('admission.interval', o.interval);
+    this.recoveryMs = o.recovery === undefined ? this.intervalMs : durationOption('admission.recovery', o.recovery, this.intervalMs);
     this.maxLoopDelay = o.maxEventLoopDelayMs === undefined ? 100 : numberOption('admission.maxEventLoopDelayMs', o.maxEventLoopDelayMs, 1);
     this.loopDelay = o.eventLoopDelay as (() => number) | undefined;
     this.lastEmptyAt = this.lastLevelChange = this.clock.now();
@@ -183,8 +188,14 @@ export class AdmissionController {
     const loopBusy = this.loopDelay !== undefined && this.loopDelay() > this.maxLoopDelay;
     this.recentDrops = 0;
     this.lastLevelChange = now;
-    if ((standingQueue || loopBusy) && this.level < PRIORITIES.length - 1) this.level++;
-    else if (!standingQueue && !loopBusy && this.level > 0) this.level--;
+    if (standingQueue || loopBusy) {
+      this.lastBusyAt = now;
+      if (this.level < PRIORITIES.length - 1) this.level++;
+    } else if (this.level > 0 && now - this.lastBusyAt >= this.recoveryMs) {
+      // hysteresis: a class comes back only after `recovery` without overload (one class at a time)
+      this.level--;
+      this.lastBusyAt = now; // the next class waits another `recovery`
+    }
   }
 
   private lowestBelow(cls: number): Waiter | undefined {

@@ -120,6 +120,29 @@ describe('admission control', () => {
     a.close();
   });
 
+  it('with `recovery`, a shed class comes back only after that long without overload', async () => {
+    const clock = new FakeClock();
+    let delay = 80;
+    const a = new AdmissionController({ limit: 100, clock, eventLoopDelay: () => delay, maxEventLoopDelayMs: 50, recovery: '500ms' });
+    await clock.advance(101);
+    expect((await settle(a.admit('sheddable'))).ok).toBe(false); // level 1
+    delay = 0;
+    const back: number[] = [];
+    for (let t = 0; t < 1200; t += 50) {
+      await clock.advance(50);
+      const r = await settle(a.admit('sheddable'));
+      if (r.ok) {
+        (r as { v: Ticket }).v.release();
+        back.push(t + 50);
+      }
+    }
+    // quiet from ~101 ms on: sheddable work is refused for about 500 ms more, then admitted again
+    expect(back[0]).toBeGreaterThanOrEqual(450);
+    expect(back[0]).toBeLessThanOrEqual(700);
+    expect(() => new AdmissionController({ recovery: '10ms', interval: '100ms' })).toThrow(/recovery/);
+    a.close();
+  });
+
   it('a full queue makes room by shedding the newest lower-class waiter, never a higher one', async () => {
     const clock = new FakeClock();
     const a = new AdmissionController({ limit: 1, queue: 2, clock });
