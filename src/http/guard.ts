@@ -186,9 +186,7 @@ export class HttpGuard {
       this.ownsAdmission = false;
     } else {
       if (o.admission !== undefined && !isPlainObject(o.admission)) throw configError('http.admission', 'admission options, an AdmissionController or false', o.admission);
-      // HTTP default: a shed class comes back after 1 s without overload (not 100 ms), so bursts of readmitted
-      // sheddable traffic do not keep pushing the level up into the critical classes
-      const a = { recovery: '1s', ...((o.admission ?? {}) as AdmissionOptions) } as AdmissionOptions;
+      const a = (o.admission ?? {}) as AdmissionOptions;
       if (loop && a.eventLoopDelay === undefined) {
         this.histogram = monitorEventLoopDelay({ resolution: 10 });
         this.histogram.enable();
