@@ -32,7 +32,9 @@ describe('README examples', () => {
         const file = join(dir, `example${i}.ts`);
         // each block is a module; `wall` is shared by later sections, so they get one when they use it undeclared
         const needsWall = !/const wall\b/.test(code) && /\bwall\./.test(code);
-        const body = code.replaceAll("from 'blastwall'", `from '${join(root, 'src/index.js')}'`);
+        const body = code
+          .replaceAll("from 'blastwall/http'", `from '${join(root, 'src/http/index.js')}'`)
+          .replaceAll("from 'blastwall'", `from '${join(root, 'src/index.js')}'`);
         writeFileSync(file, `${PREAMBLE}\n${needsWall ? `import { createWall as __cw } from '${join(root, 'src/index.js')}';\nconst wall = __cw({ service: 'readme' });\n` : ''}${body}\nexport {};\n`);
         return file;
       });
