@@ -310,7 +310,7 @@ export class HttpGuard {
         run<T>(fn: () => T | Promise<T>): Promise<T> {
           if (used) return Promise.reject(new BlastwallError('CONFIG_INVALID', 'Admitted.run() called twice'));
           used = true;
-          const p = operation.run(fn, deadlineMs === undefined ? {} : { deadlineMs });
+          const p = operation.run(fn, deadlineMs === undefined ? { priority } : { deadlineMs, priority });
           if (t === undefined) return p;
           return p.then(
             (v) => {

@@ -103,6 +103,8 @@ export interface OperationSpec {
 export interface RunOptions {
   /** Remaining time granted by the caller (e.g. from a deadline header); the smaller of this and the operation's deadline wins. */
   deadlineMs?: number;
+  /** This run's priority class when it differs from the operation's (e.g. a trusted priority header). */
+  priority?: Priority;
   idempotencyKey?: string;
 }
 
@@ -158,10 +160,13 @@ export class Operation {
       this.failedWith('DEADLINE_EXCEEDED');
       return Promise.reject(new BlastwallError('DEADLINE_EXCEEDED', `Operation '${this.name}' arrived with no time left; not started`));
     }
+    if (options.priority !== undefined && !(PRIORITIES as readonly string[]).includes(options.priority)) {
+      return Promise.reject(configError('priority', `one of ${PRIORITIES.map((p) => `'${p}'`).join(', ')}`, options.priority));
+    }
     const edges = new Set<string>();
     const ctx: OperationContext = {
       operation: this.name,
-      priority: this.priority,
+      priority: options.priority ?? this.priority,
       deadline: this.clock.now() + budget,
       idempotencyKey: options.idempotencyKey,
       edges,

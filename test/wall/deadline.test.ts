@@ -98,6 +98,16 @@ describe('deadlines', () => {
     await wall.close();
   });
 
+  it('a run may carry its own priority class, validated', async () => {
+    const { currentOperation } = await import('../../src/index.js');
+    const wall = createWall({ service: 's', clock: new FakeClock() });
+    const op = wall.operation('browse', { priority: 'sheddable' });
+    expect(await op.run(() => currentOperation()?.priority)).toBe('sheddable');
+    expect(await op.run(() => currentOperation()?.priority, { priority: 'critical' })).toBe('critical');
+    await expect(op.run(() => 1, { priority: 'vip' as never })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await wall.close();
+  });
+
   it('records the observed edges operation → dependency in the topology', async () => {
     const clock = new FakeClock();
     const wall = createWall({ service: 'shop', clock });
