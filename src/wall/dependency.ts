@@ -173,6 +173,8 @@ export class Dependency {
   readonly stats: RollingStats;
   readonly classifier: HealthClassifier;
   readonly objective: { p99Ms: number; availability: number };
+  /** Time an attempt is expected to take (see `evaluate`); retries need this much time before the deadline. */
+  private expectedAttemptMs = 0;
   /** Free-form description of the boundaries, for topology and audit. */
   readonly boundaries: Record<string, unknown>;
   private readonly clock: Clock;
@@ -295,6 +297,7 @@ export class Dependency {
       this.timeoutPolicy = new TimeoutPolicy(this.timeoutMs, { clock: this.clock, name, scheduler: host.scheduler });
       policies.push(this.timeoutPolicy);
       this.boundaries.timeoutMs = this.timeoutMs;
+      this.expectedAttemptMs = this.timeoutMs;
     }
     const built = policies.length === 0 ? undefined : pipeline(...policies);
     this.link = built === undefined ? invokeUserFn : linkOf(built);
@@ -428,7 +431,7 @@ export class Dependency {
     const op = operationStorage.getStore();
     const ctx = new CallContext(this.clock, fn as AttemptFn<unknown>, options?.signal);
     ctx.dependency = this.name;
-    if (this.timeoutMs !== undefined) ctx.minAttemptMs = this.timeoutMs;
+    ctx.minAttemptMs = this.expectedAttemptMs;
     if (op !== undefined) this.enterOperation(ctx, op);
     ctx.startedAt = this.now();
     if (options?.request !== undefined && this.maxRequestBytes !== Number.POSITIVE_INFINITY) {
@@ -623,7 +626,12 @@ export class Dependency {
   /** Re-evaluates the health state; returns the previous state if it changed. */
   evaluate(): HealthState | undefined {
     const now = this.clock.now();
-    return this.classifier.evaluate({ totals: this.stats.totals(now), breaker: this.breaker?.state }, now);
+    const totals = this.stats.totals(now);
+    // what an attempt is expected to take: recent successes' p99, capped by the timeout (the timeout alone
+    // until there are enough successes); a retry is started only if this much time is left
+    const timeout = this.timeoutMs ?? 0;
+    this.expectedAttemptMs = totals.successes >= 10 && totals.p99 > 0 ? Math.min(timeout || totals.p99, totals.p99) : timeout;
+    return this.classifier.evaluate({ totals, breaker: this.breaker?.state }, now);
   }
 }
 

@@ -98,6 +98,31 @@ describe('deadlines', () => {
     await wall.close();
   });
 
+  it('once successes show what an attempt takes, a retry that fits in that time is started even if a whole timeout would not fit', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 's', clock, healthInterval: '1s' });
+    const dep = wall.dependency('api', { timeout: '10s', retry: { attempts: 2, backoff: 0, budget: false } });
+    const op = wall.operation('page', { deadline: '1s' });
+    const slowOk = () => new Promise((r) => clock.setTimer(() => r('ok'), 50));
+    for (let i = 0; i < 20; i++) {
+      const p = dep.call(slowOk);
+      await clock.advance(50);
+      await p;
+    }
+    await clock.advance(1000); // a health evaluation learns the ~50 ms p99
+    let n = 0;
+    const p = op.run(() =>
+      dep.call(() => {
+        n++;
+        return n === 1 ? Promise.reject(new Error('flaky')) : slowOk();
+      }),
+    );
+    await clock.advance(100);
+    expect(await p).toBe('ok');
+    expect(n).toBe(2);
+    await wall.close();
+  });
+
   it('a run may carry its own priority class, validated', async () => {
     const { currentOperation } = await import('../../src/index.js');
     const wall = createWall({ service: 's', clock: new FakeClock() });
