@@ -107,13 +107,28 @@ export class AdmissionController {
     return cls >= PRIORITIES.length - this.level;
   }
 
+  private waitingAtOrAbove(cls: number): boolean {
+    for (let c = 0; c <= cls; c++) if (this.queues[c]!.head !== undefined) return true;
+    return false;
+  }
+
+  /**
+   * In-flight work a class may start: sheddable work leaves 20% of the limit, sheddable-plus 10%, to the
+   * critical classes, so critical arrivals find a slot while sheddable traffic surges.
+   */
+  private limitFor(cls: number): number {
+    const limit = this.limit;
+    return cls <= CRITICAL ? limit : Math.max(1, Math.floor(limit * (cls === CRITICAL + 1 ? 0.9 : 0.8)));
+  }
+
   /** Admits work of a class now, queues it, or refuses it with `SHED`. */
   admit(priority: Priority): Promise<Ticket> {
     const cls = PRIORITIES.indexOf(enumOption('priority', priority, PRIORITIES));
     const now = this.clock.now();
     this.updateLevel(now);
     if (this.isShed(cls)) return Promise.reject(this.shedError(priority, 'overloaded: this class is being shed'));
-    if (this.inflight < this.limit && this.queued === 0) return Promise.resolve(this.start(now, now));
+    // room for this class, and nobody of this class or above waiting: start now (lower classes may wait)
+    if (this.inflight < this.limitFor(cls) && !this.waitingAtOrAbove(cls)) return Promise.resolve(this.start(now, now));
     if (this.queued >= this.maxQueue) {
       // full: make room by dropping the newest waiter of a lower class, else refuse this one
       const victim = this.lowestBelow(cls);
@@ -170,7 +185,7 @@ export class AdmissionController {
           this.drop(w, this.isShed(cls) ? 'overloaded: this class is being shed' : `waited ${Math.round(now - w.at)}ms, over the ${limitMs}ms queue limit`);
           continue;
         }
-        if (this.inflight >= this.limit) break; // FIFO: the rest of this class waited less than its head
+        if (this.inflight >= this.limitFor(cls)) break; // FIFO: the rest of this class waited less than its head
         this.unlink(w);
         w.resolve(this.start(now, w.at));
       }

@@ -233,3 +233,27 @@ describe('adaptive concurrency on a dependency', () => {
     await wall.close();
   });
 });
+
+describe('critical reserve', () => {
+  it('sheddable work leaves a share of the limit to critical work', async () => {
+    const clock = new FakeClock();
+    const a = new AdmissionController({ limit: 10, queue: 100, clock });
+    const sheddable: Ticket[] = [];
+    for (let i = 0; i < 8; i++) sheddable.push(await a.admit('sheddable'));
+    // the 9th sheddable request waits: 20% of the limit is kept for the critical classes
+    let ninth = false;
+    const waiting = a.admit('sheddable').then((t) => {
+      ninth = true;
+      return t;
+    });
+    await flushMicrotasks();
+    expect(ninth).toBe(false);
+    expect(a.snapshot()).toMatchObject({ inflight: 8, queued: 1 });
+    const critical = [await a.admit('critical'), await a.admit('critical-plus')];
+    expect(a.snapshot().inflight).toBe(10);
+    for (const t of [...critical, ...sheddable]) t.release();
+    (await waiting).release();
+    expect(ninth).toBe(true);
+    a.close();
+  });
+});
