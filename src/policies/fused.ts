@@ -66,16 +66,16 @@ export class FusedPipeline extends Pipeline {
           );
     }
     const slowT0 = br === undefined ? 0 : br.slowStart();
-    let started = 0;
+    // one clock reading serves the budget, the retry's start and the timeout's deadline
+    const started = rt !== undefined ? rt.now() : to !== undefined ? to.coarseNow() : 0;
     if (rt !== undefined) {
-      rt.budget?.recordRequest();
-      started = rt.now();
+      rt.budget?.recordRequest(started);
       ctx.nextAttempt();
     }
     return new Promise((resolve, reject) => {
       const call = new FusedCall(this, ctx, resolve, reject, gen, slowT0, started, hook);
       if (to !== undefined) {
-        const now = to.coarseNow();
+        const now = started;
         let ms = to.ms;
         if (ctx.deadline !== Number.POSITIVE_INFINITY) {
           const left = ctx.deadline - now;

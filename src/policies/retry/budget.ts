@@ -50,8 +50,8 @@ export class RetryBudget {
   }
 
   /** Counts one original (non-retry) request. */
-  recordRequest(): void {
-    this.counters.add(REQUESTS, this.now());
+  recordRequest(now = this.now()): void {
+    this.counters.add(REQUESTS, now);
   }
 
   private allowance(now: number): number {
