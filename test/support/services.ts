@@ -23,3 +23,23 @@ export async function redisAvailable(): Promise<boolean> {
     r.disconnect();
   }
 }
+
+export const PG_URL = process.env.BLASTWALL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export async function pgAvailable(): Promise<boolean> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 1500 });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return true;
+  } catch {
+    if (REQUIRE) throw new Error(`PostgreSQL at ${PG_URL} is required (BLASTWALL_REQUIRE_SERVICES=1) but unreachable`);
+    console.warn(
+      `Skipping PostgreSQL tests: no server at ${PG_URL}. Start one with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or set BLASTWALL_PG_URL)`,
+    );
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
