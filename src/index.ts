@@ -24,3 +24,5 @@ export * from './degrade/index.js';
 export * from './timeline/index.js';
 export { postmortem } from './timeline/postmortem.js';
 export * from './drift/index.js';
+export * from './integrity/index.js';
+export * from './stores/index.js';

@@ -1,0 +1,188 @@
+/**
+ * Idempotency keys: the first execution of a key runs and its result is stored atomically with its
+ * effects; a later call with the same key gets the stored result; the same key with a different payload
+ * is refused; a call while the first is running is refused. An execution holds a **lease** that it
+ * renews while it runs: if the process dies, the key is usable again when the lease runs out.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { type Clock, realClock } from '../core/clock.js';
+import { durationOption, type Duration } from '../core/duration.js';
+import { BlastwallError } from '../core/errors.js';
+import { configError, fnOption, isPlainObject, objectOption } from '../core/validate.js';
+import type { IntegrityStore, StoredResponse, VersionedWrite } from '../stores/types.js';
+import { Work } from './work.js';
+
+export interface IdempotencyOptions {
+  store: IntegrityStore;
+  clock?: Clock;
+  /** How long an execution owns its key without renewing (default 30s; renewed every third of it while running). */
+  lease?: Duration;
+  /** How long a completed result is kept for replay (default 24h); after it the key is new again. */
+  ttl?: Duration;
+  /** Ordering-guard writes that arrived stale (never applied). */
+  onStale?: (writes: VersionedWrite[]) => void;
+}
+
+export type RunResult =
+  | { kind: 'executed'; response: StoredResponse }
+  | { kind: 'replayed'; response: StoredResponse; completedAt: number }
+  | { kind: 'in-flight'; retryAfterMs: number }
+  | { kind: 'mismatch' }
+  /** The lease ran out before the result committed (nothing was committed; another execution may own the key). */
+  | { kind: 'lease-lost' };
+
+/** SHA-256 of a canonical JSON form (object keys sorted): the payload fingerprint. */
+export function fingerprint(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('base64url');
+}
+
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (isPlainObject(v)) {
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => v[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`)
+      .join(',')}}`;
+  }
+  if (v instanceof Uint8Array) return JSON.stringify(Buffer.from(v).toString('base64'));
+  return JSON.stringify(v) ?? 'null';
+}
+
+export class Idempotency {
+  readonly store: IntegrityStore;
+  readonly leaseMs: number;
+  readonly ttlMs: number;
+  private readonly clock: Clock;
+  private readonly onStale: ((w: VersionedWrite[]) => void) | undefined;
+  /** Counters since start. */
+  readonly stats = { executed: 0, replayed: 0, inFlight: 0, mismatched: 0, leaseLost: 0, failed: 0, staleWrites: 0 };
+
+  constructor(options: IdempotencyOptions) {
+    const o = objectOption('idempotency', options, ['store', 'clock', 'lease', 'ttl', 'onStale']);
+    if (o.store === null || typeof o.store !== 'object' || typeof (o.store as IntegrityStore).claim !== 'function') {
+      throw configError('store', 'an IntegrityStore (memoryStore(), sqliteStore(…), redisStore(…), postgresStore(…))', o.store);
+    }
+    this.store = o.store as IntegrityStore;
+    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.leaseMs = durationOption('lease', o.lease ?? '30s', 100);
+    this.ttlMs = durationOption('ttl', o.ttl ?? '24h', 1000);
+    if (this.ttlMs < this.leaseMs) throw configError('ttl', `a duration ≥ lease (${this.leaseMs}ms)`, o.ttl);
+    this.onStale = o.onStale === undefined ? undefined : fnOption('onStale', o.onStale);
+  }
+
+  /**
+   * Runs `fn` at most once per `key` (already scoped by the caller's identity) and fingerprint, storing its
+   * response atomically with everything it recorded on `work`. Throwing from `fn` releases the key: nothing
+   * was committed, so a retry runs again.
+   */
+  async run(key: string, fp: string, fn: (work: Work) => Promise<StoredResponse> | StoredResponse): Promise<RunResult> {
+    const token = randomUUID();
+    const claim = await this.store.claim({ key, fingerprint: fp, token, now: this.clock.now(), leaseMs: this.leaseMs });
+    switch (claim.state) {
+      case 'completed':
+        this.stats.replayed++;
+        return { kind: 'replayed', response: claim.response, completedAt: claim.completedAt };
+      case 'mismatch':
+        this.stats.mismatched++;
+        return { kind: 'mismatch' };
+      case 'in-flight':
+        this.stats.inFlight++;
+        return { kind: 'in-flight', retryAfterMs: Math.max(0, claim.leaseUntil - this.clock.now()) };
+      case 'claimed':
+        break;
+    }
+    const ac = new AbortController();
+    const work = new Work(ac.signal);
+    const heartbeat = this.heartbeat(key, token, ac);
+    let response: StoredResponse;
+    try {
+      response = await fn(work);
+    } catch (err) {
+      heartbeat.stop();
+      this.stats.failed++;
+      await this.store.release(key, token).catch(() => undefined); // the lease runs out anyway
+      throw err;
+    }
+    heartbeat.stop();
+    const now = this.clock.now();
+    const r = await this.store.commit(work.toUnit(now, { complete: { key, token, response, expiresAt: now + this.ttlMs } }));
+    if (!r.ok) {
+      this.stats.leaseLost++;
+      return { kind: 'lease-lost' };
+    }
+    if (r.stale.length > 0) {
+      this.stats.staleWrites += r.stale.length;
+      this.onStale?.(r.stale);
+    }
+    this.stats.executed++;
+    return { kind: 'executed', response };
+  }
+
+  /**
+   * The function form for jobs and message handlers: `value` is JSON-stored and replayed. In-flight and
+   * mismatched keys throw `CONFLICT` (details.reason `in-flight` | `mismatch` | `lease-lost`).
+   */
+  async execute<T>(
+    request: { key: string; scope?: string; payload?: unknown },
+    fn: (work: Work) => Promise<T> | T,
+  ): Promise<{ replayed: boolean; value: T }> {
+    if (typeof request.key !== 'string' || request.key.length === 0) throw configError('key', 'a non-empty string', request.key);
+    const key = scopedKey(request.scope ?? '', request.key);
+    const r = await this.run(key, fingerprint(request.payload ?? null), async (work) => {
+      const value = await fn(work);
+      return { status: 200, headers: {}, body: JSON.stringify(value === undefined ? null : value) };
+    });
+    if (r.kind === 'executed' || r.kind === 'replayed') return { replayed: r.kind === 'replayed', value: JSON.parse(r.response.body) as T };
+    const reason = r.kind;
+    throw new BlastwallError(
+      'CONFLICT',
+      reason === 'mismatch'
+        ? `Idempotency key "${request.key}" was already used with a different payload`
+        : reason === 'in-flight'
+          ? `Idempotency key "${request.key}" is being processed; retry after ${r.retryAfterMs}ms`
+          : `Idempotency key "${request.key}": the lease ran out before the result was committed; nothing was committed`,
+      { retryable: reason !== 'mismatch', retryAfterMs: reason === 'in-flight' ? r.retryAfterMs : undefined, details: { reason } },
+    );
+  }
+
+  /** Renews the lease every third of it while the execution runs; aborts `work.signal` when the lease is lost. */
+  private heartbeat(key: string, token: string, ac: AbortController): { stop(): void } {
+    let handle: ReturnType<Clock['setTimer']> | undefined;
+    let stopped = false;
+    const every = Math.max(1, Math.floor(this.leaseMs / 3));
+    const tick = (): void => {
+      handle = undefined;
+      this.store
+        .renew(key, token, this.clock.now(), this.leaseMs)
+        .then((held) => {
+          if (!held) ac.abort(new BlastwallError('CONFLICT', 'the idempotency lease was lost', { details: { reason: 'lease-lost' } }));
+          else if (!stopped) arm();
+        })
+        .catch(() => {
+          if (!stopped) arm(); // store unreachable: keep trying until the lease runs out
+        });
+    };
+    const arm = (): void => {
+      handle = this.clock.setTimer(tick, every);
+      this.clock.refTimer?.(handle, false);
+    };
+    arm();
+    return {
+      stop: () => {
+        stopped = true;
+        if (handle !== undefined) this.clock.clearTimer(handle);
+        handle = undefined;
+      },
+    };
+  }
+}
+
+/** Keys are scoped by caller identity: the same client key from two callers are two keys. */
+export function scopedKey(scope: string, key: string): string {
+  return `${scope.length}:${scope}:${key}`;
+}
+
+export function createIdempotency(options: IdempotencyOptions): Idempotency {
+  return new Idempotency(options);
+}

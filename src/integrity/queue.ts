@@ -1,0 +1,338 @@
+/**
+ * Durable deferred work, the outbox relay, the ordering guard and quarantine — all on an IntegrityStore.
+ *
+ * Delivery is at least once (a message whose consumer dies is delivered again when its lease runs out);
+ * effects happen once because a consumer commits what it recorded on its `Work` together with a
+ * "processed" mark for the message id, fenced by the lease: a redelivered message that was already
+ * processed is acknowledged without running the handler again.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Clock, realClock } from '../core/clock.js';
+import { durationOption, type Duration } from '../core/duration.js';
+import { configError, fnOption, intOption, objectOption, stringOption } from '../core/validate.js';
+import { exponential, type Schedule } from '../policies/retry/schedule.js';
+import type { IntegrityStore, OutboxRow, QueueStats, VersionedWrite } from '../stores/types.js';
+import { Work } from './work.js';
+
+function storeOption(value: unknown): IntegrityStore {
+  if (value === null || typeof value !== 'object' || typeof (value as IntegrityStore).lease !== 'function') {
+    throw configError('store', 'an IntegrityStore (memoryStore(), sqliteStore(…), redisStore(…), postgresStore(…))', value);
+  }
+  return value as IntegrityStore;
+}
+
+export interface DurableQueueOptions {
+  store: IntegrityStore;
+  /** Queue name (letters, digits, `-_.`). */
+  name: string;
+  clock?: Clock;
+  /** How long a consumer owns a message (default 30s). */
+  lease?: Duration;
+  /** Deliveries before a message is dead-lettered (default 5). */
+  maxAttempts?: number;
+  /** Delay before the next delivery after a failure (default exponential 1s…5min, full jitter). */
+  backoff?: Schedule;
+  /** Messages leased per poll (default 16). */
+  batch?: number;
+  /** Poll interval of `start()` when the queue was empty (default 250ms). */
+  pollInterval?: Duration;
+  random?: () => number;
+}
+
+export interface Delivery<T> {
+  id: string;
+  payload: T;
+  attempt: number;
+  work: Work;
+}
+
+export type Handler<T> = (delivery: Delivery<T>) => Promise<void> | void;
+
+export interface PollResult {
+  processed: number;
+  duplicates: number;
+  retried: number;
+  dead: number;
+  leaseLost: number;
+}
+
+export class DurableQueue<T = unknown> {
+  readonly store: IntegrityStore;
+  readonly name: string;
+  readonly stats = { processed: 0, duplicates: 0, retried: 0, dead: 0, leaseLost: 0, staleWrites: 0 };
+  private readonly clock: Clock;
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly backoff: (attempt: number) => number;
+  private readonly batch: number;
+  private readonly pollMs: number;
+  private timer: ReturnType<Clock['setTimer']> | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = true;
+
+  constructor(options: DurableQueueOptions) {
+    const o = objectOption('queue', options, ['store', 'name', 'clock', 'lease', 'maxAttempts', 'backoff', 'batch', 'pollInterval', 'random']);
+    this.store = storeOption(o.store);
+    this.name = stringOption('name', o.name, /^[A-Za-z0-9_.-]{1,100}$/);
+    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.leaseMs = durationOption('lease', o.lease ?? '30s', 100);
+    this.maxAttempts = intOption('maxAttempts', o.maxAttempts ?? 5, 1, 1000);
+    const schedule = o.backoff === undefined ? exponential({ base: '1s', max: '5m', jitter: 'full' }) : fnOption<Schedule>('backoff', o.backoff);
+    const random = o.random === undefined ? Math.random : fnOption<() => number>('random', o.random);
+    this.backoff = (attempt) => schedule(random)(attempt);
+    this.batch = intOption('batch', o.batch ?? 16, 1, 10_000);
+    this.pollMs = durationOption('pollInterval', o.pollInterval ?? '250ms', 1);
+  }
+
+  /** Adds a message (id defaults to a random UUID; an id seen before is ignored). Returns the id. */
+  async enqueue(payload: T, options: { id?: string; delay?: Duration } = {}): Promise<string> {
+    const id = options.id ?? randomUUID();
+    const now = this.clock.now();
+    const delay = options.delay === undefined ? 0 : durationOption('delay', options.delay, 0);
+    await this.store.enqueue(this.name, [{ id, payload, availableAt: now + delay }], now);
+    return id;
+  }
+
+  /** Backlog size and oldest-item age (the drift signals), leased and dead counts. */
+  queueStats(): Promise<QueueStats> {
+    return this.store.queueStats(this.name, this.clock.now());
+  }
+
+  deadLetters(limit?: number): ReturnType<IntegrityStore['deadLetters']> {
+    return this.store.deadLetters(this.name, limit);
+  }
+
+  /** Leases one batch and handles it. Deterministic: what tests and `start()` use. */
+  async pollOnce(handler: Handler<T>): Promise<PollResult> {
+    const r: PollResult = { processed: 0, duplicates: 0, retried: 0, dead: 0, leaseLost: 0 };
+    const msgs = await this.store.lease(this.name, this.batch, this.clock.now(), this.leaseMs);
+    for (const m of msgs) {
+      const ac = new AbortController();
+      const work = new Work(ac.signal);
+      try {
+        await handler({ id: m.id, payload: m.payload as T, attempt: m.attempt, work });
+      } catch (err) {
+        const now = this.clock.now();
+        const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        if (m.attempt >= this.maxAttempts) {
+          if (await this.store.deadLetter(this.name, m.id, m.leaseToken, reason, now)) r.dead++;
+          else r.leaseLost++;
+        } else if (await this.store.retryLater(this.name, m.id, m.leaseToken, now + Math.max(0, this.backoff(m.attempt)))) {
+          r.retried++;
+        } else {
+          r.leaseLost++;
+        }
+        continue;
+      }
+      const now = this.clock.now();
+      const c = await this.store.commit(work.toUnit(now, { message: { queue: this.name, id: m.id, leaseToken: m.leaseToken }, processed: { group: this.name, id: m.id } }));
+      if (!c.ok && c.reason === 'lease-lost') {
+        r.leaseLost++;
+        continue;
+      }
+      if (c.ok) {
+        r.processed++;
+        this.stats.staleWrites += c.stale.length;
+      } else {
+        r.duplicates++;
+      }
+      await this.store.ack(this.name, m.id, m.leaseToken, this.clock.now());
+    }
+    this.stats.processed += r.processed;
+    this.stats.duplicates += r.duplicates;
+    this.stats.retried += r.retried;
+    this.stats.dead += r.dead;
+    this.stats.leaseLost += r.leaseLost;
+    return r;
+  }
+
+  /** Polls in the background until `stop()`: immediately again after a full batch, else after `pollInterval`. */
+  start(handler: Handler<T>, onError: (err: unknown) => void = () => undefined): this {
+    if (!this.stopped) return this;
+    this.stopped = false;
+    const loop = (): void => {
+      this.timer = undefined;
+      if (this.stopped) return;
+      this.running = this.pollOnce(handler)
+        .then((r) => r.processed + r.duplicates + r.retried + r.dead + r.leaseLost >= this.batch)
+        .catch((err: unknown) => {
+          onError(err);
+          return false;
+        })
+        .then((full) => {
+          if (!this.stopped) this.timer = this.clock.setTimer(loop, full ? 0 : this.pollMs);
+        });
+    };
+    loop();
+    return this;
+  }
+
+  /** Stops polling and waits for the batch in hand. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
+
+export interface OutboxRelayOptions {
+  store: IntegrityStore;
+  /** Delivers one message (to a broker, or to a DurableQueue with `queue.enqueue(payload, { id })`). */
+  publish: (row: OutboxRow) => Promise<void> | void;
+  clock?: Clock;
+  batch?: number;
+  pollInterval?: Duration;
+}
+
+/**
+ * Moves committed outbox rows to `publish`, oldest first, marking each sent after it was published.
+ * It selects by state (unsent), not by a cursor, so a row whose id committed after a higher id is still
+ * sent. A crash between publish and mark publishes again: consumers dedupe by message id.
+ */
+export class OutboxRelay {
+  readonly stats = { published: 0, failures: 0 };
+  private readonly store: IntegrityStore;
+  private readonly publish: OutboxRelayOptions['publish'];
+  private readonly clock: Clock;
+  private readonly batch: number;
+  private readonly pollMs: number;
+  private timer: ReturnType<Clock['setTimer']> | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = true;
+
+  constructor(options: OutboxRelayOptions) {
+    const o = objectOption('relay', options, ['store', 'publish', 'clock', 'batch', 'pollInterval']);
+    this.store = storeOption(o.store);
+    this.publish = fnOption('publish', o.publish);
+    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.batch = intOption('batch', o.batch ?? 100, 1, 10_000);
+    this.pollMs = durationOption('pollInterval', o.pollInterval ?? '250ms', 1);
+  }
+
+  /** Relays one batch; stops at the first failed publish (order is kept). Returns how many were sent. */
+  async relayOnce(): Promise<number> {
+    const rows = await this.store.outboxPending(this.batch);
+    let sent = 0;
+    for (const row of rows) {
+      try {
+        await this.publish(row);
+      } catch {
+        this.stats.failures++;
+        break;
+      }
+      await this.store.markSent([row.id], this.clock.now());
+      sent++;
+    }
+    this.stats.published += sent;
+    return sent;
+  }
+
+  start(onError: (err: unknown) => void = () => undefined): this {
+    if (!this.stopped) return this;
+    this.stopped = false;
+    const loop = (): void => {
+      this.timer = undefined;
+      if (this.stopped) return;
+      this.running = this.relayOnce()
+        .catch((err: unknown) => {
+          onError(err);
+          return 0;
+        })
+        .then((n) => {
+          if (!this.stopped) this.timer = this.clock.setTimer(loop, n >= this.batch ? 0 : this.pollMs);
+        });
+    };
+    loop();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
+
+/**
+ * Ordering guard: `apply(entity, version, write)` stores `write`'s value only if `version` is newer than
+ * the stored one (compare-and-set on the store). Stale writes are counted and reported, never applied.
+ */
+export class OrderingGuard {
+  readonly stats = { applied: 0, stale: 0 };
+  private readonly store: IntegrityStore;
+  private readonly clock: Clock;
+  private readonly onStale: ((w: VersionedWrite) => void) | undefined;
+
+  constructor(options: { store: IntegrityStore; clock?: Clock; onStale?: (w: VersionedWrite) => void }) {
+    const o = objectOption('guard', options, ['store', 'clock', 'onStale']);
+    this.store = storeOption(o.store);
+    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.onStale = o.onStale === undefined ? undefined : fnOption('onStale', o.onStale);
+  }
+
+  /**
+   * `write` is the new value or a function computing it; it is not called when the stored version is
+   * already newer. Returns whether it was applied and the version now stored.
+   */
+  async apply<V>(entity: string, version: number, write: V | (() => V | Promise<V>)): Promise<{ applied: boolean; version: number }> {
+    if (typeof entity !== 'string' || entity.length === 0) throw configError('entity', 'a non-empty string', entity);
+    if (typeof version !== 'number' || !Number.isFinite(version)) throw configError('version', 'a finite number', version);
+    const cur = await this.store.version(entity);
+    if (cur !== undefined && cur.version >= version) return this.stale({ entity, version, value: undefined }, cur.version);
+    const value = typeof write === 'function' ? await (write as () => V | Promise<V>)() : write;
+    const r = await this.store.commit({ now: this.clock.now(), versions: [{ entity, version, value }] });
+    if (r.ok && r.stale.length === 0) {
+      this.stats.applied++;
+      return { applied: true, version };
+    }
+    return this.stale({ entity, version, value }, (await this.store.version(entity))?.version ?? version);
+  }
+
+  current(entity: string): Promise<{ version: number; value: unknown } | undefined> {
+    return this.store.version(entity);
+  }
+
+  private stale(w: VersionedWrite, stored: number): { applied: boolean; version: number } {
+    this.stats.stale++;
+    this.onStale?.(w);
+    return { applied: false, version: stored };
+  }
+}
+
+/**
+ * Validates payloads before they reach business tables or the outbox; rejects are stored with their
+ * reason and listable. `check` returns `undefined` when valid, or the reason.
+ */
+export class Quarantine {
+  readonly stats = { accepted: 0, quarantined: 0 };
+  constructor(
+    private readonly store: IntegrityStore,
+    private readonly clock: Clock = realClock,
+  ) {
+    storeOption(store);
+  }
+
+  /** Returns true when `payload` passes; otherwise stores it under `source` with the reason and returns false. */
+  async admit(source: string, payload: unknown, check: (payload: unknown) => string | undefined): Promise<boolean> {
+    const reason = check(payload);
+    if (reason === undefined) {
+      this.stats.accepted++;
+      return true;
+    }
+    this.stats.quarantined++;
+    let text: string;
+    try {
+      text = typeof payload === 'string' ? payload : (JSON.stringify(payload) ?? String(payload));
+    } catch {
+      text = String(payload);
+    }
+    await this.store.putQuarantine({ source, reason, payload: text, at: this.clock.now() });
+    return false;
+  }
+
+  list(source?: string, limit?: number): ReturnType<IntegrityStore['quarantined']> {
+    return this.store.quarantined(source, limit);
+  }
+}
