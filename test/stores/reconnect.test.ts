@@ -1,0 +1,138 @@
+/**
+ * Connection loss and server restarts, seen from the client: a TCP proxy on 127.0.0.1 in front of the
+ * real Redis / PostgreSQL cuts every connection and refuses new ones ("server down"), then accepts again
+ * ("server back"). The store fails fast while down, shows as unavailable on the wall, and recovers.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket, connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { realClock } from '../../src/core/clock.js';
+import { watchStore } from '../../src/integrity/watch.js';
+import { PostgresStore } from '../../src/stores/postgres/index.js';
+import { RedisStore } from '../../src/stores/redis/index.js';
+import type { IntegrityStore } from '../../src/stores/types.js';
+import { createWall } from '../../src/wall/wall.js';
+import { PG_URL, pgAvailable, REDIS_URL, redisAvailable } from '../support/services.js';
+
+class ChaosProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+  constructor(
+    private readonly host: string,
+    private readonly targetPort: number,
+  ) {}
+  async up(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(this.targetPort, this.host);
+      this.sockets.add(client).add(upstream);
+      const drop = (): void => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+  async down(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await new Promise((r) => this.server?.close(r));
+  }
+}
+
+const redisUp = await redisAvailable();
+const pgUp = await pgAvailable();
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+async function outageAndRecovery(make: (port: number) => Promise<IntegrityStore>, target: URL): Promise<void> {
+  const proxy = new ChaosProxy(target.hostname, Number(target.port));
+  await proxy.up();
+  const store = await make(proxy.port);
+  const wall = createWall({ service: 'reconnect', clock: realClock });
+  const watched = watchStore(wall, store, { timeout: '1s', halfOpenAfter: '200ms' });
+  const name = `store:${store.kind}`;
+  try {
+    const now = Date.now();
+    await watched.enqueue('q', [{ id: 'before', payload: 1, availableAt: now }], now);
+
+    await proxy.down();
+    const failures: string[] = [];
+    const t0 = Date.now();
+    for (let i = 0; i < 8; i++) {
+      failures.push(await watched.ping().then(() => 'ok', (e: { code?: string }) => e.code ?? 'error'));
+    }
+    expect(Date.now() - t0).toBeLessThan(8000); // each call bounded by the 1 s timeout, then the breaker fails fast
+    expect(failures).not.toContain('ok');
+    expect(failures).toContain('CIRCUIT_OPEN');
+    expect(wall.health().dependencies[name]?.state).toBe('unavailable');
+
+    await proxy.up(); // the server is back on the same port
+    let recovered = false;
+    for (let i = 0; i < 100 && !recovered; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      recovered = await watched.ping().then(
+        () => true,
+        () => false,
+      );
+    }
+    expect(recovered).toBe(true);
+    const now2 = Date.now();
+    await watched.enqueue('q', [{ id: 'after', payload: 2, availableAt: now2 }], now2);
+    const leased = await watched.lease('q', 10, Date.now(), 1000);
+    expect(leased.map((m) => m.id).sort()).toEqual(['after', 'before']);
+    expect(wall.health().dependencies[name]?.breaker).toBe('closed');
+  } finally {
+    await wall.close();
+    await store.close();
+    await proxy.down();
+  }
+}
+
+describe('stores survive connection loss and server restarts', () => {
+  it.skipIf(!redisUp)('redis', async () => {
+    const prefix = `bwt:{${randomBytes(4).toString('hex')}}:`;
+    cleanups.push(async () => {
+      const s = new RedisStore({ connection: REDIS_URL, prefix });
+      await s.init();
+      const keys = await s.redis.keys(`${prefix}*`);
+      if (keys.length > 0) await s.redis.del(...keys);
+      await s.close();
+    });
+    const target = new URL(REDIS_URL);
+    target.port ||= '6379';
+    await outageAndRecovery(async (port) => {
+      const s = new RedisStore({ connection: `redis://127.0.0.1:${port}`, prefix, commandTimeoutMs: 500 });
+      await s.init();
+      return s;
+    }, target);
+  }, 30_000);
+
+  it.skipIf(!pgUp)('postgres', async () => {
+    const schema = `bw_t_${randomBytes(4).toString('hex')}`;
+    cleanups.push(async () => {
+      const c = new pg.Client(PG_URL);
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.end();
+    });
+    const target = new URL(PG_URL);
+    target.port ||= '5432';
+    const user = target.username || 'postgres';
+    await outageAndRecovery(async (port) => {
+      const s = new PostgresStore({ connection: `postgres://${user}@127.0.0.1:${port}${target.pathname}`, schema, statementTimeoutMs: 500, poolSize: 2 });
+      await s.init();
+      return s;
+    }, target);
+  }, 30_000);
+});
