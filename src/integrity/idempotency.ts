@@ -78,7 +78,7 @@ export class Idempotency {
    */
   async run(key: string, fp: string, fn: (work: Work) => Promise<StoredResponse> | StoredResponse): Promise<RunResult> {
     const token = randomUUID();
-    const claim = await this.store.claim({ key, fingerprint: fp, token, now: this.clock.now(), leaseMs: this.leaseMs });
+    const claim = await this.store.claim({ key, fingerprint: fp, token, now: Math.floor(this.clock.now()), leaseMs: this.leaseMs });
     switch (claim.state) {
       case 'completed':
         this.stats.replayed++;
@@ -88,7 +88,7 @@ export class Idempotency {
         return { kind: 'mismatch' };
       case 'in-flight':
         this.stats.inFlight++;
-        return { kind: 'in-flight', retryAfterMs: Math.max(0, claim.leaseUntil - this.clock.now()) };
+        return { kind: 'in-flight', retryAfterMs: Math.max(0, claim.leaseUntil - Math.floor(this.clock.now())) };
       case 'claimed':
         break;
     }
@@ -105,7 +105,7 @@ export class Idempotency {
       throw err;
     }
     heartbeat.stop();
-    const now = this.clock.now();
+    const now = Math.floor(this.clock.now());
     const r = await this.store.commit(work.toUnit(now, { complete: { key, token, response, expiresAt: now + this.ttlMs } }));
     if (!r.ok) {
       this.stats.leaseLost++;
@@ -154,7 +154,7 @@ export class Idempotency {
     const tick = (): void => {
       handle = undefined;
       this.store
-        .renew(key, token, this.clock.now(), this.leaseMs)
+        .renew(key, token, Math.floor(this.clock.now()), this.leaseMs)
         .then((held) => {
           if (!held) ac.abort(new BlastwallError('CONFLICT', 'the idempotency lease was lost', { details: { reason: 'lease-lost' } }));
           else if (!stopped) arm();

@@ -11,7 +11,7 @@ import { type Clock, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { configError, fnOption, intOption, objectOption, stringOption } from '../core/validate.js';
 import { exponential, type Schedule } from '../policies/retry/schedule.js';
-import type { IntegrityStore, OutboxRow, QueueStats, VersionedWrite } from '../stores/types.js';
+import type { IntegrityStore, LeasedMessage, OutboxRow, QueueStats, VersionedWrite } from '../stores/types.js';
 import { Work } from './work.js';
 
 function storeOption(value: unknown): IntegrityStore {
@@ -37,6 +37,10 @@ export interface DurableQueueOptions {
   /** Poll interval of `start()` when the queue was empty (default 250ms). */
   pollInterval?: Duration;
   random?: () => number;
+  /** Messages of a batch handled at once (default 1: one after the other). */
+  concurrency?: number;
+  /** Called after a message's unit committed and before it is acknowledged (instrumentation, crash drills). */
+  afterCommit?: (id: string) => void | Promise<void>;
 }
 
 export interface Delivery<T> {
@@ -69,9 +73,13 @@ export class DurableQueue<T = unknown> {
   private timer: ReturnType<Clock['setTimer']> | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = true;
+  private readonly afterCommit: ((id: string) => void | Promise<void>) | undefined;
+  private readonly concurrency: number;
 
   constructor(options: DurableQueueOptions) {
-    const o = objectOption('queue', options, ['store', 'name', 'clock', 'lease', 'maxAttempts', 'backoff', 'batch', 'pollInterval', 'random']);
+    const o = objectOption('queue', options, ['store', 'name', 'clock', 'lease', 'maxAttempts', 'backoff', 'batch', 'pollInterval', 'random', 'afterCommit', 'concurrency']);
+    this.concurrency = intOption('concurrency', o.concurrency ?? 1, 1, 1000);
+    this.afterCommit = o.afterCommit === undefined ? undefined : fnOption('afterCommit', o.afterCommit);
     this.store = storeOption(o.store);
     this.name = stringOption('name', o.name, /^[A-Za-z0-9_.-]{1,100}$/);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
@@ -87,7 +95,7 @@ export class DurableQueue<T = unknown> {
   /** Adds a message (id defaults to a random UUID; an id seen before is ignored). Returns the id. */
   async enqueue(payload: T, options: { id?: string; delay?: Duration } = {}): Promise<string> {
     const id = options.id ?? randomUUID();
-    const now = this.clock.now();
+    const now = Math.floor(this.clock.now());
     const delay = options.delay === undefined ? 0 : durationOption('delay', options.delay, 0);
     await this.store.enqueue(this.name, [{ id, payload, availableAt: now + delay }], now);
     return id;
@@ -95,7 +103,7 @@ export class DurableQueue<T = unknown> {
 
   /** Backlog size and oldest-item age (the drift signals), leased and dead counts. */
   queueStats(): Promise<QueueStats> {
-    return this.store.queueStats(this.name, this.clock.now());
+    return this.store.queueStats(this.name, Math.floor(this.clock.now()));
   }
 
   deadLetters(limit?: number): ReturnType<IntegrityStore['deadLetters']> {
@@ -105,45 +113,52 @@ export class DurableQueue<T = unknown> {
   /** Leases one batch and handles it. Deterministic: what tests and `start()` use. */
   async pollOnce(handler: Handler<T>): Promise<PollResult> {
     const r: PollResult = { processed: 0, duplicates: 0, retried: 0, dead: 0, leaseLost: 0 };
-    const msgs = await this.store.lease(this.name, this.batch, this.clock.now(), this.leaseMs);
-    for (const m of msgs) {
-      const ac = new AbortController();
-      const work = new Work(ac.signal);
-      try {
-        await handler({ id: m.id, payload: m.payload as T, attempt: m.attempt, work });
-      } catch (err) {
-        const now = this.clock.now();
-        const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        if (m.attempt >= this.maxAttempts) {
-          if (await this.store.deadLetter(this.name, m.id, m.leaseToken, reason, now)) r.dead++;
-          else r.leaseLost++;
-        } else if (await this.store.retryLater(this.name, m.id, m.leaseToken, now + Math.max(0, this.backoff(m.attempt)))) {
-          r.retried++;
-        } else {
-          r.leaseLost++;
-        }
-        continue;
-      }
-      const now = this.clock.now();
-      const c = await this.store.commit(work.toUnit(now, { message: { queue: this.name, id: m.id, leaseToken: m.leaseToken }, processed: { group: this.name, id: m.id } }));
-      if (!c.ok && c.reason === 'lease-lost') {
-        r.leaseLost++;
-        continue;
-      }
-      if (c.ok) {
-        r.processed++;
-        this.stats.staleWrites += c.stale.length;
-      } else {
-        r.duplicates++;
-      }
-      await this.store.ack(this.name, m.id, m.leaseToken, this.clock.now());
-    }
+    const msgs = await this.store.lease(this.name, this.batch, Math.floor(this.clock.now()), this.leaseMs);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < msgs.length) await this.handleOne(msgs[next++]!, handler, r);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, msgs.length) }, lane));
     this.stats.processed += r.processed;
     this.stats.duplicates += r.duplicates;
     this.stats.retried += r.retried;
     this.stats.dead += r.dead;
     this.stats.leaseLost += r.leaseLost;
     return r;
+  }
+
+  private async handleOne(m: LeasedMessage, handler: Handler<T>, r: PollResult): Promise<void> {
+    const ac = new AbortController();
+    const work = new Work(ac.signal);
+    try {
+      await handler({ id: m.id, payload: m.payload as T, attempt: m.attempt, work });
+    } catch (err) {
+      const now = Math.floor(this.clock.now());
+      const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      if (m.attempt >= this.maxAttempts) {
+        if (await this.store.deadLetter(this.name, m.id, m.leaseToken, reason, now)) r.dead++;
+        else r.leaseLost++;
+      } else if (await this.store.retryLater(this.name, m.id, m.leaseToken, now + Math.max(0, this.backoff(m.attempt)))) {
+        r.retried++;
+      } else {
+        r.leaseLost++;
+      }
+      return;
+    }
+    const now = Math.floor(this.clock.now());
+    const c = await this.store.commit(work.toUnit(now, { message: { queue: this.name, id: m.id, leaseToken: m.leaseToken }, processed: { group: this.name, id: m.id } }));
+    if (!c.ok && c.reason === 'lease-lost') {
+      r.leaseLost++;
+      return;
+    }
+    if (c.ok) {
+      r.processed++;
+      this.stats.staleWrites += c.stale.length;
+    } else {
+      r.duplicates++;
+    }
+    if (this.afterCommit !== undefined) await this.afterCommit(m.id);
+    await this.store.ack(this.name, m.id, m.leaseToken, Math.floor(this.clock.now()));
   }
 
   /** Polls in the background until `stop()`: immediately again after a full batch, else after `pollInterval`. */
@@ -210,10 +225,13 @@ export class OutboxRelay {
     this.pollMs = durationOption('pollInterval', o.pollInterval ?? '250ms', 1);
   }
 
-  /** Relays one batch; stops at the first failed publish (order is kept). Returns how many were sent. */
+  /**
+   * Relays one batch in order, then marks what was published as sent in one write; stops at the first
+   * failed publish (later rows wait, order is kept). Returns how many were sent.
+   */
   async relayOnce(): Promise<number> {
     const rows = await this.store.outboxPending(this.batch);
-    let sent = 0;
+    const sent: string[] = [];
     for (const row of rows) {
       try {
         await this.publish(row);
@@ -221,11 +239,11 @@ export class OutboxRelay {
         this.stats.failures++;
         break;
       }
-      await this.store.markSent([row.id], this.clock.now());
-      sent++;
+      sent.push(row.id);
     }
-    this.stats.published += sent;
-    return sent;
+    if (sent.length > 0) await this.store.markSent(sent, Math.floor(this.clock.now()));
+    this.stats.published += sent.length;
+    return sent.length;
   }
 
   start(onError: (err: unknown) => void = () => undefined): this {
@@ -282,7 +300,7 @@ export class OrderingGuard {
     const cur = await this.store.version(entity);
     if (cur !== undefined && cur.version >= version) return this.stale({ entity, version, value: undefined }, cur.version);
     const value = typeof write === 'function' ? await (write as () => V | Promise<V>)() : write;
-    const r = await this.store.commit({ now: this.clock.now(), versions: [{ entity, version, value }] });
+    const r = await this.store.commit({ now: Math.floor(this.clock.now()), versions: [{ entity, version, value }] });
     if (r.ok && r.stale.length === 0) {
       this.stats.applied++;
       return { applied: true, version };
@@ -328,7 +346,7 @@ export class Quarantine {
     } catch {
       text = String(payload);
     }
-    await this.store.putQuarantine({ source, reason, payload: text, at: this.clock.now() });
+    await this.store.putQuarantine({ source, reason, payload: text, at: Math.floor(this.clock.now()) });
     return false;
   }
 

@@ -3,8 +3,8 @@
  * outbox, the ordering guard's versions, quarantine and the small effects ledger.
  *
  * Every backend (memory, SQLite, Redis, PostgreSQL) implements this one interface and passes the one
- * conformance suite (src/stores/conformance.ts). Stores never read the server's clock: every call that
- * depends on time takes `now` (milliseconds since the epoch, from the wall's injected Clock), so leases
+ * conformance suite (test/stores/conformance.ts). Stores never read the server's clock: every call that
+ * depends on time takes `now` (whole milliseconds since the epoch, from the injected Clock), so leases
  * and expiry behave the same on every backend and under a fake clock.
  *
  * The one mechanism that makes duplicate execution impossible is {@link Unit}: everything durable a

@@ -41,7 +41,7 @@ interface Setup {
   idem: Idempotency;
   calls: () => number;
   /** Set to hold the next handler until released. */
-  hold: { promise?: Promise<void>; started?: () => void };
+  hold: { promise?: Promise<void> | undefined; started?: () => void };
   status: { next: number[] };
 }
 

@@ -138,16 +138,16 @@ export class PostgresStore implements IntegrityStore {
     return (await client.query(sql, params)).rows as Row[];
   }
 
-  claim(i: ClaimInput): Promise<ClaimResult> {
+  async claim(i: ClaimInput): Promise<ClaimResult> {
+    const leaseUntil = i.now + i.leaseMs;
+    // a fresh key (the common case) is one statement; an existing one is decided under its row lock
+    const ins = await this.q(
+      `INSERT INTO ${this.t('idem')} (key, fingerprint, state, token, lease_until, expires_at) VALUES ($1, $2, 'in-flight', $3, $4, $4)
+       ON CONFLICT (key) DO NOTHING RETURNING key`,
+      [i.key, i.fingerprint, i.token, leaseUntil],
+    );
+    if (ins.length === 1) return { state: 'claimed', token: i.token, leaseUntil, takeover: false };
     return this.inTx(async (c): Promise<ClaimResult> => {
-      const leaseUntil = i.now + i.leaseMs;
-      const ins = await this.q(
-        `INSERT INTO ${this.t('idem')} (key, fingerprint, state, token, lease_until, expires_at) VALUES ($1, $2, 'in-flight', $3, $4, $4)
-         ON CONFLICT (key) DO NOTHING RETURNING key`,
-        [i.key, i.fingerprint, i.token, leaseUntil],
-        c,
-      );
-      if (ins.length === 1) return { state: 'claimed', token: i.token, leaseUntil, takeover: false };
       const [r] = await this.q(`SELECT * FROM ${this.t('idem')} WHERE key = $1 FOR UPDATE`, [i.key], c);
       const fresh = async (takeover: boolean): Promise<ClaimResult> => {
         await this.q(
