@@ -133,7 +133,10 @@ function recordPayment(work: Work, row: PaymentRow, now: number): void {
       maybeCrash('after-effect-before-commit');
     });
   } else {
+    // memory and Redis: the row commits inside the unit (one Lua script on Redis), so the last moment
+    // before that commit is here
     work.effect('payments', row.id, row);
+    maybeCrash('after-effect-before-commit');
   }
 }
 

@@ -34,6 +34,7 @@ describe('README examples', () => {
         const needsWall = !/const wall\b/.test(code) && /\bwall\./.test(code);
         const body = code
           .replaceAll("from 'blastwall/http'", `from '${join(root, 'src/http/index.js')}'`)
+          .replace(/from 'blastwall\/stores\/(\w+)'/g, (_m, name: string) => `from '${join(root, `src/stores/${name}/index.js`)}'`)
           .replaceAll("from 'blastwall'", `from '${join(root, 'src/index.js')}'`);
         writeFileSync(file, `${PREAMBLE}\n${needsWall ? `import { createWall as __cw } from '${join(root, 'src/index.js')}';\nconst wall = __cw({ service: 'readme' });\n` : ''}${body}\nexport {};\n`);
         return file;

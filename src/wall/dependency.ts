@@ -589,8 +589,28 @@ export class Dependency {
     return item;
   }
 
-  /** Backlog of the deferred queue: size and age of the oldest item. */
+  /**
+   * Adds a durable queue's backlog (a synchronous snapshot, refreshed by its poller) to this dependency's
+   * backlog signals. Returns a disposer.
+   */
+  attachBacklog(source: () => { size: number; oldestAgeMs: number }): () => void {
+    this.backlogSources.add(source);
+    return () => void this.backlogSources.delete(source);
+  }
+  private readonly backlogSources = new Set<() => { size: number; oldestAgeMs: number }>();
+
+  /** Backlog of the deferred queue (in memory, plus attached durable queues): size and age of the oldest item. */
   backlog(): { size: number; oldestAgeMs: number; active: number } {
+    if (this.backlogSources.size > 0) {
+      let size = this.deferQueued;
+      let oldestAgeMs = this.deferHead === undefined ? 0 : this.clock.now() - this.deferHead.enqueuedAt;
+      for (const src of this.backlogSources) {
+        const b = src();
+        size += b.size;
+        oldestAgeMs = Math.max(oldestAgeMs, b.oldestAgeMs);
+      }
+      return { size, oldestAgeMs, active: this.deferActive };
+    }
     return {
       size: this.deferQueued,
       oldestAgeMs: this.deferHead === undefined ? 0 : this.clock.now() - this.deferHead.enqueuedAt,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/core/fake-clock.js';
-import { DurableQueue, OrderingGuard, OutboxRelay, Quarantine } from '../../src/integrity/queue.js';
+import { DurableDeferred, DurableQueue, OrderingGuard, OutboxRelay, Quarantine } from '../../src/integrity/queue.js';
 import { watchStore } from '../../src/integrity/watch.js';
 import { constant } from '../../src/policies/retry/schedule.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
@@ -173,5 +173,39 @@ describe('watchStore', () => {
     expect(() => new DurableQueue({ store: new MemoryStore(), name: 'q', maxAttempts: 0 })).toThrow(/Expected `maxAttempts`/);
     expect(() => new DurableQueue({ store: null as never, name: 'q' })).toThrow(/Expected `store`/);
     expect(() => new OutboxRelay({ store: new MemoryStore(), publish: 'x' as never })).toThrow(/Expected `publish`/);
+  });
+});
+
+describe('durable deferral for a deferrable dependency', () => {
+  it('send() only stores; delivery goes through the dependency boundaries; backlog joins its health signals', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 't', clock });
+    const email = wall.dependency('email', { criticality: 'deferrable', timeout: '1s', retry: false });
+    let up = false;
+    const sent: string[] = [];
+    const deferred = new DurableDeferred<{ to: string }>(email, {
+      store: new SqliteStore({ database: ':memory:' }),
+      clock,
+      backoff: constant('1s'),
+      maxAttempts: 3,
+      handler: ({ to }) => {
+        if (!up) throw new Error('smtp unreachable');
+        sent.push(to);
+      },
+    });
+    await deferred.send({ to: 'a@example.com' }, { id: 'welcome-a' });
+    await deferred.send({ to: 'b@example.com' }, { id: 'welcome-b' });
+    await deferred.send({ to: 'a@example.com' }, { id: 'welcome-a' }); // same id: stored once
+    expect(await deferred.pollOnce()).toMatchObject({ retried: 2 });
+    expect(email.counters.calls).toBeGreaterThanOrEqual(2);
+    await clock.advance(500);
+    expect(wall.health().dependencies.email?.signals).toMatchObject({ backlog: 2, oldestDeferredAgeMs: 500 });
+    up = true;
+    await clock.advance(500);
+    expect(await deferred.pollOnce()).toMatchObject({ processed: 2 });
+    expect(sent.sort()).toEqual(['a@example.com', 'b@example.com']);
+    expect(wall.health().dependencies.email?.signals).toMatchObject({ backlog: 0 });
+    await deferred.stop();
+    await wall.close();
   });
 });
