@@ -1,14 +1,17 @@
 /**
- * A contextual drift detector: three surprises per value, each turned into a tail probability against
- * its own recent history (the "anomaly likelihood" idea of Ahmad et al., 2017: is the short-term average
+ * The likelihood drift detector: two surprises per value, each turned into a tail probability against
+ * its own recent history (the "anomaly likelihood" of Ahmad et al., 2017: is the short-term average
  * surprise unusual for this signal?), combined, and emitted as a short spike.
  *
  * - magnitude: how far the value and the short-term level are from a robust baseline (median, IQR);
- * - sequence: how unlikely the value's quantile bin is after the previous bins (an order-k transition
- *   model with forgetting), so a broken pattern inside the usual range is seen;
- * - change: how unusual the step from the previous value is.
+ * - seasonal: once a period is found (average magnitude difference function over the history), how far
+ *   the value is from the same phase of the last two periods (±1 step), against the usual distance.
  *
- * Streaming, no look-ahead, bounded memory (windows and a table of B^(k+1) counts).
+ * Chosen by measurement on the NAB subset (bench/README.md): a sequence model over quantile bins, a
+ * step-size surprise and a left matrix profile (nearest-neighbour subsequence distance) were tried as
+ * further surprises and each lowered the score, so they are not here.
+ *
+ * Streaming, no look-ahead, bounded memory (fixed windows and a history ring).
  */
 import type { Detector } from './detector.js';
 
@@ -127,104 +130,70 @@ function upperTail(z: number): number {
   return erfc / 2;
 }
 
-export interface ContextualDetectorOptions {
+export interface LikelihoodDetectorOptions {
   /** Values in the baseline window. Default 1000. */
   window?: number;
   /** Values averaged for the short-term level. Default 5. */
   short?: number;
-  /** Quantile bins of the sequence model. Default 8. */
-  bins?: number;
-  /** Previous bins that form the context. Default 2. */
-  order?: number;
-  /** Per-update forgetting of the transition counts. Default 0.999. */
-  forget?: number;
-  /** Raw surprises remembered by each likelihood. Default 2000. */
+  /** Surprises remembered by each likelihood. Default 2000. */
   history?: number;
-  /** Raw surprises averaged for the short-term mean. Default 5. */
+  /** Surprises averaged for the likelihood's short-term mean. Default 3. */
   likelihoodShort?: number;
-  /** Floor of the surprise spread. Default 0.05. */
+  /** Floor of the surprises' spread. Default 0.2. */
   minStd?: number;
   /** Values before scoring. Default 150. */
   warmup?: number;
   /** Tail probability that maps to score 1 (log scale). Default 1e-12. */
   floorP?: number;
-  /** Rows after an alert during which scores are damped. Default 200. */
+  /** Rows after an alert during which scores are damped (an alert is a spike, not a held level). Default 100. */
   refractory?: number;
   /** Score that starts the refractory period. Default 0.5. */
   alertAt?: number;
   /** Multiplier inside the refractory period. Default 0.3. */
   damp?: number;
-  /** Which surprises count. Default all. */
-  use?: readonly ('magnitude' | 'sequence' | 'change' | 'seasonal')[];
-  /** Quiet rows (score below alertAt × quietBelow) that end the damping early. Default Infinity (off). */
-  quiet?: number;
-  quietBelow?: number;
-  /** Longest period looked for (values). Default 600. */
+  /** Longest period looked for (values: a day of 5-minute samples, a week of hourly ones); 0 turns the seasonal surprise off. Default 300. */
   maxPeriod?: number;
-  /** Autocorrelation a period needs to be used. Default 0.6. */
-  minAcf?: number;
-  /** Values between period searches. Default 500. */
+  /** How much of the typical difference the period's null must remove (0–1). Default 0.7. */
+  minPeriodStrength?: number;
+  /** Values between period searches once one is found. Default 500. */
   periodEvery?: number;
 }
 
-export class ContextualDriftDetector implements Detector {
-  private readonly o: Required<Omit<ContextualDetectorOptions, 'use'>>;
-  private readonly use: ReadonlySet<string>;
+export class LikelihoodDriftDetector implements Detector {
+  private readonly o: Required<LikelihoodDetectorOptions>;
   private readonly base: Window;
   private readonly levels: Window;
-  private readonly steps: Window;
-  private readonly recent: number[] = [];
-  private readonly counts: Float64Array;
-  private readonly rowTotal: Float64Array;
-  private readonly rowSeen: Float64Array;
-  private readonly ctx: number[] = [];
-  private readonly lMag: Likelihood;
-  private readonly lSeq: Likelihood;
-  private readonly lChg: Likelihood;
-  private readonly hist: Float64Array;
   private readonly resid: Window;
+  private readonly recent: number[] = [];
+  private readonly hist: Float64Array;
+  private readonly lMag: Likelihood;
   private readonly lSea: Likelihood;
   private period = 0;
-  private prev = Number.NaN;
   private n = 0;
   private sinceAlert = Number.POSITIVE_INFINITY;
-  private quietFor = 0;
 
-  constructor(options: ContextualDetectorOptions = {}) {
+  constructor(options: LikelihoodDetectorOptions = {}) {
     this.o = {
       window: options.window ?? 1000,
       short: options.short ?? 5,
-      bins: options.bins ?? 8,
-      order: options.order ?? 2,
-      forget: options.forget ?? 0.999,
       history: options.history ?? 2000,
-      likelihoodShort: options.likelihoodShort ?? 5,
-      minStd: options.minStd ?? 0.05,
+      likelihoodShort: options.likelihoodShort ?? 3,
+      minStd: options.minStd ?? 0.2,
       warmup: options.warmup ?? 150,
       floorP: options.floorP ?? 1e-12,
-      refractory: options.refractory ?? 200,
+      refractory: options.refractory ?? 100,
       alertAt: options.alertAt ?? 0.5,
       damp: options.damp ?? 0.3,
-      maxPeriod: options.maxPeriod ?? 600,
-      quiet: options.quiet ?? Number.POSITIVE_INFINITY,
-      quietBelow: options.quietBelow ?? 0.5,
-      minAcf: options.minAcf ?? 0.6,
+      maxPeriod: options.maxPeriod ?? 300,
+      minPeriodStrength: options.minPeriodStrength ?? 0.7,
       periodEvery: options.periodEvery ?? 500,
     };
-    this.hist = new Float64Array(Math.max(this.o.window, 3 * this.o.maxPeriod + 2));
-    this.resid = new Window(this.o.window);
-    this.lSea = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
-    this.use = new Set(options.use ?? ['magnitude', 'change', 'seasonal']);
     this.base = new Window(this.o.window);
     this.levels = new Window(this.o.window);
-    this.steps = new Window(this.o.window);
-    const rows = this.o.bins ** this.o.order;
-    this.counts = new Float64Array(rows * this.o.bins);
-    this.rowTotal = new Float64Array(rows);
-    this.rowSeen = new Float64Array(rows);
+    this.resid = new Window(this.o.window);
+    this.hist = new Float64Array(Math.max(16, 4 * this.o.maxPeriod + 2));
     this.lMag = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
-    this.lSeq = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
-    this.lChg = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
+    this.lSea = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
   }
 
   private z(w: Window, x: number): number {
@@ -241,35 +210,39 @@ export class ContextualDriftDetector implements Detector {
     return this.hist[(((this.n - lag) % L) + L) % L]!;
   }
 
-  /** Strongest autocorrelation lag over the history (0 when none reaches minAcf). */
+  /**
+   * The period, by the average magnitude difference function: the lag at which the signal best matches
+   * itself (a sharp null for periodic signals, unlike the broad autocorrelation peak). Lags inside the
+   * first dip (trivially close values) are skipped; the null must be deep (remove `minPeriodStrength` of the
+   * typical difference) to count. 0 when there is none.
+   */
   private findPeriod(): number {
     const N = Math.min(this.n, this.hist.length);
-    const maxLag = Math.min(this.o.maxPeriod, Math.floor(N / 3));
+    const maxLag = Math.min(this.o.maxPeriod, Math.floor(N / 4));
     if (maxLag < 4) return 0;
     const xs = new Float64Array(N);
-    let mean = 0;
-    for (let i = 0; i < N; i++) mean += xs[i] = this.back(N - i);
-    mean /= N;
-    let v0 = 0;
-    for (let i = 0; i < N; i++) v0 += (xs[i]! - mean) ** 2;
-    if (v0 === 0) return 0;
-    let best = 0;
-    let bestLag = 0;
-    let prevAcf = 1;
-    let descended = false;
-    for (let lag = 2; lag <= maxLag; lag++) {
-      let c = 0;
-      for (let i = lag; i < N; i++) c += (xs[i]! - mean) * (xs[i - lag]! - mean);
-      const acf = c / v0;
-      // only peaks after the first descent count (short lags are trivially correlated)
-      if (acf < prevAcf) descended = true;
-      if (descended && acf > best) {
-        best = acf;
-        bestLag = lag;
-      }
-      prevAcf = acf;
+    for (let i = 0; i < N; i++) xs[i] = this.back(N - i - 1);
+    const d = new Float64Array(maxLag + 1);
+    for (let lag = 1; lag <= maxLag; lag++) {
+      let sum = 0;
+      for (let i = lag; i < N; i++) sum += Math.abs(xs[i]! - xs[i - lag]!);
+      d[lag] = sum / (N - lag);
     }
-    return best >= this.o.minAcf ? bestLag : 0;
+    const typical = [...d.subarray(1)].sort((a, b) => a - b)[Math.floor(maxLag / 2)]!;
+    if (typical === 0) return 0;
+    let lag = 1;
+    while (lag <= maxLag && d[lag]! < typical) lag++; // leave the first dip
+    let best = 0;
+    let bestD = Number.POSITIVE_INFINITY;
+    for (; lag <= maxLag; lag++) {
+      if (d[lag]! < bestD) {
+        bestD = d[lag]!;
+        best = lag;
+      }
+    }
+    // a minimum at the edge of the searched lags is not a null: the period may be longer than we can see yet
+    if (best >= maxLag - 1) return 0;
+    return best > 0 && bestD <= (1 - this.o.minPeriodStrength) * typical ? best : 0;
   }
 
   /** Robust z of a non-negative distance against its window (median and spread of the distances). */
@@ -286,77 +259,52 @@ export class ContextualDriftDetector implements Detector {
     let level = 0;
     for (const v of this.recent) level += v;
     level /= this.recent.length;
-    const step = Number.isNaN(this.prev) ? 0 : Math.abs(x - this.prev);
-    this.prev = x;
 
-    const warm = this.base.count >= 30;
     // magnitude surprise
-    const mag = warm ? Math.min(50, Math.max(this.z(this.base, x), this.z(this.levels, level))) : 0;
-    // change surprise
-    const chg = warm ? Math.min(50, this.z(this.steps, step)) : 0;
-    // sequence surprise
-    const B = this.o.bins;
-    const bin = warm ? Math.min(B - 1, Math.floor(this.base.rank(x) * B)) : 0;
-    let seq = 0;
-    if (this.ctx.length === this.o.order) {
-      let row = 0;
-      for (const b of this.ctx) row = row * B + b;
-      // lazy forgetting: decay this row to now
-      const decay = this.o.forget ** (this.n - this.rowSeen[row]!);
-      if (decay !== 1) {
-        for (let i = 0; i < B; i++) this.counts[row * B + i]! *= decay;
-        this.rowTotal[row]! *= decay;
-      }
-      this.rowSeen[row] = this.n;
-      const p = (this.counts[row * B + bin]! + 0.1) / (this.rowTotal[row]! + 0.1 * B);
-      seq = -Math.log(p);
-      this.counts[row * B + bin]! += 1;
-      this.rowTotal[row]! += 1;
-    }
-    this.ctx.push(bin);
-    if (this.ctx.length > this.o.order) this.ctx.shift();
+    const mag = this.base.count >= 30 ? Math.min(50, Math.max(this.z(this.base, x), this.z(this.levels, level))) : 0;
 
-    // seasonal surprise: distance to the same phase of the last periods (±1 step of phase jitter)
-    if (this.n > this.o.warmup && (this.period === 0 || this.n % this.o.periodEvery === 0) && this.n % 50 === 0) this.period = this.findPeriod();
+    // seasonal surprise: distance to the same phase of the last two periods (±1 step of phase jitter)
+    if (this.o.maxPeriod > 0 && this.n > this.o.warmup && this.n % 50 === 0 && (this.period === 0 || this.n % this.o.periodEvery === 0)) {
+      // a period once found is kept until another one is found (an anomaly in the history can blur the null)
+      const p = this.findPeriod() || this.period;
+      if (p !== this.period) {
+        // residuals against another period are another distribution
+        this.resid.clear();
+        this.lSea.clear();
+      }
+      this.period = p;
+    }
     let sea = 0;
+    let seaReady = false;
     const P = this.period;
     if (P > 0 && this.n > 2 * P + 2) {
       let r = Number.POSITIVE_INFINITY;
-      for (let k = 1; k <= 2; k++) for (let j = -1; j <= 1; j++) r = Math.min(r, Math.abs(x - this.back(k * P + j - 1 + 1)));
-      sea = this.resid.count >= 30 ? Math.min(50, this.z0(this.resid, r)) : 0;
+      for (let k = 1; k <= 2; k++) for (let j = -1; j <= 1; j++) r = Math.min(r, Math.abs(x - this.back(k * P + j)));
+      // trusted once the residuals cover a whole period (each phase has its own noise)
+      seaReady = this.resid.count >= Math.max(100, Math.ceil(1.5 * P));
+      sea = seaReady ? Math.min(50, this.z0(this.resid, r)) : 0;
       this.resid.push(r);
     }
     this.hist[this.n % this.hist.length] = x;
-
     this.base.push(x);
     this.levels.push(level);
-    this.steps.push(step);
 
     const learning = Math.max(1, this.o.warmup - 30);
     const pMag = this.lMag.update(mag, learning);
-    const pSeq = this.lSeq.update(seq, learning);
-    const pChg = this.lChg.update(chg, learning);
-    const pSea = this.lSea.update(sea, learning);
+    const pSea = seaReady ? this.lSea.update(sea, learning) : 1;
     if (this.n <= this.o.warmup) return 0;
-    let p = 1;
-    if (this.use.has('magnitude')) p = Math.min(p, pMag);
-    if (this.use.has('sequence')) p = Math.min(p, pSeq);
-    if (this.use.has('change')) p = Math.min(p, pChg);
-    if (this.use.has('seasonal') && this.period > 0) p = Math.min(p, pSea);
-    p = Math.min(1, p * this.use.size);
+    // the smaller tail probability, Bonferroni-corrected for looking twice
+    const p = seaReady ? Math.min(1, 2 * Math.min(pMag, pSea)) : pMag;
     let score = Math.min(1, Math.max(0, Math.log(Math.max(p, 1e-300)) / Math.log(this.o.floorP)));
-    // an alert is a spike: after one, scores are damped until they have been quiet for `quiet` rows
-    // (or `refractory` rows have passed)
-    if (this.sinceAlert < this.o.refractory) {
-      this.quietFor = score < this.o.alertAt * this.o.quietBelow ? this.quietFor + 1 : 0;
-      if (this.quietFor >= this.o.quiet) this.sinceAlert = Number.POSITIVE_INFINITY;
-      score *= this.o.damp;
-    } else if (score >= this.o.alertAt) {
-      this.sinceAlert = 0;
-      this.quietFor = 0;
-    }
+    if (this.sinceAlert < this.o.refractory) score *= this.o.damp;
+    else if (score >= this.o.alertAt) this.sinceAlert = 0;
     this.sinceAlert++;
     return score;
+  }
+
+  /** The period in use (0 when none was found). */
+  seasonLength(): number {
+    return this.period;
   }
 
   baseline(): number {
@@ -366,20 +314,12 @@ export class ContextualDriftDetector implements Detector {
   reset(): void {
     this.base.clear();
     this.levels.clear();
-    this.steps.clear();
-    this.recent.length = 0;
-    this.ctx.length = 0;
-    this.counts.fill(0);
-    this.rowTotal.fill(0);
-    this.rowSeen.fill(0);
-    this.lMag.clear();
-    this.lSeq.clear();
-    this.lChg.clear();
-    this.lSea.clear();
     this.resid.clear();
+    this.recent.length = 0;
     this.hist.fill(0);
+    this.lMag.clear();
+    this.lSea.clear();
     this.period = 0;
-    this.prev = Number.NaN;
     this.n = 0;
     this.sinceAlert = Number.POSITIVE_INFINITY;
   }
