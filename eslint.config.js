@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.bench-dist/**', '.faults-dist/**', 'node_modules/**', 'coverage/**', '.blastwall/**', 'bench/results/**', 'dashboard/**/*.js'] },
+  { ignores: ['dist/**', '.bench-dist/**', '.faults-dist/**', '.exp/**', 'node_modules/**', 'coverage/**', '.blastwall/**', 'bench/results/**', 'dashboard/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
