@@ -10,7 +10,7 @@ export interface Detector {
 }
 
 /** Insertion-sorted copy of a ring buffer: order statistics in O(W) per update. */
-class SortedWindow {
+export class SortedWindow {
   private readonly ring: Float64Array;
   private readonly sorted: number[] = [];
   private pos = 0;
@@ -52,6 +52,18 @@ class SortedWindow {
     this.pos = 0;
     this.filled = 0;
   }
+}
+
+/**
+ * How far `x` is from the window's median in units of a robust scale: the IQR (as a normal σ), at least a
+ * twentieth of the 1–99% range (spiky or quantised signals) and `relativeFloor` of the median's magnitude.
+ */
+export function robustZ(w: SortedWindow, x: number, relativeFloor: number): number {
+  const med = w.quantile(0.5);
+  const iqr = w.quantile(0.75) - w.quantile(0.25);
+  const range = w.quantile(0.99) - w.quantile(0.01);
+  const scale = Math.max(iqr / 1.349, range / 20, Math.abs(med) * relativeFloor, 1e-9);
+  return Math.abs(x - med) / scale;
 }
 
 function lowerBound(a: number[], x: number): number {
@@ -119,11 +131,7 @@ export class RobustDriftDetector implements Detector {
   }
 
   private z(w: SortedWindow, x: number): number {
-    const med = w.quantile(0.5);
-    const iqr = w.quantile(0.75) - w.quantile(0.25);
-    const range = w.quantile(0.99) - w.quantile(0.01);
-    const scale = Math.max(iqr / 1.349, range / 20, Math.abs(med) * this.relativeFloor, 1e-9);
-    return Math.abs(x - med) / scale;
+    return robustZ(w, x, this.relativeFloor);
   }
 
   update(x: number): number {

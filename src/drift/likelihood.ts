@@ -13,60 +13,7 @@
  *
  * Streaming, no look-ahead, bounded memory (fixed windows and a history ring).
  */
-import type { Detector } from './detector.js';
-
-/** Sorted copy of a ring buffer: order statistics in O(W) per update. */
-class Window {
-  private readonly ring: Float64Array;
-  private readonly sorted: number[] = [];
-  private pos = 0;
-  private filled = 0;
-  constructor(readonly size: number) {
-    this.ring = new Float64Array(size);
-  }
-  push(x: number): void {
-    if (this.filled === this.size) this.sorted.splice(lowerBound(this.sorted, this.ring[this.pos]!), 1);
-    else this.filled++;
-    this.ring[this.pos] = x;
-    this.pos = (this.pos + 1) % this.size;
-    this.sorted.splice(lowerBound(this.sorted, x), 0, x);
-  }
-  get count(): number {
-    return this.filled;
-  }
-  quantile(q: number): number {
-    const s = this.sorted;
-    const idx = q * (s.length - 1);
-    const lo = Math.floor(idx);
-    const hi = Math.min(s.length - 1, lo + 1);
-    return s[lo]! + (s[hi]! - s[lo]!) * (idx - lo);
-  }
-  /** Mid-rank of x in [0, 1]. */
-  rank(x: number): number {
-    const s = this.sorted;
-    if (s.length === 0) return 0.5;
-    const lo = lowerBound(s, x);
-    let hi = lo;
-    while (hi < s.length && s[hi] === x) hi++;
-    return (lo + hi) / 2 / s.length;
-  }
-  clear(): void {
-    this.sorted.length = 0;
-    this.pos = 0;
-    this.filled = 0;
-  }
-}
-
-function lowerBound(a: number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+import { type Detector, robustZ, SortedWindow as Window } from './detector.js';
 
 /** Tail probability of a short-term mean of raw surprises against their long-run mean and spread. */
 class Likelihood {
@@ -197,11 +144,7 @@ export class LikelihoodDriftDetector implements Detector {
   }
 
   private z(w: Window, x: number): number {
-    const med = w.quantile(0.5);
-    const iqr = w.quantile(0.75) - w.quantile(0.25);
-    const range = w.quantile(0.99) - w.quantile(0.01);
-    const scale = Math.max(iqr / 1.349, range / 20, Math.abs(med) * 1e-3, 1e-9);
-    return Math.abs(x - med) / scale;
+    return robustZ(w, x, 1e-3);
   }
 
   /** The value `lag` steps back (lag ≥ 1), from the history ring. */
