@@ -383,13 +383,18 @@ export class RedisStore implements IntegrityStore {
 
   async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
     const Q = `${this.prefix}q:${queue}:`;
-    const ids = await this.redis.lrange(`${Q}dead`, 0, limit - 1);
-    const out: DeadLetter[] = [];
-    for (const id of ids) {
-      const [payload, m] = await Promise.all([this.redis.hget(`${Q}payload`, id), this.redis.hgetall(`${Q}m:${id}`)]);
-      out.push({ id, payload: dec(payload), attempts: Number(m.attempts), reason: m.reason ?? '', at: Number(m.done_at) });
-    }
-    return out;
+    const ids = await this.redis.lrange(`${Q}dead`, 0, -1);
+    const rows = await Promise.all(
+      ids.map(async (id) => {
+        const [payload, m] = await Promise.all([this.redis.hget(`${Q}payload`, id), this.redis.hgetall(`${Q}m:${id}`)]);
+        return { seq: Number(m.seq), letter: { id, payload: dec(payload), attempts: Number(m.attempts), reason: m.reason ?? '', at: Number(m.done_at) } };
+      }),
+    );
+    // in enqueue order, as on the other backends
+    return rows
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit)
+      .map((r) => r.letter);
   }
 
   async outboxPending(limit: number): Promise<OutboxRow[]> {
