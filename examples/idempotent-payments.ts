@@ -12,6 +12,7 @@
  * GET /ledger      what the consumer applied from the outbox (one row per message id).
  * GET /accounts    per account, the highest payment version applied by the ordering guard.
  * GET /status      outbox pending, queue backlog, quarantine size, counters.
+ * GET /healthz     the wall's health, with the store as the dependency `store:<kind>`.
  *
  * The relay moves outbox rows into a durable queue; a consumer applies them (dedupe by message id) and
  * advances each account's version through the ordering guard. Invalid payloads are quarantined.
@@ -33,6 +34,8 @@ import type { Work } from '../src/integrity/work.js';
 import { MemoryStore } from '../src/stores/memory/index.js';
 import { SqliteStore } from '../src/stores/sqlite/index.js';
 import type { IntegrityStore } from '../src/stores/types.js';
+import { watchStore } from '../src/integrity/watch.js';
+import { createWall } from '../src/wall/wall.js';
 
 const env = process.env;
 const PORT = Number(env.PORT ?? 3000);
@@ -93,7 +96,10 @@ async function openStore(): Promise<IntegrityStore> {
   throw new Error(`STORE must be memory, sqlite:PATH, redis://… or postgres://… (got "${STORE}")`);
 }
 
-const store = await openStore();
+// the store is a dependency like any other: its health is on /healthz, an unreachable server fails fast
+const wall = createWall({ service: 'payments' });
+const rawStore = await openStore();
+const store = watchStore(wall, rawStore);
 if (store instanceof SqliteStore) {
   store.db.exec(
     'CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, key TEXT NOT NULL, account TEXT NOT NULL, amount REAL NOT NULL, version INTEGER NOT NULL, at INTEGER NOT NULL)',
@@ -278,6 +284,10 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (out.status < 300) maybeCrash('after-commit-before-respond');
     return send(res, out);
   }
+  if (req.method === 'GET' && path === '/healthz') {
+    const h = wall.health();
+    return send(res, json(h.status === 'unavailable' ? 503 : 200, h));
+  }
   if (req.method === 'GET' && path === '/effects') return send(res, json(200, await listPayments()));
   if (req.method === 'GET' && path === '/ledger') return send(res, json(200, (await store.effects('ledger')).map((e) => e.data)));
   if (req.method === 'GET' && path === '/accounts') {
@@ -328,7 +338,10 @@ server.listen(PORT, '127.0.0.1', () => process.stdout.write(`payments listening 
 const shutdown = (): void => {
   clearInterval(sweeper);
   server.close();
-  void Promise.all([events.stop(), relay.stop()]).then(() => store.close()).then(() => process.exit(0));
+  void Promise.all([events.stop(), relay.stop()])
+    .then(() => wall.close())
+    .then(() => rawStore.close())
+    .then(() => process.exit(0));
 };
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
