@@ -198,7 +198,7 @@ async function listPayments(): Promise<PaymentRow[]> {
 const lease = LEASE;
 const idempotency = createIdempotency({ store, lease, ttl: '24h' });
 const http = new IdempotentHttp({ idempotency, required: true });
-const quarantine = new Quarantine(store);
+const quarantine = new Quarantine({ store });
 const guard = new OrderingGuard({ store });
 const events = new DurableQueue<{ paymentId: string; account: string; version: number; amount: number }>({
   store,

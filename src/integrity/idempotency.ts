@@ -19,6 +19,11 @@ export interface IdempotencyOptions {
   lease?: Duration;
   /** How long a completed result is kept for replay (default 24h); after it the key is new again. */
   ttl?: Duration;
+  /**
+   * Longest an execution keeps renewing its lease (default 5m): a handler that hangs past it stops
+   * renewing, and its key is usable again one lease later (nothing it records will commit).
+   */
+  maxRun?: Duration;
   /** Ordering-guard writes that arrived stale (never applied). */
   onStale?: (writes: VersionedWrite[]) => void;
 }
@@ -53,13 +58,14 @@ export class Idempotency {
   readonly store: IntegrityStore;
   readonly leaseMs: number;
   readonly ttlMs: number;
+  readonly maxRunMs: number;
   private readonly clock: Clock;
   private readonly onStale: ((w: VersionedWrite[]) => void) | undefined;
   /** Counters since start. */
   readonly stats = { executed: 0, replayed: 0, inFlight: 0, mismatched: 0, leaseLost: 0, failed: 0, staleWrites: 0 };
 
   constructor(options: IdempotencyOptions) {
-    const o = objectOption('idempotency', options, ['store', 'clock', 'lease', 'ttl', 'onStale']);
+    const o = objectOption('idempotency', options, ['store', 'clock', 'lease', 'ttl', 'maxRun', 'onStale']);
     if (o.store === null || typeof o.store !== 'object' || typeof (o.store as IntegrityStore).claim !== 'function') {
       throw configError('store', 'an IntegrityStore (memoryStore(), sqliteStore(…), redisStore(…), postgresStore(…))', o.store);
     }
@@ -68,6 +74,7 @@ export class Idempotency {
     this.leaseMs = durationOption('lease', o.lease ?? '30s', 100);
     this.ttlMs = durationOption('ttl', o.ttl ?? '24h', 1000);
     if (this.ttlMs < this.leaseMs) throw configError('ttl', `a duration ≥ lease (${this.leaseMs}ms)`, o.ttl);
+    this.maxRunMs = durationOption('maxRun', o.maxRun ?? '5m', this.leaseMs);
     this.onStale = o.onStale === undefined ? undefined : fnOption('onStale', o.onStale);
   }
 
@@ -151,8 +158,10 @@ export class Idempotency {
     let handle: ReturnType<Clock['setTimer']> | undefined;
     let stopped = false;
     const every = Math.max(1, Math.floor(this.leaseMs / 3));
+    const giveUpAt = this.clock.now() + this.maxRunMs;
     const tick = (): void => {
       handle = undefined;
+      if (this.clock.now() >= giveUpAt) return; // a hung handler: let the lease run out
       this.store
         .renew(key, token, Math.floor(this.clock.now()), this.leaseMs)
         .then((held) => {

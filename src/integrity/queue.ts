@@ -325,11 +325,13 @@ export class OrderingGuard {
  */
 export class Quarantine {
   readonly stats = { accepted: 0, quarantined: 0 };
-  constructor(
-    private readonly store: IntegrityStore,
-    private readonly clock: Clock = realClock,
-  ) {
-    storeOption(store);
+  private readonly store: IntegrityStore;
+  private readonly clock: Clock;
+
+  constructor(options: { store: IntegrityStore; clock?: Clock }) {
+    const o = objectOption('quarantine', options, ['store', 'clock']);
+    this.store = storeOption(o.store);
+    this.clock = (o.clock as Clock | undefined) ?? realClock;
   }
 
   /** Returns true when `payload` passes; otherwise stores it under `source` with the reason and returns false. */

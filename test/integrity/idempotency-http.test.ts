@@ -268,10 +268,25 @@ describe('function form for jobs and message handlers', () => {
     expect((await idem.execute({ key: 'k' }, () => 'ok')).value).toBe('ok');
   });
 
+  it('a hung handler stops renewing after maxRun: its key frees one lease later and no timer is left', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const idem = createIdempotency({ store, clock, lease: '10s', maxRun: '1m' });
+    void idem.execute({ key: 'hung' }, () => new Promise<never>(() => undefined)).catch(() => undefined);
+    await clock.advance(0);
+    await clock.advance(60_000);
+    await expect(idem.execute({ key: 'hung' }, () => 1)).rejects.toMatchObject({ details: { reason: 'in-flight' } });
+    await clock.advance(10_000);
+    expect(clock.pendingTimers()).toBe(0);
+    expect(await idem.execute({ key: 'hung' }, () => 2)).toEqual({ replayed: false, value: 2 });
+  });
+
   it('validates its options with the field name', () => {
     expect(() => createIdempotency({ store: {} as never })).toThrow(/Expected `store` to be an IntegrityStore/);
     expect(() => createIdempotency({ store: new MemoryStore(), lease: -5 as never })).toThrow(/Expected `lease` to be a duration/);
     expect(() => createIdempotency({ store: new MemoryStore(), lease: '1m', ttl: '30s' })).toThrow(/Expected `ttl` to be a duration ≥ lease/);
+    expect(() => createIdempotency({ store: new MemoryStore(), lease: '1m', maxRun: '10s' })).toThrow(/Expected `maxRun` to be a duration ≥ 60000ms/);
+    expect(() => createIdempotency({ store: new MemoryStore(), leese: '1m' } as never)).toThrow(/leese/);
   });
 });
 

@@ -138,7 +138,7 @@ describe('ordering guard', () => {
 describe('quarantine', () => {
   it('stores rejected payloads with their reason; they never reach the business write', async () => {
     const store = new MemoryStore();
-    const q = new Quarantine(store, new FakeClock());
+    const q = new Quarantine({ store, clock: new FakeClock() });
     const check = (p: unknown): string | undefined =>
       typeof (p as { amount?: unknown }).amount === 'number' ? undefined : 'amount: expected a number';
     const writes: unknown[] = [];
