@@ -282,6 +282,12 @@ export function expressIdempotency(
 ): (req: IncomingMessage & { body?: unknown; path?: string; idempotency?: Work }, res: ServerResponse, next: (err?: unknown) => void) => void {
   const core = options instanceof IdempotentHttp ? options : new IdempotentHttp(options);
   return (req, res, next) => {
+    const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+    if (req.body === undefined && hasBody) {
+      // without the body the fingerprint cannot tell two payloads apart: refuse rather than replay wrongly
+      next(new TypeError('expressIdempotency: mount a body parser (express.json(), express.raw() or express.text()) before it'));
+      return;
+    }
     core
       .begin({ method: req.method ?? 'GET', path: req.path ?? pathOf(req.url), header: headerOf(req), body: req.body ?? null })
       .then((b) => {
@@ -299,6 +305,18 @@ function captureNode(res: ServerResponse, finish: (a: HttpAnswer) => Promise<Htt
   const chunks: Buffer[] = [];
   const origWrite = res.write.bind(res);
   const origEnd = res.end.bind(res);
+  const origWriteHead = res.writeHead.bind(res);
+  // writeHead would send the head at once: keep its status and headers on the response instead
+  res.writeHead = ((status: number, a?: unknown, b?: unknown) => {
+    res.statusCode = status;
+    const h = typeof a === 'string' ? b : a;
+    if (Array.isArray(h)) {
+      for (let i = 0; i + 1 < h.length; i += 2) res.setHeader(String(h[i]), String(h[i + 1]));
+    } else if (h !== undefined && h !== null) {
+      for (const [k, v] of Object.entries(h as Record<string, unknown>)) if (v !== undefined) res.setHeader(k, v as string);
+    }
+    return res;
+  }) as typeof res.writeHead;
   const toBuf = (c: unknown, enc?: unknown): Buffer =>
     Buffer.isBuffer(c) ? c : typeof c === 'string' ? Buffer.from(c, (typeof enc === 'string' ? enc : 'utf8') as BufferEncoding) : Buffer.from(c as Uint8Array);
   res.write = ((c: unknown, enc?: unknown, cb?: unknown) => {
@@ -311,6 +329,7 @@ function captureNode(res: ServerResponse, finish: (a: HttpAnswer) => Promise<Htt
     if (c !== undefined && c !== null && typeof c !== 'function') chunks.push(toBuf(c, enc));
     res.write = origWrite;
     res.end = origEnd;
+    res.writeHead = origWriteHead;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.getHeaders())) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
     const answer: HttpAnswer = { status: res.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };

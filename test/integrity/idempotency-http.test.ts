@@ -290,6 +290,34 @@ describe('function form for jobs and message handlers', () => {
   });
 });
 
+describe('express specifics', () => {
+  it('a handler that calls writeHead directly is captured and replayed; no body parser → refused, not guessed', async () => {
+    const idem = createIdempotency({ store: new MemoryStore(), clock: new FakeClock() });
+    let runs = 0;
+    const app = express();
+    app.post('/raw', express.json(), expressIdempotency({ idempotency: idem }), (_req, res) => {
+      runs++;
+      res.writeHead(202, { 'content-type': 'text/plain', location: '/jobs/1' });
+      res.end(`accepted ${runs}`);
+    });
+    app.post('/nobody', expressIdempotency({ idempotency: idem }), (_req, res) => {
+      res.status(201).end('ok');
+    });
+    const url = await listen(createServer(app));
+    const send = (path: string) =>
+      fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': '"w1"' }, body: '{"a":1}' });
+    const a = await send('/raw');
+    const b = await send('/raw');
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(await b.text()).toBe('accepted 1');
+    expect(b.headers.get('location')).toBe('/jobs/1');
+    expect(b.headers.get(REPLAYED_HEADER)).toBe('true');
+    const c = await send('/nobody');
+    expect(c.status).toBe(500);
+    expect(runs).toBe(1);
+  });
+});
+
 /** Express, Fastify and Hono: the same contract through each adapter. */
 type Make = (idem: Idempotency, onRun: () => void) => Promise<string>;
 const adapters: [string, Make][] = [
