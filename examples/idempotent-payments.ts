@@ -34,7 +34,6 @@ import type { Work } from '../src/integrity/work.js';
 import { MemoryStore } from '../src/stores/memory/index.js';
 import { SqliteStore } from '../src/stores/sqlite/index.js';
 import type { IntegrityStore } from '../src/stores/types.js';
-import { watchStore } from '../src/integrity/watch.js';
 import { createWall } from '../src/wall/wall.js';
 
 const env = process.env;
@@ -97,9 +96,9 @@ async function openStore(): Promise<IntegrityStore> {
 }
 
 // the store is a dependency like any other: its health is on /healthz, an unreachable server fails fast
-const wall = createWall({ service: 'payments' });
 const rawStore = await openStore();
-const store = watchStore(wall, rawStore);
+const wall = createWall({ service: 'payments', store: rawStore });
+const store = wall.store!;
 if (store instanceof SqliteStore) {
   store.db.exec(
     'CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, key TEXT NOT NULL, account TEXT NOT NULL, amount REAL NOT NULL, version INTEGER NOT NULL, at INTEGER NOT NULL)',
@@ -339,8 +338,7 @@ const shutdown = (): void => {
   clearInterval(sweeper);
   server.close();
   void Promise.all([events.stop(), relay.stop()])
-    .then(() => wall.close())
-    .then(() => rawStore.close())
+    .then(() => wall.close()) // closes the store too
     .then(() => process.exit(0));
 };
 process.on('SIGTERM', shutdown);

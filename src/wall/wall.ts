@@ -12,6 +12,8 @@ import { PrometheusExporter } from '../telemetry/prometheus.js';
 import type { Meter } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import type { TimelineEntryInput } from '../timeline/index.js';
+import type { IntegrityStore } from '../stores/types.js';
+import { watchStore } from '../integrity/watch.js';
 import { type Priority, PRIORITIES, type OperationContext, operationStorage } from './context.js';
 import { type Feature, FeatureRegistry, type FeatureSpec } from '../degrade/features.js';
 import { type Mode, type ModeChange, ModeController, type ModeRule, type ModeSnapshot } from '../degrade/modes.js';
@@ -25,8 +27,13 @@ export type ServiceStatus = 'ok' | 'degraded' | 'unavailable';
 export interface WallOptions {
   service: string;
   clock?: Clock;
-  /** Where durable records go (idempotency, deferred queue); reserved for the stores. */
-  store?: unknown;
+  /**
+   * The durable store for idempotency records, deferred work and the outbox (`sqliteStore(path)`,
+   * `redisStore(url)`, `postgresStore(url)`, `memoryStore()`). The wall watches it as the `core`
+   * dependency `store:<kind>` (timeout, breaker, health) and exposes the watched store as `wall.store`;
+   * `wall.close()` closes it.
+   */
+  store?: IntegrityStore;
   /** Receives every wall event as a timeline entry (see src/timeline). */
   timeline?: { record(entry: TimelineEntryInput): unknown };
   telemetry?: {
@@ -310,7 +317,19 @@ export class Wall {
       },
       isClosed: () => this.closed,
     };
+    if (o.store !== undefined) {
+      const st = o.store as IntegrityStore;
+      if (st === null || typeof st !== 'object' || typeof st.commit !== 'function' || typeof st.claim !== 'function') {
+        throw configError('store', 'an IntegrityStore (sqliteStore(path), redisStore(url), postgresStore(url), memoryStore())', o.store);
+      }
+      this.ownedStore = st;
+      this.store = watchStore(this, st);
+    }
   }
+
+  /** The durable store given as `store`, watched as the dependency `store:<kind>` (undefined without one). */
+  readonly store: IntegrityStore | undefined;
+  private readonly ownedStore: IntegrityStore | undefined;
 
   /** Declares a dependency. Its configuration is validated now; a bad field throws `CONFIG_INVALID`. */
   dependency(name: string, spec: DependencySpec): Dependency {
@@ -555,6 +574,7 @@ export class Wall {
     // calls still in flight end now with CLOSED (retries stop on it) instead of waiting on a closed wall
     this.scheduler.close(new BlastwallError('CLOSED', 'The wall closed while this call was in flight'));
     this.events.clear();
+    await this.ownedStore?.close();
     return { droppedDeferred: dropped };
   }
 

@@ -168,6 +168,18 @@ describe('watchStore', () => {
     await wall.close();
   });
 
+  it('createWall({ store }) watches the store as a dependency, exposes it as wall.store and closes it', async () => {
+    const store = new MemoryStore();
+    const wall = createWall({ service: 't', clock: new FakeClock(), store });
+    const q = new DurableQueue({ store: wall.store!, name: 'q', clock: new FakeClock() });
+    await q.enqueue(1, { id: 'x' });
+    expect(wall.health().dependencies['store:memory']).toMatchObject({ criticality: 'core', breaker: 'closed' });
+    expect(wall.health().dependencies['store:memory']?.signals.calls).toBeGreaterThanOrEqual(1);
+    await wall.close();
+    await expect(store.ping()).rejects.toThrow(/closed/);
+    expect(() => createWall({ service: 't', store: { kind: 'x' } as never })).toThrow(/Expected `store` to be an IntegrityStore/);
+  });
+
   it('validates queue options with the field name', () => {
     expect(() => new DurableQueue({ store: new MemoryStore(), name: 'bad name!' })).toThrow(/Expected `name`/);
     expect(() => new DurableQueue({ store: new MemoryStore(), name: 'q', maxAttempts: 0 })).toThrow(/Expected `maxAttempts`/);
