@@ -13,6 +13,7 @@
  * GET /accounts    per account, the highest payment version applied by the ordering guard.
  * GET /status      outbox pending, queue backlog, quarantine size, counters.
  * GET /healthz     the wall's health, with the store as the dependency `store:<kind>`.
+ * GET /metrics     Prometheus: the store dependency and the integrity metrics.
  *
  * The relay moves outbox rows into a durable queue; a consumer applies them (dedupe by message id) and
  * advances each account's version through the ordering guard. Invalid payloads are quarantined.
@@ -35,6 +36,8 @@ import { MemoryStore } from '../src/stores/memory/index.js';
 import { SqliteStore } from '../src/stores/sqlite/index.js';
 import type { IntegrityStore } from '../src/stores/types.js';
 import { createWall } from '../src/wall/wall.js';
+import { Registry } from 'prom-client';
+import { registerIntegrityMetrics } from '../src/integrity/metrics.js';
 
 const env = process.env;
 const PORT = Number(env.PORT ?? 3000);
@@ -97,7 +100,8 @@ async function openStore(): Promise<IntegrityStore> {
 
 // the store is a dependency like any other: its health is on /healthz, an unreachable server fails fast
 const rawStore = await openStore();
-const wall = createWall({ service: 'payments', store: rawStore });
+const registry = new Registry();
+const wall = createWall({ service: 'payments', store: rawStore, telemetry: { prometheus: { registry } } });
 const store = wall.store!;
 if (store instanceof SqliteStore) {
   store.db.exec(
@@ -219,6 +223,8 @@ const relay = new OutboxRelay({
   },
 });
 
+registerIntegrityMetrics(registry, { idempotency: { payments: idempotency }, queues: [events], guards: { accounts: guard }, quarantine: { payments: quarantine } }, 'payments');
+
 function validate(p: unknown): string | undefined {
   if (p === null || typeof p !== 'object' || Array.isArray(p)) return 'body: expected a JSON object';
   const o = p as Record<string, unknown>;
@@ -286,6 +292,9 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method === 'GET' && path === '/healthz') {
     const h = wall.health();
     return send(res, json(h.status === 'unavailable' ? 503 : 200, h));
+  }
+  if (req.method === 'GET' && path === '/metrics') {
+    return send(res, { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await wall.metrics() });
   }
   if (req.method === 'GET' && path === '/effects') return send(res, json(200, await listPayments()));
   if (req.method === 'GET' && path === '/ledger') return send(res, json(200, (await store.effects('ledger')).map((e) => e.data)));
