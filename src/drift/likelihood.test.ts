@@ -59,10 +59,27 @@ describe('LikelihoodDriftDetector', () => {
     expect(d.seasonLength()).toBe(P);
     expect(Math.max(...scores.slice(3 * P, 8 * P))).toBeLessThan(0.5); // normal days: no alert
     expect(Math.max(...scores.slice(8 * P, 8 * P + 30))).toBeGreaterThanOrEqual(0.5); // at once
-    // the same missing peak without the seasonal surprise is not seen
+    // the same missing peak without the seasonal surprise does not reach alert level
     const flat = new LikelihoodDriftDetector({ maxPeriod: 0 });
     const flatScores = xs.map((x) => flat.update(x));
     expect(Math.max(...flatScores.slice(8 * P, 8 * P + 30))).toBeLessThan(0.5);
+  });
+
+  it('the analog surprise sees a broken pattern without a period: what followed similar contexts did not follow', () => {
+    const rnd = rng(3);
+    const P = 288;
+    const xs = daily(P * 10, P, rnd);
+    for (let i = 8 * P; i < 8 * P + 0.4 * P; i++) xs[i] = 20 + (rnd() - 0.5) * 4;
+    const run = (analogLength: number) => {
+      const d = new LikelihoodDriftDetector({ maxPeriod: 0, analogLength });
+      const scores = xs.map((x) => d.update(x));
+      return { normal: Math.max(...scores.slice(3 * P, 8 * P)), atBreak: Math.max(...scores.slice(8 * P, 8 * P + 30)) };
+    };
+    const withAnalog = run(6);
+    const without = run(0);
+    expect(withAnalog.atBreak).toBeGreaterThan(0.25);
+    expect(withAnalog.atBreak).toBeGreaterThan(4 * withAnalog.normal);
+    expect(without.atBreak).toBeLessThan(0.15); // the values stay inside the usual range: magnitude alone misses it
   });
 
   it('reset() forgets everything', () => {

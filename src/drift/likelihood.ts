@@ -5,7 +5,10 @@
  *
  * - magnitude: how far the value and the short-term level are from a robust baseline (median, IQR);
  * - seasonal: once a period is found (average magnitude difference function over the history), how far
- *   the value is from the same phase of the last two periods (±1 step), against the usual distance.
+ *   the value is from the same phase of the last two periods (±1 step), against the usual distance;
+ * - analog: how far the value is from what followed the most similar recent contexts (the median successor
+ *   of the nearest `analogNeighbours` windows of `analogLength` values among the last `analogWindow`): a
+ *   method-of-analogues forecast, so a pattern that breaks off is seen even without a period.
  *
  * Chosen by measurement on the NAB subset (bench/README.md): a sequence model over quantile bins, a
  * step-size surprise and a left matrix profile (nearest-neighbour subsequence distance) were tried as
@@ -104,6 +107,12 @@ export interface LikelihoodDetectorOptions {
   minPeriodStrength?: number;
   /** Values between period searches once one is found. Default 500. */
   periodEvery?: number;
+  /** Context length of the analog forecast; 0 turns the analog surprise off. Default 6. */
+  analogLength?: number;
+  /** Nearest contexts whose successors form the forecast. Default 8. */
+  analogNeighbours?: number;
+  /** Past positions searched for similar contexts (at most 4 × maxPeriod, the history kept). Default 1000. */
+  analogWindow?: number;
 }
 
 export class LikelihoodDriftDetector implements Detector {
@@ -115,6 +124,9 @@ export class LikelihoodDriftDetector implements Detector {
   private readonly hist: Float64Array;
   private readonly lMag: Likelihood;
   private readonly lSea: Likelihood;
+  private readonly lAna: Likelihood;
+  private readonly nearD: number[] = [];
+  private readonly nearV: number[] = [];
   private period = 0;
   private n = 0;
   private sinceAlert = Number.POSITIVE_INFINITY;
@@ -134,13 +146,55 @@ export class LikelihoodDriftDetector implements Detector {
       maxPeriod: options.maxPeriod ?? 300,
       minPeriodStrength: options.minPeriodStrength ?? 0.7,
       periodEvery: options.periodEvery ?? 500,
+      analogLength: options.analogLength ?? 6,
+      analogNeighbours: options.analogNeighbours ?? 8,
+      analogWindow: options.analogWindow ?? 1000,
     };
     this.base = new Window(this.o.window);
     this.levels = new Window(this.o.window);
     this.resid = new Window(this.o.window);
-    this.hist = new Float64Array(Math.max(16, 4 * this.o.maxPeriod + 2));
+    this.hist = new Float64Array(Math.max(16, 4 * this.o.maxPeriod + 2, this.o.analogWindow + this.o.analogLength + 2));
     this.lMag = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
     this.lSea = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
+    this.lAna = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
+  }
+
+  /**
+   * Analog surprise: |x − median successor of the nearest contexts| in units of the baseline's scale.
+   * Called before `x` enters the history, so `back(k)` are the values before it.
+   */
+  private analogSurprise(x: number): number {
+    const L = this.o.analogLength;
+    const K = this.o.analogNeighbours;
+    if (L === 0 || this.n <= L + 2 * K || this.base.count < 30) return 0;
+    const d = this.nearD;
+    const v = this.nearV;
+    d.length = v.length = 0;
+    const oldest = Math.max(L + 1, this.n - this.o.analogWindow);
+    for (let j = this.n - 1; j >= oldest; j--) {
+      // the context ending just before position j (successor: the value at j) against the newest context
+      const lag = this.n - j;
+      const limit = d.length < K ? Number.POSITIVE_INFINITY : d[K - 1]!;
+      let dist = 0;
+      for (let k = 1; k <= L && dist < limit; k++) {
+        const a = this.back(k) - this.back(lag + k);
+        dist += a * a;
+      }
+      if (dist >= limit) continue;
+      let i = d.length;
+      while (i > 0 && d[i - 1]! > dist) i--;
+      d.splice(i, 0, dist);
+      v.splice(i, 0, this.back(lag));
+      if (d.length > K) {
+        d.pop();
+        v.pop();
+      }
+    }
+    if (v.length < K) return 0;
+    v.sort((a, b) => a - b);
+    const forecast = K % 2 === 1 ? v[K >> 1]! : (v[K / 2 - 1]! + v[K / 2]!) / 2;
+    const scale = Math.max((this.base.quantile(0.75) - this.base.quantile(0.25)) / 1.349, (this.base.quantile(0.99) - this.base.quantile(0.01)) / 20, 1e-9);
+    return Math.min(50, Math.abs(x - forecast) / scale);
   }
 
   private z(w: Window, x: number): number {
@@ -228,6 +282,7 @@ export class LikelihoodDriftDetector implements Detector {
       sea = seaReady ? Math.min(50, this.z0(this.resid, r)) : 0;
       this.resid.push(r);
     }
+    const ana = this.analogSurprise(x);
     this.hist[this.n % this.hist.length] = x;
     this.base.push(x);
     this.levels.push(level);
@@ -235,9 +290,12 @@ export class LikelihoodDriftDetector implements Detector {
     const learning = Math.max(1, this.o.warmup - 30);
     const pMag = this.lMag.update(mag, learning);
     const pSea = seaReady ? this.lSea.update(sea, learning) : 1;
+    const useAna = this.o.analogLength > 0;
+    const pAna = useAna ? this.lAna.update(ana, learning) : 1;
     if (this.n <= this.o.warmup) return 0;
-    // the smaller tail probability, Bonferroni-corrected for looking twice
-    const p = seaReady ? Math.min(1, 2 * Math.min(pMag, pSea)) : pMag;
+    // the smallest tail probability, Bonferroni-corrected for the number of surprises looked at
+    const looks = 1 + (seaReady ? 1 : 0) + (useAna ? 1 : 0);
+    const p = Math.min(1, looks * Math.min(pMag, pSea, pAna));
     let score = Math.min(1, Math.max(0, Math.log(Math.max(p, 1e-300)) / Math.log(this.o.floorP)));
     if (this.sinceAlert < this.o.refractory) score *= this.o.damp;
     else if (score >= this.o.alertAt) this.sinceAlert = 0;
@@ -262,6 +320,7 @@ export class LikelihoodDriftDetector implements Detector {
     this.hist.fill(0);
     this.lMag.clear();
     this.lSea.clear();
+    this.lAna.clear();
     this.period = 0;
     this.n = 0;
     this.sinceAlert = Number.POSITIVE_INFINITY;
