@@ -240,6 +240,14 @@ export function storeConformance(target: ConformanceTarget): void {
         }));
     }
 
+    if (target.sql === undefined) {
+      it('refuses Unit.sql (no SQL on this backend) and writes nothing of the unit', () =>
+        withStore(async (s) => {
+          await expect(s.commit({ now: T0, sql: () => undefined, effects: [{ collection: 'c', id: 'x', data: 1 }] })).rejects.toThrow(/no SQL/);
+          expect(await s.effects('c')).toEqual([]);
+        }));
+    }
+
     it('model-based (fast-check commands): the backend answers every random command like the in-memory model', async () => {
       await fc.assert(
         fc.asyncProperty(fc.commands([commandArb.map((c) => new StoreCommand(c))], { maxCommands: 60, size: 'max' }), async (cmds) => {

@@ -112,7 +112,7 @@ export class MemoryStore implements IntegrityStore {
     }
     const pkey = u.processed === undefined ? '' : `${u.processed.group}\u0000${u.processed.id}`;
     if (u.processed !== undefined && this.processedIds.has(pkey)) return Promise.resolve({ ok: false, reason: 'duplicate' });
-    if (u.sql !== undefined) throw new TypeError('the memory store has no SQL: Unit.sql is for the SQLite and PostgreSQL stores');
+    if (u.sql !== undefined) return Promise.reject(new TypeError('the memory store has no SQL: Unit.sql is for the SQLite and PostgreSQL stores'));
     if (u.processed !== undefined) this.processedIds.add(pkey);
     for (const e of u.effects ?? []) {
       const k = `${e.collection}\u0000${e.id}`;
