@@ -21,6 +21,44 @@ function storeOption(value: unknown): IntegrityStore {
   return value as IntegrityStore;
 }
 
+/** Runs `step` until stopped: again at once when it says so (a full batch), else after `everyMs`. */
+class PollLoop {
+  private timer: ReturnType<Clock['setTimer']> | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = true;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly everyMs: number,
+  ) {}
+
+  start(step: () => Promise<boolean>, onError: (err: unknown) => void): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const loop = (): void => {
+      this.timer = undefined;
+      if (this.stopped) return;
+      this.running = step()
+        .catch((err: unknown) => {
+          onError(err);
+          return false;
+        })
+        .then((again) => {
+          if (!this.stopped) this.timer = this.clock.setTimer(loop, again ? 0 : this.everyMs);
+        });
+    };
+    loop();
+  }
+
+  /** Stops and waits for the step in hand. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
+
 export interface DurableQueueOptions {
   store: IntegrityStore;
   /** Queue name (letters, digits, `-_.`). */
@@ -69,10 +107,7 @@ export class DurableQueue<T = unknown> {
   private readonly maxAttempts: number;
   private readonly backoff: (attempt: number) => number;
   private readonly batch: number;
-  private readonly pollMs: number;
-  private timer: ReturnType<Clock['setTimer']> | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = true;
+  private readonly poller: PollLoop;
   private readonly afterCommit: ((id: string) => void | Promise<void>) | undefined;
   private readonly concurrency: number;
 
@@ -89,7 +124,7 @@ export class DurableQueue<T = unknown> {
     const random = o.random === undefined ? Math.random : fnOption<() => number>('random', o.random);
     this.backoff = (attempt) => schedule(random)(attempt);
     this.batch = intOption('batch', o.batch ?? 16, 1, 10_000);
-    this.pollMs = durationOption('pollInterval', o.pollInterval ?? '250ms', 1);
+    this.poller = new PollLoop(this.clock, durationOption('pollInterval', o.pollInterval ?? '250ms', 1));
   }
 
   /** Adds a message (id defaults to a random UUID; an id seen before is ignored). Returns the id. */
@@ -163,31 +198,16 @@ export class DurableQueue<T = unknown> {
 
   /** Polls in the background until `stop()`: immediately again after a full batch, else after `pollInterval`. */
   start(handler: Handler<T>, onError: (err: unknown) => void = () => undefined): this {
-    if (!this.stopped) return this;
-    this.stopped = false;
-    const loop = (): void => {
-      this.timer = undefined;
-      if (this.stopped) return;
-      this.running = this.pollOnce(handler)
-        .then((r) => r.processed + r.duplicates + r.retried + r.dead + r.leaseLost >= this.batch)
-        .catch((err: unknown) => {
-          onError(err);
-          return false;
-        })
-        .then((full) => {
-          if (!this.stopped) this.timer = this.clock.setTimer(loop, full ? 0 : this.pollMs);
-        });
-    };
-    loop();
+    this.poller.start(async () => {
+      const r = await this.pollOnce(handler);
+      return r.processed + r.duplicates + r.retried + r.dead + r.leaseLost >= this.batch;
+    }, onError);
     return this;
   }
 
   /** Stops polling and waits for the batch in hand. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 }
 
@@ -211,10 +231,7 @@ export class OutboxRelay {
   private readonly publish: OutboxRelayOptions['publish'];
   private readonly clock: Clock;
   private readonly batch: number;
-  private readonly pollMs: number;
-  private timer: ReturnType<Clock['setTimer']> | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = true;
+  private readonly poller: PollLoop;
 
   constructor(options: OutboxRelayOptions) {
     const o = objectOption('relay', options, ['store', 'publish', 'clock', 'batch', 'pollInterval']);
@@ -222,7 +239,7 @@ export class OutboxRelay {
     this.publish = fnOption('publish', o.publish);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
     this.batch = intOption('batch', o.batch ?? 100, 1, 10_000);
-    this.pollMs = durationOption('pollInterval', o.pollInterval ?? '250ms', 1);
+    this.poller = new PollLoop(this.clock, durationOption('pollInterval', o.pollInterval ?? '250ms', 1));
   }
 
   /**
@@ -246,30 +263,14 @@ export class OutboxRelay {
     return sent.length;
   }
 
+  /** Relays in the background until `stop()`: immediately again after a full batch, else after `pollInterval`. */
   start(onError: (err: unknown) => void = () => undefined): this {
-    if (!this.stopped) return this;
-    this.stopped = false;
-    const loop = (): void => {
-      this.timer = undefined;
-      if (this.stopped) return;
-      this.running = this.relayOnce()
-        .catch((err: unknown) => {
-          onError(err);
-          return 0;
-        })
-        .then((n) => {
-          if (!this.stopped) this.timer = this.clock.setTimer(loop, n >= this.batch ? 0 : this.pollMs);
-        });
-    };
-    loop();
+    this.poller.start(async () => (await this.relayOnce()) >= this.batch, onError);
     return this;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 }
 

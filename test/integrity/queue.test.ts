@@ -84,6 +84,22 @@ describe.each(backends)('durable queue on %s', (_name, make) => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
+  it('the relay runs in the background until stop(), which leaves no timer', async () => {
+    const clock = new FakeClock();
+    const store = make();
+    const seen: string[] = [];
+    const relay = new OutboxRelay({ store, clock, pollInterval: '100ms', batch: 2, publish: (row) => void seen.push(row.id) });
+    for (const id of ['a', 'b', 'c']) await store.commit({ now: clock.now(), outbox: [{ id, topic: 't', payload: id }] });
+    relay.start();
+    await clock.advance(0);
+    await clock.advance(100);
+    await store.commit({ now: clock.now(), outbox: [{ id: 'd', topic: 't', payload: 'd' }] });
+    await clock.advance(100);
+    await relay.stop();
+    expect(seen).toEqual(['a', 'b', 'c', 'd']);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
   it('outbox → relay → queue → consumer: each committed message is applied once; rolled-back units send nothing', async () => {
     const clock = new FakeClock();
     const store = make();
