@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorResponse, HttpGuard, type HttpGuardOptions, type RouteSpec } from './guard.js';
-import { responseDone } from './node.js';
+import { pathOf, responseDone } from './node.js';
 import type { Wall } from '../wall/wall.js';
 
 /** The parts of a Fastify instance, request and reply the adapter uses. */
@@ -22,11 +22,6 @@ type Done = (err?: Error) => void;
 interface FastifyLike {
   addHook(name: 'onRequest', fn: (req: FastifyRequestLike, reply: FastifyReplyLike, done: Done) => void): unknown;
   setErrorHandler(fn: (err: Error, req: FastifyRequestLike, reply: FastifyReplyLike) => unknown): unknown;
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
 }
 
 /**

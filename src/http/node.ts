@@ -12,14 +12,16 @@ export function writeResponse(res: ServerResponse, r: GuardResponse, head = fals
   res.end(head ? undefined : r.body);
 }
 
-function header(req: IncomingMessage): (name: string) => string | undefined {
+/** Reads request headers by lower-case name (repeated ones joined with a comma). */
+export function headerReader(headers: Record<string, string | string[] | undefined>): (name: string) => string | undefined {
   return (name) => {
-    const v = req.headers[name];
+    const v = headers[name];
     return Array.isArray(v) ? v.join(',') : v;
   };
 }
 
-function pathOf(url: string | undefined): string {
+/** The path of a request URL, without its query. */
+export function pathOf(url: string | undefined): string {
   const u = url ?? '/';
   const q = u.indexOf('?');
   return q === -1 ? u : u.slice(0, q);
@@ -48,7 +50,7 @@ export function nodeHandler(
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET';
     guard
-      .enter({ method, path: pathOf(req.url), header: header(req) })
+      .enter({ method, path: pathOf(req.url), header: headerReader(req.headers) })
       .then((entry) => {
         if (entry.kind === 'respond') return writeResponse(res, entry.response, method === 'HEAD');
         return entry.admitted.run(() => {

@@ -18,6 +18,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { configError, isPlainObject } from '../core/validate.js';
+import type { GuardResponse } from '../http/guard.js';
+import { headerReader, pathOf, writeResponse } from '../http/node.js';
 import type { StoredResponse } from '../stores/types.js';
 import { canonicalJson, type Idempotency, type RunResult, scopedKey } from './idempotency.js';
 import type { Work } from './work.js';
@@ -78,11 +80,8 @@ export function parseIdempotencyKey(value: string | readonly string[] | undefine
   return out;
 }
 
-export interface HttpAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
+/** An answer to write: status, headers, body (the guard's response shape). */
+export type HttpAnswer = GuardResponse;
 
 function problem(status: number, type: string, title: string, detail: string, extra: Record<string, string> = {}): HttpAnswer {
   return {
@@ -214,28 +213,6 @@ export class IdempotentHttp {
   }
 }
 
-function headerOf(req: IncomingMessage): (name: string) => string | undefined {
-  return (name) => {
-    const v = req.headers[name];
-    return Array.isArray(v) ? (v.length === 1 ? v[0] : v.join('\u0000')) : v;
-  };
-}
-
-function pathOf(url: string | undefined): string {
-  const u = url ?? '/';
-  const q = u.indexOf('?');
-  return q === -1 ? u : u.slice(0, q);
-}
-
-function send(res: ServerResponse, a: HttpAnswer): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  res.writeHead(a.status, { ...a.headers, 'content-length': String(Buffer.byteLength(a.body)) });
-  res.end(a.body);
-}
-
 function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -262,17 +239,17 @@ export function idempotentNode(options: IdempotentHttpOptions | IdempotentHttp, 
   return (req, res) => {
     void (async () => {
       const body = await readBody(req, core.maxBodyBytes);
-      if (body === null) return send(res, problem(413, 'too-large', 'Request body too large', `The body exceeds ${core.maxBodyBytes} bytes.`));
-      const b = await core.begin({ method: req.method ?? 'GET', path: pathOf(req.url), header: headerOf(req), body });
-      if (b.kind === 'respond') return send(res, b.response);
+      if (body === null) return writeResponse(res, problem(413, 'too-large', 'Request body too large', `The body exceeds ${core.maxBodyBytes} bytes.`));
+      const b = await core.begin({ method: req.method ?? 'GET', path: pathOf(req.url), header: headerReader(req.headers), body });
+      if (b.kind === 'respond') return writeResponse(res, b.response);
       let answer: HttpAnswer;
       try {
         answer = await handler(req, { body, work: b.work });
       } catch (err) {
         answer = { status: 500, headers: { 'content-type': 'text/plain' }, body: `internal error: ${err instanceof Error ? err.message : String(err)}` };
       }
-      send(res, await b.finish(answer));
-    })().catch((err: unknown) => send(res, { status: 503, headers: { 'content-type': 'text/plain', 'retry-after': '1' }, body: `idempotency store unavailable: ${String(err)}` }));
+      writeResponse(res, await b.finish(answer));
+    })().catch((err: unknown) => writeResponse(res, { status: 503, headers: { 'content-type': 'text/plain', 'retry-after': '1' }, body: `idempotency store unavailable: ${String(err)}` }));
   };
 }
 
@@ -289,9 +266,9 @@ export function expressIdempotency(
       return;
     }
     core
-      .begin({ method: req.method ?? 'GET', path: req.path ?? pathOf(req.url), header: headerOf(req), body: req.body ?? null })
+      .begin({ method: req.method ?? 'GET', path: req.path ?? pathOf(req.url), header: headerReader(req.headers), body: req.body ?? null })
       .then((b) => {
-        if (b.kind === 'respond') return send(res, b.response);
+        if (b.kind === 'respond') return writeResponse(res, b.response);
         if (b.work !== undefined) req.idempotency = b.work;
         captureNode(res, b.finish);
         next();
@@ -381,11 +358,7 @@ export function installFastifyIdempotency(app: FastifyLike, options: IdempotentH
   const core = options instanceof IdempotentHttp ? options : new IdempotentHttp(options);
   const finishers = new WeakMap<FastifyRequestLike, (a: HttpAnswer) => Promise<HttpAnswer>>();
   app.addHook('preHandler', async (req, reply) => {
-    const header = (n: string): string | undefined => {
-      const v = req.headers[n];
-      return Array.isArray(v) ? (v.length === 1 ? v[0] : v.join('\u0000')) : v;
-    };
-    const b = await core.begin({ method: req.method, path: pathOf(req.url), header, body: req.body ?? null });
+    const b = await core.begin({ method: req.method, path: pathOf(req.url), header: headerReader(req.headers), body: req.body ?? null });
     if (b.kind === 'respond') {
       finishers.set(req, (a) => Promise.resolve(a));
       return reply.code(b.response.status).headers(b.response.headers).send(b.response.body);

@@ -9,6 +9,7 @@ import { type Clock, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { configError, fnOption, isPlainObject, objectOption } from '../core/validate.js';
+import { storeOption, wholeMs } from '../stores/options.js';
 import type { IntegrityStore, StoredResponse, VersionedWrite } from '../stores/types.js';
 import { Work } from './work.js';
 
@@ -60,17 +61,17 @@ export class Idempotency {
   readonly ttlMs: number;
   readonly maxRunMs: number;
   private readonly clock: Clock;
+  /** The clock in whole milliseconds, the stores' unit. */
+  private readonly now: () => number;
   private readonly onStale: ((w: VersionedWrite[]) => void) | undefined;
   /** Counters since start. */
   readonly stats = { executed: 0, replayed: 0, inFlight: 0, mismatched: 0, leaseLost: 0, failed: 0, staleWrites: 0 };
 
   constructor(options: IdempotencyOptions) {
     const o = objectOption('idempotency', options, ['store', 'clock', 'lease', 'ttl', 'maxRun', 'onStale']);
-    if (o.store === null || typeof o.store !== 'object' || typeof (o.store as IntegrityStore).claim !== 'function') {
-      throw configError('store', 'an IntegrityStore (memoryStore(), sqliteStore(…), redisStore(…), postgresStore(…))', o.store);
-    }
-    this.store = o.store as IntegrityStore;
+    this.store = storeOption(o.store);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.now = wholeMs(this.clock);
     this.leaseMs = durationOption('lease', o.lease ?? '30s', 100);
     this.ttlMs = durationOption('ttl', o.ttl ?? '24h', 1000);
     if (this.ttlMs < this.leaseMs) throw configError('ttl', `a duration ≥ lease (${this.leaseMs}ms)`, o.ttl);
@@ -85,7 +86,7 @@ export class Idempotency {
    */
   async run(key: string, fp: string, fn: (work: Work) => Promise<StoredResponse> | StoredResponse): Promise<RunResult> {
     const token = randomUUID();
-    const claim = await this.store.claim({ key, fingerprint: fp, token, now: Math.floor(this.clock.now()), leaseMs: this.leaseMs });
+    const claim = await this.store.claim({ key, fingerprint: fp, token, now: this.now(), leaseMs: this.leaseMs });
     switch (claim.state) {
       case 'completed':
         this.stats.replayed++;
@@ -95,7 +96,7 @@ export class Idempotency {
         return { kind: 'mismatch' };
       case 'in-flight':
         this.stats.inFlight++;
-        return { kind: 'in-flight', retryAfterMs: Math.max(0, claim.leaseUntil - Math.floor(this.clock.now())) };
+        return { kind: 'in-flight', retryAfterMs: Math.max(0, claim.leaseUntil - this.now()) };
       case 'claimed':
         break;
     }
@@ -112,7 +113,7 @@ export class Idempotency {
       throw err;
     }
     heartbeat.stop();
-    const now = Math.floor(this.clock.now());
+    const now = this.now();
     const r = await this.store.commit(work.toUnit(now, { complete: { key, token, response, expiresAt: now + this.ttlMs } }));
     if (!r.ok) {
       this.stats.leaseLost++;
@@ -163,7 +164,7 @@ export class Idempotency {
       handle = undefined;
       if (this.clock.now() >= giveUpAt) return; // a hung handler: let the lease run out
       this.store
-        .renew(key, token, Math.floor(this.clock.now()), this.leaseMs)
+        .renew(key, token, this.now(), this.leaseMs)
         .then((held) => {
           if (!held) ac.abort(new BlastwallError('CONFLICT', 'the idempotency lease was lost', { details: { reason: 'lease-lost' } }));
           else if (!stopped) arm();

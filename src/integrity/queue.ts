@@ -11,15 +11,12 @@ import { type Clock, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { configError, fnOption, intOption, objectOption, stringOption } from '../core/validate.js';
 import { exponential, type Schedule } from '../policies/retry/schedule.js';
+import { storeOption, wholeMs } from '../stores/options.js';
 import type { IntegrityStore, LeasedMessage, OutboxRow, QueueStats, VersionedWrite } from '../stores/types.js';
 import { Work } from './work.js';
 
-function storeOption(value: unknown): IntegrityStore {
-  if (value === null || typeof value !== 'object' || typeof (value as IntegrityStore).lease !== 'function') {
-    throw configError('store', 'an IntegrityStore (memoryStore(), sqliteStore(…), redisStore(…), postgresStore(…))', value);
-  }
-  return value as IntegrityStore;
-}
+/** A queue delivery is fenced at commit by its lease token; nothing aborts it while it runs. */
+const NEVER_ABORTED = new AbortController().signal;
 
 /** Runs `step` until stopped: again at once when it says so (a full batch), else after `everyMs`. */
 class PollLoop {
@@ -103,6 +100,8 @@ export class DurableQueue<T = unknown> {
   readonly name: string;
   readonly stats = { processed: 0, duplicates: 0, retried: 0, dead: 0, leaseLost: 0, staleWrites: 0 };
   private readonly clock: Clock;
+  /** The clock in whole milliseconds, the stores' unit. */
+  private readonly now: () => number;
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
   private readonly backoff: (attempt: number) => number;
@@ -118,6 +117,7 @@ export class DurableQueue<T = unknown> {
     this.store = storeOption(o.store);
     this.name = stringOption('name', o.name, /^[A-Za-z0-9_.-]{1,100}$/);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.now = wholeMs(this.clock);
     this.leaseMs = durationOption('lease', o.lease ?? '30s', 100);
     this.maxAttempts = intOption('maxAttempts', o.maxAttempts ?? 5, 1, 1000);
     const schedule = o.backoff === undefined ? exponential({ base: '1s', max: '5m', jitter: 'full' }) : fnOption<Schedule>('backoff', o.backoff);
@@ -130,7 +130,7 @@ export class DurableQueue<T = unknown> {
   /** Adds a message (id defaults to a random UUID; an id seen before is ignored). Returns the id. */
   async enqueue(payload: T, options: { id?: string; delay?: Duration } = {}): Promise<string> {
     const id = options.id ?? randomUUID();
-    const now = Math.floor(this.clock.now());
+    const now = this.now();
     const delay = options.delay === undefined ? 0 : durationOption('delay', options.delay, 0);
     await this.store.enqueue(this.name, [{ id, payload, availableAt: now + delay }], now);
     return id;
@@ -138,7 +138,7 @@ export class DurableQueue<T = unknown> {
 
   /** Backlog size and oldest-item age (the drift signals), leased and dead counts. */
   queueStats(): Promise<QueueStats> {
-    return this.store.queueStats(this.name, Math.floor(this.clock.now()));
+    return this.store.queueStats(this.name, this.now());
   }
 
   deadLetters(limit?: number): ReturnType<IntegrityStore['deadLetters']> {
@@ -148,7 +148,7 @@ export class DurableQueue<T = unknown> {
   /** Leases one batch and handles it. Deterministic: what tests and `start()` use. */
   async pollOnce(handler: Handler<T>): Promise<PollResult> {
     const r: PollResult = { processed: 0, duplicates: 0, retried: 0, dead: 0, leaseLost: 0 };
-    const msgs = await this.store.lease(this.name, this.batch, Math.floor(this.clock.now()), this.leaseMs);
+    const msgs = await this.store.lease(this.name, this.batch, this.now(), this.leaseMs);
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < msgs.length) await this.handleOne(msgs[next++]!, handler, r);
@@ -163,12 +163,11 @@ export class DurableQueue<T = unknown> {
   }
 
   private async handleOne(m: LeasedMessage, handler: Handler<T>, r: PollResult): Promise<void> {
-    const ac = new AbortController();
-    const work = new Work(ac.signal);
+    const work = new Work(NEVER_ABORTED);
     try {
       await handler({ id: m.id, payload: m.payload as T, attempt: m.attempt, work });
     } catch (err) {
-      const now = Math.floor(this.clock.now());
+      const now = this.now();
       const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       if (m.attempt >= this.maxAttempts) {
         if (await this.store.deadLetter(this.name, m.id, m.leaseToken, reason, now)) r.dead++;
@@ -180,7 +179,7 @@ export class DurableQueue<T = unknown> {
       }
       return;
     }
-    const now = Math.floor(this.clock.now());
+    const now = this.now();
     const c = await this.store.commit(work.toUnit(now, { message: { queue: this.name, id: m.id, leaseToken: m.leaseToken }, processed: { group: this.name, id: m.id } }));
     if (!c.ok && c.reason === 'lease-lost') {
       r.leaseLost++;
@@ -193,7 +192,7 @@ export class DurableQueue<T = unknown> {
       r.duplicates++;
     }
     if (this.afterCommit !== undefined) await this.afterCommit(m.id);
-    await this.store.ack(this.name, m.id, m.leaseToken, Math.floor(this.clock.now()));
+    await this.store.ack(this.name, m.id, m.leaseToken, this.now());
   }
 
   /** Polls in the background until `stop()`: immediately again after a full batch, else after `pollInterval`. */
@@ -230,6 +229,8 @@ export class OutboxRelay {
   private readonly store: IntegrityStore;
   private readonly publish: OutboxRelayOptions['publish'];
   private readonly clock: Clock;
+  /** The clock in whole milliseconds, the stores' unit. */
+  private readonly now: () => number;
   private readonly batch: number;
   private readonly poller: PollLoop;
 
@@ -238,6 +239,7 @@ export class OutboxRelay {
     this.store = storeOption(o.store);
     this.publish = fnOption('publish', o.publish);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.now = wholeMs(this.clock);
     this.batch = intOption('batch', o.batch ?? 100, 1, 10_000);
     this.poller = new PollLoop(this.clock, durationOption('pollInterval', o.pollInterval ?? '250ms', 1));
   }
@@ -258,7 +260,7 @@ export class OutboxRelay {
       }
       sent.push(row.id);
     }
-    if (sent.length > 0) await this.store.markSent(sent, Math.floor(this.clock.now()));
+    if (sent.length > 0) await this.store.markSent(sent, this.now());
     this.stats.published += sent.length;
     return sent.length;
   }
@@ -282,12 +284,15 @@ export class OrderingGuard {
   readonly stats = { applied: 0, stale: 0 };
   private readonly store: IntegrityStore;
   private readonly clock: Clock;
+  /** The clock in whole milliseconds, the stores' unit. */
+  private readonly now: () => number;
   private readonly onStale: ((w: VersionedWrite) => void) | undefined;
 
   constructor(options: { store: IntegrityStore; clock?: Clock; onStale?: (w: VersionedWrite) => void }) {
     const o = objectOption('guard', options, ['store', 'clock', 'onStale']);
     this.store = storeOption(o.store);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.now = wholeMs(this.clock);
     this.onStale = o.onStale === undefined ? undefined : fnOption('onStale', o.onStale);
   }
 
@@ -301,7 +306,7 @@ export class OrderingGuard {
     const cur = await this.store.version(entity);
     if (cur !== undefined && cur.version >= version) return this.stale({ entity, version, value: undefined }, cur.version);
     const value = typeof write === 'function' ? await (write as () => V | Promise<V>)() : write;
-    const r = await this.store.commit({ now: Math.floor(this.clock.now()), versions: [{ entity, version, value }] });
+    const r = await this.store.commit({ now: this.now(), versions: [{ entity, version, value }] });
     if (r.ok && r.stale.length === 0) {
       this.stats.applied++;
       return { applied: true, version };
@@ -328,11 +333,14 @@ export class Quarantine {
   readonly stats = { accepted: 0, quarantined: 0 };
   private readonly store: IntegrityStore;
   private readonly clock: Clock;
+  /** The clock in whole milliseconds, the stores' unit. */
+  private readonly now: () => number;
 
   constructor(options: { store: IntegrityStore; clock?: Clock }) {
     const o = objectOption('quarantine', options, ['store', 'clock']);
     this.store = storeOption(o.store);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.now = wholeMs(this.clock);
   }
 
   /** Returns true when `payload` passes; otherwise stores it under `source` with the reason and returns false. */
@@ -349,7 +357,7 @@ export class Quarantine {
     } catch {
       text = String(payload);
     }
-    await this.store.putQuarantine({ source, reason, payload: text, at: Math.floor(this.clock.now()) });
+    await this.store.putQuarantine({ source, reason, payload: text, at: this.now() });
     return false;
   }
 
@@ -378,6 +386,8 @@ export class DurableDeferred<P = unknown> {
   private snapshot = { size: 0, oldestAt: 0 };
   private readonly detach: () => void;
   private readonly clock: Clock;
+  /** The clock in whole milliseconds, the stores' unit. */
+  private readonly now: () => number;
 
   constructor(
     private readonly dependency: {
@@ -391,6 +401,7 @@ export class DurableDeferred<P = unknown> {
     fnOption('handler', options.handler);
     this.queue = new DurableQueue<P>({ ...rest, name: name ?? dependency.name.replace(/[^A-Za-z0-9_.-]/g, '_') });
     this.clock = options.clock ?? realClock;
+    this.now = wholeMs(this.clock);
     this.detach = dependency.attachBacklog(() => ({
       size: this.snapshot.size,
       oldestAgeMs: this.snapshot.size === 0 ? 0 : Math.max(0, this.clock.now() - this.snapshot.oldestAt),
@@ -404,7 +415,7 @@ export class DurableDeferred<P = unknown> {
 
   async refresh(): Promise<void> {
     const s = await this.queue.queueStats();
-    this.snapshot = { size: s.backlog, oldestAt: Math.floor(this.clock.now()) - s.oldestAgeMs };
+    this.snapshot = { size: s.backlog, oldestAt: this.now() - s.oldestAgeMs };
   }
 
   /** One poll: deliver what is due (deterministic; `start()` repeats it). */

@@ -18,7 +18,8 @@ export interface WatchStoreOptions {
   halfOpenAfter?: Duration;
 }
 
-const PASS_THROUGH = new Set<PropertyKey>(['kind', 'close', 'init', 'enqueueOutboxWith', 'then']);
+/** Not routed through the dependency: lifecycle calls, and the write that runs inside the caller's own transaction. */
+const PASS_THROUGH = new Set<PropertyKey>(['close', 'init', 'enqueueOutboxWith']);
 
 export function watchStore<S extends IntegrityStore>(wall: Wall, store: S, options: WatchStoreOptions = {}): S {
   const dep = wall.dependency(options.name ?? `store:${store.kind}`, {
@@ -27,11 +28,20 @@ export function watchStore<S extends IntegrityStore>(wall: Wall, store: S, optio
     retry: false,
     breaker: { failureRate: options.failureRate ?? 0.5, window: '10s', minimumCalls: 5, halfOpenAfter: options.halfOpenAfter ?? '2s', probes: 1 },
   });
+  // one wrapper per method, made on first use
+  const wrappers = new Map<PropertyKey, (...args: unknown[]) => unknown>();
   return new Proxy(store, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function' || PASS_THROUGH.has(prop)) return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      return (...args: unknown[]) => dep.call(() => (v as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+      if (typeof v !== 'function') return v;
+      let w = wrappers.get(prop);
+      if (w === undefined) {
+        // the method is looked up at call time, so a store patched later (tests, instrumentation) is honoured
+        const call = (args: unknown[]): Promise<unknown> => (Reflect.get(target, prop) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        w = PASS_THROUGH.has(prop) ? (...args: unknown[]) => call(args) : (...args: unknown[]) => dep.call(() => call(args));
+        wrappers.set(prop, w);
+      }
+      return w;
     },
   });
 }

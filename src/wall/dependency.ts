@@ -601,21 +601,14 @@ export class Dependency {
 
   /** Backlog of the deferred queue (in memory, plus attached durable queues): size and age of the oldest item. */
   backlog(): { size: number; oldestAgeMs: number; active: number } {
-    if (this.backlogSources.size > 0) {
-      let size = this.deferQueued;
-      let oldestAgeMs = this.deferHead === undefined ? 0 : this.clock.now() - this.deferHead.enqueuedAt;
-      for (const src of this.backlogSources) {
-        const b = src();
-        size += b.size;
-        oldestAgeMs = Math.max(oldestAgeMs, b.oldestAgeMs);
-      }
-      return { size, oldestAgeMs, active: this.deferActive };
+    let size = this.deferQueued;
+    let oldestAgeMs = this.deferHead === undefined ? 0 : this.clock.now() - this.deferHead.enqueuedAt;
+    for (const src of this.backlogSources) {
+      const b = src();
+      size += b.size;
+      oldestAgeMs = Math.max(oldestAgeMs, b.oldestAgeMs);
     }
-    return {
-      size: this.deferQueued,
-      oldestAgeMs: this.deferHead === undefined ? 0 : this.clock.now() - this.deferHead.enqueuedAt,
-      active: this.deferActive,
-    };
+    return { size, oldestAgeMs, active: this.deferActive };
   }
 
   /** Waits for queued deferred work to finish (used by `wall.close()` within its grace period). */

@@ -14,6 +14,7 @@ import type { Registry } from 'prom-client';
 import type { TimelineEntryInput } from '../timeline/index.js';
 import type { IntegrityStore } from '../stores/types.js';
 import { watchStore } from '../integrity/watch.js';
+import { storeOption } from '../stores/options.js';
 import { type Priority, PRIORITIES, type OperationContext, operationStorage } from './context.js';
 import { type Feature, FeatureRegistry, type FeatureSpec } from '../degrade/features.js';
 import { type Mode, type ModeChange, ModeController, type ModeRule, type ModeSnapshot } from '../degrade/modes.js';
@@ -318,10 +319,7 @@ export class Wall {
       isClosed: () => this.closed,
     };
     if (o.store !== undefined) {
-      const st = o.store as IntegrityStore;
-      if (st === null || typeof st !== 'object' || typeof st.commit !== 'function' || typeof st.claim !== 'function') {
-        throw configError('store', 'an IntegrityStore (sqliteStore(path), redisStore(url), postgresStore(url), memoryStore())', o.store);
-      }
+      const st = storeOption(o.store);
       this.ownedStore = st;
       this.store = watchStore(this, st);
     }

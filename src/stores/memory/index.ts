@@ -19,6 +19,9 @@ import type {
   Unit,
   VersionedWrite,
 } from '../types.js';
+import { leaseToken as tokenOf } from '../options.js';
+
+const leaseToken = (m: QueueMsg): string => tokenOf(m.id, m.attempts);
 
 interface KeyRecord {
   fingerprint: string;
@@ -297,7 +300,6 @@ export class MemoryStore implements IntegrityStore {
   }
 }
 
-const leaseToken = (m: QueueMsg): string => `${m.id}#${m.attempts}`;
 
 export function memoryStore(): MemoryStore {
   return new MemoryStore();

@@ -21,6 +21,7 @@ import type {
   Unit,
   VersionedWrite,
 } from '../types.js';
+import { leaseToken, tokenAttempts } from '../options.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://…` connection string, or your own pg.Pool (then `close()` leaves it open). */
@@ -195,7 +196,7 @@ export class PostgresStore implements IntegrityStore {
             [u.message.queue, u.message.id],
             c,
           );
-          if (m === undefined || `${u.message.id}#${num(m.attempts)}` !== u.message.leaseToken) return { ok: false, reason: 'lease-lost' };
+          if (m === undefined || leaseToken(u.message.id, num(m.attempts)) !== u.message.leaseToken) return { ok: false, reason: 'lease-lost' };
         }
         if (u.processed !== undefined) {
           const r = await c.query(`INSERT INTO ${this.t('processed')} (grp, id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
@@ -260,8 +261,8 @@ export class PostgresStore implements IntegrityStore {
     const r = await this.pool.query(
       `INSERT INTO ${this.t('queue')} (queue, id, payload, enqueued_at, available_at, state, attempts, lease_until)
        SELECT $1, m.id, m.payload, $2, m.available_at, 'ready', 0, 0
-       FROM jsonb_to_recordset($3::jsonb) AS m(id text, payload jsonb, available_at bigint) ORDER BY m.ord
-       ON CONFLICT (queue, id) DO NOTHING`.replace('m(id text,', 'm(ord int, id text,'),
+       FROM jsonb_to_recordset($3::jsonb) AS m(ord int, id text, payload jsonb, available_at bigint) ORDER BY m.ord
+       ON CONFLICT (queue, id) DO NOTHING`,
       [queue, now, JSON.stringify(messages.map((m, ord) => ({ ord, id: m.id, payload: m.payload ?? null, available_at: m.availableAt })))],
     );
     return r.rowCount ?? 0;
@@ -282,20 +283,15 @@ export class PostgresStore implements IntegrityStore {
       payload: r.payload,
       attempt: num(r.attempts),
       enqueuedAt: num(r.enqueued_at),
-      leaseToken: `${r.id as string}#${num(r.attempts)}`,
+      leaseToken: leaseToken(r.id as string, num(r.attempts)),
       leaseUntil: num(r.lease_until),
     }));
-  }
-
-  private attemptsOf(id: string, token: string): number {
-    const hash = token.lastIndexOf('#');
-    return hash === -1 || token.slice(0, hash) !== id ? -1 : Number(token.slice(hash + 1)) || -1;
   }
 
   async ack(queue: string, id: string, token: string, now: number): Promise<boolean> {
     const r = await this.pool.query(
       `UPDATE ${this.t('queue')} SET state = 'done', done_at = $4 WHERE queue = $1 AND id = $2 AND state = 'leased' AND attempts = $3`,
-      [queue, id, this.attemptsOf(id, token), now],
+      [queue, id, tokenAttempts(id, token), now],
     );
     return r.rowCount === 1;
   }
@@ -303,7 +299,7 @@ export class PostgresStore implements IntegrityStore {
   async retryLater(queue: string, id: string, token: string, availableAt: number): Promise<boolean> {
     const r = await this.pool.query(
       `UPDATE ${this.t('queue')} SET state = 'ready', available_at = $4 WHERE queue = $1 AND id = $2 AND state = 'leased' AND attempts = $3`,
-      [queue, id, this.attemptsOf(id, token), availableAt],
+      [queue, id, tokenAttempts(id, token), availableAt],
     );
     return r.rowCount === 1;
   }
@@ -311,7 +307,7 @@ export class PostgresStore implements IntegrityStore {
   async deadLetter(queue: string, id: string, token: string, reason: string, now: number): Promise<boolean> {
     const r = await this.pool.query(
       `UPDATE ${this.t('queue')} SET state = 'dead', reason = $4, done_at = $5 WHERE queue = $1 AND id = $2 AND state = 'leased' AND attempts = $3`,
-      [queue, id, this.attemptsOf(id, token), reason, now],
+      [queue, id, tokenAttempts(id, token), reason, now],
     );
     return r.rowCount === 1;
   }

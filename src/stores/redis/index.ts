@@ -27,6 +27,7 @@ import type {
   Unit,
   VersionedWrite,
 } from '../types.js';
+import { leaseToken } from '../options.js';
 
 export interface RedisStoreOptions {
   /** `redis://…` URL or your own ioredis client (then `close()` leaves it open). */
@@ -74,7 +75,7 @@ if r[1] == 'in-flight' and r[2] == ARGV[3] then redis.call('DEL', k); redis.call
 return 1
 `;
 
-/** ARGV: prefix, unit JSON (payloads pre-encoded as strings, numbers as strings). */
+/** ARGV: prefix, unit JSON (payloads pre-encoded as strings, numbers as strings). Lease tokens are `id#attempts` (see leaseToken). */
 const COMMIT = `
 local P = ARGV[1]
 local u = cjson.decode(ARGV[2])
@@ -351,7 +352,7 @@ export class RedisStore implements IntegrityStore {
     for (let i = 0; i < r.length; i += 4) {
       const id = String(r[i]);
       const attempt = Number(r[i + 2]);
-      out.push({ id, payload: dec(r[i + 1]), attempt, enqueuedAt: Number(r[i + 3]), leaseToken: `${id}#${attempt}`, leaseUntil: now + leaseMs });
+      out.push({ id, payload: dec(r[i + 1]), attempt, enqueuedAt: Number(r[i + 3]), leaseToken: leaseToken(id, attempt), leaseUntil: now + leaseMs });
     }
     return out;
   }

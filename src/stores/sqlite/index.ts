@@ -23,6 +23,7 @@ import type {
   Unit,
   VersionedWrite,
 } from '../types.js';
+import { leaseToken, tokenAttempts } from '../options.js';
 
 export interface SqliteStoreOptions {
   /** A file path (created with its directory), `:memory:`, or an open better-sqlite3 Database to share with your own tables. */
@@ -197,7 +198,7 @@ export class SqliteStore implements IntegrityStore {
       }
       if (u.message !== undefined) {
         const m = this.s.heldMsg!.get(u.message.queue, u.message.id) as Row | undefined;
-        if (m === undefined || `${u.message.id}#${m.attempts as number}` !== u.message.leaseToken) return { ok: false, reason: 'lease-lost' };
+        if (m === undefined || leaseToken(u.message.id, m.attempts as number) !== u.message.leaseToken) return { ok: false, reason: 'lease-lost' };
       }
       if (u.processed !== undefined && this.s.processed!.run(u.processed.group, u.processed.id, u.now).changes === 0) {
         return { ok: false, reason: 'duplicate' };
@@ -245,26 +246,21 @@ export class SqliteStore implements IntegrityStore {
           payload: parse(r.payload),
           attempt: r.attempts as number,
           enqueuedAt: r.enqueued_at as number,
-          leaseToken: `${id}#${r.attempts as number}`,
+          leaseToken: leaseToken(id, r.attempts as number),
           leaseUntil: r.lease_until as number,
         };
       }),
     );
   }
 
-  private attemptsOf(id: string, token: string): number {
-    const hash = token.lastIndexOf('#');
-    return hash === -1 || token.slice(0, hash) !== id ? -1 : Number(token.slice(hash + 1));
-  }
-
   ack(queue: string, id: string, token: string, now: number): Promise<boolean> {
-    return this.tx(() => this.s.ack!.run(now, queue, id, this.attemptsOf(id, token)).changes === 1);
+    return this.tx(() => this.s.ack!.run(now, queue, id, tokenAttempts(id, token)).changes === 1);
   }
   retryLater(queue: string, id: string, token: string, availableAt: number): Promise<boolean> {
-    return this.tx(() => this.s.retry!.run(availableAt, queue, id, this.attemptsOf(id, token)).changes === 1);
+    return this.tx(() => this.s.retry!.run(availableAt, queue, id, tokenAttempts(id, token)).changes === 1);
   }
   deadLetter(queue: string, id: string, token: string, reason: string, now: number): Promise<boolean> {
-    return this.tx(() => this.s.dead!.run(reason, now, queue, id, this.attemptsOf(id, token)).changes === 1);
+    return this.tx(() => this.s.dead!.run(reason, now, queue, id, tokenAttempts(id, token)).changes === 1);
   }
 
   queueStats(queue: string, now: number): Promise<QueueStats> {
