@@ -60,10 +60,14 @@ export class SortedWindow {
  */
 export function robustZ(w: SortedWindow, x: number, relativeFloor: number): number {
   const med = w.quantile(0.5);
+  return Math.abs(x - med) / robustScale(w, Math.abs(med) * relativeFloor);
+}
+
+/** The robust scale of `robustZ`: IQR as a normal σ, at least a twentieth of the 1–99% range and `floor`. */
+export function robustScale(w: SortedWindow, floor = 0): number {
   const iqr = w.quantile(0.75) - w.quantile(0.25);
   const range = w.quantile(0.99) - w.quantile(0.01);
-  const scale = Math.max(iqr / 1.349, range / 20, Math.abs(med) * relativeFloor, 1e-9);
-  return Math.abs(x - med) / scale;
+  return Math.max(iqr / 1.349, range / 20, floor, 1e-9);
 }
 
 function lowerBound(a: number[], x: number): number {

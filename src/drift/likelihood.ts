@@ -16,7 +16,7 @@
  *
  * Streaming, no look-ahead, bounded memory (fixed windows and a history ring).
  */
-import { type Detector, robustZ, SortedWindow as Window } from './detector.js';
+import { type Detector, robustScale, robustZ, SortedWindow as Window } from './detector.js';
 
 /** Tail probability of a short-term mean of raw surprises against their long-run mean and spread. */
 class Likelihood {
@@ -193,8 +193,7 @@ export class LikelihoodDriftDetector implements Detector {
     if (v.length < K) return 0;
     v.sort((a, b) => a - b);
     const forecast = K % 2 === 1 ? v[K >> 1]! : (v[K / 2 - 1]! + v[K / 2]!) / 2;
-    const scale = Math.max((this.base.quantile(0.75) - this.base.quantile(0.25)) / 1.349, (this.base.quantile(0.99) - this.base.quantile(0.01)) / 20, 1e-9);
-    return Math.min(50, Math.abs(x - forecast) / scale);
+    return Math.min(50, Math.abs(x - forecast) / robustScale(this.base));
   }
 
   private z(w: Window, x: number): number {
