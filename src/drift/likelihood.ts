@@ -217,7 +217,7 @@ export class LikelihoodDriftDetector implements Detector {
     const maxLag = Math.min(this.o.maxPeriod, Math.floor(N / 4));
     if (maxLag < 4) return 0;
     const xs = new Float64Array(N);
-    for (let i = 0; i < N; i++) xs[i] = this.back(N - i - 1);
+    for (let i = 0; i < N; i++) xs[i] = this.back(N - i); // the last N values, oldest first (x itself is not in the history yet)
     const d = new Float64Array(maxLag + 1);
     for (let lag = 1; lag <= maxLag; lag++) {
       let sum = 0;
