@@ -28,7 +28,8 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { Duration } from '../src/core/duration.js';
-import { type HttpAnswer, IdempotentHttp, parseIdempotencyKey } from '../src/integrity/http.js';
+import { type HttpAnswer, IdempotentHttp, parseIdempotencyKey, readBody } from '../src/integrity/http.js';
+import { headerReader, pathOf, writeResponse } from '../src/http/node.js';
 import { createIdempotency } from '../src/integrity/idempotency.js';
 import { DurableQueue, OrderingGuard, OutboxRelay, Quarantine } from '../src/integrity/queue.js';
 import type { Work } from '../src/integrity/work.js';
@@ -262,50 +263,36 @@ async function createPayment(body: Buffer, work: Work | undefined, key: string):
   return json(201, { paymentId: row.id, account: row.account, amount: row.amount, version: row.version }, { location: `/payments/${row.id}` });
 }
 
-function send(res: ServerResponse, a: HttpAnswer): void {
-  res.writeHead(a.status, { ...a.headers, 'content-length': String(Buffer.byteLength(a.body)) });
-  res.end(a.body);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
-  });
-}
-
 async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0]!;
+  const path = pathOf(req.url);
   if (req.method === 'POST' && path === '/payments') {
-    const body = await readBody(req);
-    const header = (n: string): string | undefined => {
-      const v = req.headers[n];
-      return Array.isArray(v) ? v.join('\u0000') : v;
-    };
+    const body = await readBody(req, http.maxBodyBytes);
+    if (body === null) return writeResponse(res, json(413, { error: 'body too large' }));
+    const header = headerReader(req.headers);
     const b = await http.begin({ method: 'POST', path, header, body });
-    if (b.kind === 'respond') return send(res, b.response);
+    if (b.kind === 'respond') return writeResponse(res, b.response);
     const answer = await createPayment(body, b.work, parseIdempotencyKey(header('idempotency-key')) ?? '');
     const out = await b.finish(answer);
     if (out.status < 300) maybeCrash('after-commit-before-respond');
-    return send(res, out);
+    return writeResponse(res, out);
   }
   if (req.method === 'GET' && path === '/healthz') {
     const h = wall.health();
-    return send(res, json(h.status === 'unavailable' ? 503 : 200, h));
+    return writeResponse(res, json(h.status === 'unavailable' ? 503 : 200, h));
   }
   if (req.method === 'GET' && path === '/metrics') {
-    return send(res, { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await wall.metrics() });
+    return writeResponse(res, { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await wall.metrics() });
   }
-  if (req.method === 'GET' && path === '/effects') return send(res, json(200, await listPayments()));
-  if (req.method === 'GET' && path === '/ledger') return send(res, json(200, (await store.effects('ledger')).map((e) => e.data)));
+  if (req.method === 'GET' && path === '/effects') return writeResponse(res, json(200, await listPayments()));
+  if (req.method === 'GET' && path === '/ledger') return writeResponse(res, json(200, (await store.effects('ledger')).map((e) => e.data)));
   if (req.method === 'GET' && path === '/accounts') {
     const accounts = [...new Set((await listPayments()).map((p) => p.account))].sort();
     const out: Record<string, number | null> = {};
     for (const a of accounts) out[a] = (await guard.current(`account:${a}`))?.version ?? null;
-    return send(res, json(200, out));
+    return writeResponse(res, json(200, out));
   }
   if (req.method === 'GET' && path === '/status') {
-    return send(
+    return writeResponse(
       res,
       json(200, {
         store: store.kind,
@@ -319,12 +306,12 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
       }),
     );
   }
-  send(res, json(404, { error: 'not found' }));
+  writeResponse(res, json(404, { error: 'not found' }));
 }
 
 const server = createServer((req, res) => {
   route(req, res).catch((err: unknown) => {
-    if (!res.headersSent) send(res, json(503, { error: String(err) }, { 'retry-after': '1' }));
+    if (!res.headersSent) writeResponse(res, json(503, { error: String(err) }, { 'retry-after': '1' }));
     else res.destroy();
   });
 });

@@ -159,8 +159,8 @@ export class IdempotentHttp {
       .update(req.body instanceof Uint8Array ? req.body : typeof req.body === 'string' ? req.body : canonicalJson(req.body ?? null))
       .digest('base64url');
 
-    let settle!: { resolve(r: StoredResponse): void; reject(e: unknown): void };
-    const handlerResponse = new Promise<StoredResponse>((resolve, reject) => (settle = { resolve, reject }));
+    let respond!: (r: StoredResponse) => void;
+    const handlerResponse = new Promise<StoredResponse>((resolve) => (respond = resolve));
     let gotWork!: (w: Work) => void;
     const workP = new Promise<Work>((r) => (gotWork = r));
     const runP = this.idempotency.run(scoped, fp, (work) => {
@@ -176,7 +176,7 @@ export class IdempotentHttp {
       kind: 'proceed',
       work: first.w,
       finish: async (response) => {
-        settle.resolve(this.toStored(response));
+        respond(this.toStored(response));
         try {
           const r = await runP;
           // the handler's own answer (with all its headers) when it was executed now
@@ -213,7 +213,8 @@ export class IdempotentHttp {
   }
 }
 
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
+/** Reads a request body of at most `max` bytes (null when it is larger; the request is then destroyed). */
+export function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
