@@ -74,12 +74,10 @@ export function registerIntegrityMetrics(registry: Registry, sources: IntegrityS
         ];
       }),
     );
-    // one store query per queue serves the three gauges of a scrape
+    // one store query per queue serves the three gauges of a scrape (prom-client asks every metric at once)
     let pending: Promise<Awaited<ReturnType<DurableQueue['queueStats']>>[]> | undefined;
     const stats = (): Promise<Awaited<ReturnType<DurableQueue['queueStats']>>[]> => {
-      pending ??= Promise.all(queues.map((q) => q.queueStats())).finally(() => {
-        setImmediate(() => (pending = undefined));
-      });
+      pending ??= Promise.all(queues.map((q) => q.queueStats())).finally(() => (pending = undefined));
       return pending;
     };
     m(INTEGRITY_METRIC_NAMES.backlog, 'Messages waiting or leased in the durable queue.', 'gauge', async () =>
