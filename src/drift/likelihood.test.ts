@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LikelihoodDriftDetector } from './likelihood.js';
+import { fisherCombine, LikelihoodDriftDetector } from './likelihood.js';
 
 function rng(seed: number): () => number {
   let s = seed;
@@ -71,7 +71,8 @@ describe('LikelihoodDriftDetector', () => {
     const xs = daily(P * 10, P, rnd);
     for (let i = 8 * P; i < 8 * P + 0.4 * P; i++) xs[i] = 20 + (rnd() - 0.5) * 4;
     const run = (analogLength: number) => {
-      const d = new LikelihoodDriftDetector({ maxPeriod: 0, analogLength });
+      // the rank is off so the analog surprise is seen alone
+      const d = new LikelihoodDriftDetector({ maxPeriod: 0, analogLength, rank: false });
       const scores = xs.map((x) => d.update(x));
       return { normal: Math.max(...scores.slice(3 * P, 8 * P)), atBreak: Math.max(...scores.slice(8 * P, 8 * P + 30)) };
     };
@@ -80,6 +81,52 @@ describe('LikelihoodDriftDetector', () => {
     expect(withAnalog.atBreak).toBeGreaterThan(0.25);
     expect(withAnalog.atBreak).toBeGreaterThan(4 * withAnalog.normal);
     expect(without.atBreak).toBeLessThan(0.15); // the values stay inside the usual range: magnitude alone misses it
+  });
+
+  it("Fisher's method: one p-value is itself; agreeing weak evidence adds up; a p of 1 only dilutes", () => {
+    expect(fisherCombine([0.2])).toBeCloseTo(0.2, 12);
+    // −2 Σ ln p = 11.98 on 4 degrees of freedom: e^−5.99 · (1 + 5.99)
+    const h = -2 * Math.log(0.05);
+    expect(fisherCombine([0.05, 0.05])).toBeCloseTo(Math.exp(-h) * (1 + h), 12);
+    expect(fisherCombine([0.05, 0.05])).toBeLessThan(0.05);
+    expect(fisherCombine([0.05, 1])).toBeGreaterThan(0.05);
+    expect(fisherCombine([])).toBe(1);
+    expect(fisherCombine([0, 0.5])).toBeGreaterThanOrEqual(0);
+  });
+
+  it('damps an alert that recurs at the interval of the earlier ones (a daily job), not an off-beat one', () => {
+    const rnd = rng(7);
+    const xs = Array.from({ length: 3000 }, () => 50 + rnd() * 4);
+    const spikes = [400, 700, 1000, 1300, 1600, 1900];
+    for (const i of spikes) xs[i] = 90;
+    xs[2345] = 90; // off the beat
+    const run = (periodicTolerance: number) => {
+      const d = new LikelihoodDriftDetector({ maxPeriod: 0, periodicTolerance });
+      return xs.map((x) => d.update(x));
+    };
+    const damped = run(0.04);
+    const plain = run(0);
+    for (const i of spikes) expect(plain[i]).toBeGreaterThanOrEqual(0.47);
+    // the first three set the beat; from the fourth on the spike is a pattern
+    for (const i of spikes.slice(0, 3)) expect(damped[i]).toBeGreaterThanOrEqual(0.47);
+    for (const i of spikes.slice(3)) expect(damped[i]).toBeLessThan(0.47);
+    expect(damped[2345]).toBeGreaterThanOrEqual(0.47);
+  });
+
+  it('relearns the baseline after a held shift, so an anomaly in the new regime is still seen', () => {
+    const rnd = rng(9);
+    const xs = [...Array.from({ length: 2500 }, () => 6 + rnd()), ...Array.from({ length: 1000 }, () => 15 + rnd() * 2)];
+    xs[3000] = 22; // a spike in the new regime
+    const run = (relearnAfter: number) => {
+      const d = new LikelihoodDriftDetector({ relearnAfter });
+      return xs.map((x) => d.update(x));
+    };
+    const relearned = run(100);
+    const stuck = run(0);
+    expect(Math.max(...relearned.slice(2500, 2510))).toBeGreaterThanOrEqual(0.47); // the shift itself alerts
+    expect(relearned[3000]).toBeGreaterThanOrEqual(0.47);
+    expect(stuck[3000]).toBeLessThan(0.47); // judged against the old regime, every new value looks the same
+    expect(Math.max(...relearned.slice(2700, 2990))).toBeLessThan(0.47); // and the new regime itself is quiet
   });
 
   it('reset() forgets everything', () => {

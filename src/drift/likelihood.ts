@@ -1,18 +1,30 @@
 /**
- * The likelihood drift detector: two surprises per value, each turned into a tail probability against
- * its own recent history (the "anomaly likelihood" of Ahmad et al., 2017: is the short-term average
- * surprise unusual for this signal?), combined, and emitted as a short spike.
+ * The likelihood drift detector: surprises per value, each turned into a tail probability against its
+ * own recent history (the "anomaly likelihood" of Ahmad et al., 2017: is the short-term average surprise
+ * unusual for this signal?), combined by Fisher's method with the value's rank among the baseline, and
+ * emitted as a short spike.
  *
  * - magnitude: how far the value and the short-term level are from a robust baseline (median, IQR);
  * - seasonal: once a period is found (average magnitude difference function over the history), how far
  *   the value is from the same phase of the last two periods (±1 step), against the usual distance;
  * - analog: how far the value is from what followed the most similar recent contexts (the median successor
  *   of the nearest `analogNeighbours` windows of `analogLength` values among the last `analogWindow`): a
- *   method-of-analogues forecast, so a pattern that breaks off is seen even without a period.
+ *   method-of-analogues forecast, so a pattern that breaks off is seen even without a period;
+ * - rank: the two-sided tail probability of the value's rank among the baseline window (distribution-free:
+ *   a value the signal has never reached is rare however spiky the signal is).
  *
- * Chosen by measurement on the NAB subset (bench/README.md): a sequence model over quantile bins, a
- * step-size surprise and a left matrix profile (nearest-neighbour subsequence distance) were tried as
- * further surprises and each lowered the score, so they are not here.
+ * Three rules keep alerts to what a person would call an event:
+ * - refractory: after an alert, scores are damped for a while (an alert is a spike, not a held level);
+ * - recurring alerts: an alert that falls one interval after two earlier alerts that were themselves one
+ *   interval apart (within `periodicTolerance`), with a third before them, is a pattern (a daily job), and
+ *   is damped like a refractory one;
+ * - relearning: when the short-term level stays far outside the baseline (`relearnAfter` values beyond
+ *   `relearnZ` robust scales on one side), the signal has moved to a new regime: the baseline restarts from
+ *   those values and the surprise histories restart, so the new regime is judged on its own terms.
+ *
+ * Chosen by measurement on the NAB subset (bench/README.md, with the ablation of each part): a sequence
+ * model over quantile bins, a step-size surprise and a left matrix profile (nearest-neighbour subsequence
+ * distance) were tried as further surprises and each lowered the score, so they are not here.
  *
  * Streaming, no look-ahead, bounded memory (fixed windows and a history ring).
  */
@@ -80,8 +92,25 @@ function upperTail(z: number): number {
   return erfc / 2;
 }
 
+/**
+ * Fisher's method: the probability that k independent uniform p-values have a product at most that of `ps`
+ * (−2 Σ ln p is χ² with 2k degrees of freedom; its survival function has a closed form for even degrees).
+ */
+export function fisherCombine(ps: readonly number[]): number {
+  if (ps.length === 0) return 1;
+  let h = 0; // half the χ² statistic
+  for (const p of ps) h -= Math.log(Math.max(p, 1e-300));
+  let term = 1;
+  let sum = 1;
+  for (let i = 1; i < ps.length; i++) {
+    term *= h / i;
+    sum += term;
+  }
+  return Math.min(1, Math.exp(-h) * sum);
+}
+
 export interface LikelihoodDetectorOptions {
-  /** Values in the baseline window. Default 1000. */
+  /** Values in the baseline window (median, scale and rank). Default 2000. */
   window?: number;
   /** Values averaged for the short-term level. Default 5. */
   short?: number;
@@ -95,9 +124,9 @@ export interface LikelihoodDetectorOptions {
   warmup?: number;
   /** Tail probability that maps to score 1 (log scale). Default 1e-12. */
   floorP?: number;
-  /** Rows after an alert during which scores are damped (an alert is a spike, not a held level). Default 100. */
+  /** Rows after an alert during which scores are damped (an alert is a spike, not a held level). Default 80. */
   refractory?: number;
-  /** Score that starts the refractory period. Default 0.5. */
+  /** Score that starts the refractory period. Default 0.47. */
   alertAt?: number;
   /** Multiplier inside the refractory period. Default 0.3. */
   damp?: number;
@@ -113,6 +142,14 @@ export interface LikelihoodDetectorOptions {
   analogNeighbours?: number;
   /** Past positions searched for similar contexts (at most 4 × maxPeriod, the history kept). Default 1000. */
   analogWindow?: number;
+  /** Combine the rank of the value among the baseline window with the surprises. Default true. */
+  rank?: boolean;
+  /** Relative tolerance on the interval for an alert to count as recurring (damped); 0 turns it off. Default 0.04. */
+  periodicTolerance?: number;
+  /** Values of a held shift after which the baseline is relearned; 0 turns it off. Default 100. */
+  relearnAfter?: number;
+  /** Distance from the baseline's median, in robust scales, that counts as a held shift. Default 4. */
+  relearnZ?: number;
 }
 
 export class LikelihoodDriftDetector implements Detector {
@@ -127,21 +164,26 @@ export class LikelihoodDriftDetector implements Detector {
   private readonly lAna: Likelihood;
   private readonly nearD: number[] = [];
   private readonly nearV: number[] = [];
+  private readonly ps: number[] = [];
   private period = 0;
   private n = 0;
   private sinceAlert = Number.POSITIVE_INFINITY;
+  /** Rows at which the last alerts started (newest last). */
+  private readonly alerts: number[] = [];
+  private shiftSide = 0;
+  private shiftRun = 0;
 
   constructor(options: LikelihoodDetectorOptions = {}) {
     this.o = {
-      window: options.window ?? 1000,
+      window: options.window ?? 2000,
       short: options.short ?? 5,
       history: options.history ?? 2000,
       likelihoodShort: options.likelihoodShort ?? 3,
       minStd: options.minStd ?? 0.2,
       warmup: options.warmup ?? 150,
       floorP: options.floorP ?? 1e-12,
-      refractory: options.refractory ?? 100,
-      alertAt: options.alertAt ?? 0.5,
+      refractory: options.refractory ?? 80,
+      alertAt: options.alertAt ?? 0.47,
       damp: options.damp ?? 0.3,
       maxPeriod: options.maxPeriod ?? 300,
       minPeriodStrength: options.minPeriodStrength ?? 0.7,
@@ -149,11 +191,15 @@ export class LikelihoodDriftDetector implements Detector {
       analogLength: options.analogLength ?? 6,
       analogNeighbours: options.analogNeighbours ?? 8,
       analogWindow: options.analogWindow ?? 1000,
+      rank: options.rank ?? true,
+      periodicTolerance: options.periodicTolerance ?? 0.04,
+      relearnAfter: options.relearnAfter ?? 100,
+      relearnZ: options.relearnZ ?? 4,
     };
     this.base = new Window(this.o.window);
     this.levels = new Window(this.o.window);
     this.resid = new Window(this.o.window);
-    this.hist = new Float64Array(Math.max(16, 4 * this.o.maxPeriod + 2, this.o.analogWindow + this.o.analogLength + 2));
+    this.hist = new Float64Array(Math.max(16, 4 * this.o.maxPeriod + 2, this.o.analogWindow + this.o.analogLength + 2, this.o.relearnAfter + 1));
     this.lMag = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
     this.lSea = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
     this.lAna = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
@@ -281,10 +327,18 @@ export class LikelihoodDriftDetector implements Detector {
       sea = seaReady ? Math.min(50, this.z0(this.resid, r)) : 0;
       this.resid.push(r);
     }
+    // rank: two-sided tail probability of x's mid-rank among the baseline (x itself not yet in it)
+    let pRank = 1;
+    const c = this.base.count;
+    if (this.o.rank && c >= 100) {
+      const r = this.base.rank(x);
+      pRank = Math.min(1, (2 * (Math.min(r, 1 - r) * c + 1)) / (c + 1));
+    }
     const ana = this.analogSurprise(x);
     this.hist[this.n % this.hist.length] = x;
     this.base.push(x);
     this.levels.push(level);
+    this.relearnOnShift(level);
 
     const learning = Math.max(1, this.o.warmup - 30);
     const pMag = this.lMag.update(mag, learning);
@@ -292,14 +346,73 @@ export class LikelihoodDriftDetector implements Detector {
     const useAna = this.o.analogLength > 0;
     const pAna = useAna ? this.lAna.update(ana, learning) : 1;
     if (this.n <= this.o.warmup) return 0;
-    // the smallest tail probability, Bonferroni-corrected for the number of surprises looked at
-    const looks = 1 + (seaReady ? 1 : 0) + (useAna ? 1 : 0);
-    const p = Math.min(1, looks * Math.min(pMag, pSea, pAna));
+    const ps = this.ps;
+    ps.length = 0;
+    ps.push(pMag);
+    if (seaReady) ps.push(pSea);
+    if (useAna) ps.push(pAna);
+    if (this.o.rank) ps.push(pRank);
+    const p = fisherCombine(ps);
     let score = Math.min(1, Math.max(0, Math.log(Math.max(p, 1e-300)) / Math.log(this.o.floorP)));
     if (this.sinceAlert < this.o.refractory) score *= this.o.damp;
-    else if (score >= this.o.alertAt) this.sinceAlert = 0;
+    else if (score >= this.o.alertAt) {
+      this.sinceAlert = 0;
+      if (this.recurring()) score *= this.o.damp;
+      this.alerts.push(this.n);
+      if (this.alerts.length > 8) this.alerts.shift();
+    }
     this.sinceAlert++;
     return score;
+  }
+
+  /**
+   * Whether an alert now continues a series of equally spaced alerts: two earlier alerts d apart, now d
+   * after the later one, and a third d before the earlier one (each within the tolerance).
+   */
+  private recurring(): boolean {
+    const tolerance = this.o.periodicTolerance;
+    if (tolerance <= 0) return false;
+    const a = this.alerts;
+    for (let j = a.length - 1; j >= 1; j--) {
+      for (let i = j - 1; i >= 0; i--) {
+        const d = a[j]! - a[i]!;
+        const tol = Math.max(3, tolerance * d);
+        if (d < 20 || Math.abs(this.n - a[j]! - d) > tol) continue;
+        for (let k = 0; k < i; k++) if (Math.abs(a[i]! - a[k]! - d) <= tol) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Relearns the baseline after a held shift: `relearnAfter` short-term levels in a row beyond `relearnZ`
+   * robust scales on the same side of the median. The baseline restarts from those values and the
+   * surprise histories restart (their spread was learned in the old regime).
+   */
+  private relearnOnShift(level: number): void {
+    const after = this.o.relearnAfter;
+    if (after <= 0 || this.base.count < 100) return;
+    const med = this.base.quantile(0.5);
+    const far = this.o.relearnZ * robustScale(this.base, Math.abs(med) * 1e-3);
+    const side = level > med + far ? 1 : level < med - far ? -1 : 0;
+    if (side !== 0 && side === this.shiftSide) this.shiftRun++;
+    else {
+      this.shiftSide = side;
+      this.shiftRun = side === 0 ? 0 : 1;
+    }
+    if (this.shiftRun < after) return;
+    this.base.clear();
+    this.levels.clear();
+    for (let k = after - 1; k >= 0; k--) {
+      const v = this.back(k);
+      this.base.push(v);
+      this.levels.push(v);
+    }
+    this.lMag.clear();
+    this.lSea.clear();
+    this.lAna.clear();
+    this.shiftRun = 0;
+    this.shiftSide = 0;
   }
 
   /** The period in use (0 when none was found). */
@@ -323,5 +436,8 @@ export class LikelihoodDriftDetector implements Detector {
     this.period = 0;
     this.n = 0;
     this.sinceAlert = Number.POSITIVE_INFINITY;
+    this.alerts.length = 0;
+    this.shiftSide = 0;
+    this.shiftRun = 0;
   }
 }
