@@ -1,5 +1,5 @@
 /**
- * `npm run bench:nab [-- --data DIR --labels FILE --out DIR]`: streams every NAB file through one fixed
+ * `npm run bench:nab [-- --data DIR --labels FILE --out DIR --options JSON]`: streams every NAB file through one fixed
  * detector configuration, scores it with the NAB v1.1 scorer, prints the three profiles beside the
  * published detectors, and (with --out) writes `<out>/<category>/<file>.csv` with an `anomaly_score` column.
  */
@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Detector, RobustDriftDetector } from '../../src/drift/detector.js';
-import { LikelihoodDriftDetector } from '../../src/drift/likelihood.js';
+import { LikelihoodDriftDetector, type LikelihoodDetectorOptions } from '../../src/drift/likelihood.js';
 import { type NabFile, PROFILES, parseNabTime, scoreCorpus } from '../../src/drift/nab/scorer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -61,7 +61,17 @@ function run(make: () => Detector): { files: NabFile[]; ms: number } {
 }
 
 const started = performance.now();
-const main = run(() => new LikelihoodDriftDetector());
+// --options '{"rank":false}': one changed setting, for the ablation table in bench/README.md
+const optionsText = flag('options');
+let options: LikelihoodDetectorOptions = {};
+if (optionsText !== undefined) {
+  try {
+    options = JSON.parse(optionsText) as LikelihoodDetectorOptions;
+  } catch (e) {
+    throw new Error(`--options must be a JSON object of LikelihoodDetectorOptions, got ${optionsText}: ${(e as Error).message}`);
+  }
+}
+const main = run(() => new LikelihoodDriftDetector(options));
 const monitorDetector = run(() => new RobustDriftDetector());
 const files = main.files;
 if (outDir !== undefined) {
@@ -87,7 +97,7 @@ const published: [string, number, number, number][] = [
   ['Bayes changepoint', 34.33, 14.75, 49.55],
 ];
 const mine: [string, number, number, number] = [
-  '**blastwall LikelihoodDriftDetector**',
+  optionsText === undefined ? '**blastwall LikelihoodDriftDetector**' : `**blastwall LikelihoodDriftDetector ${optionsText}**`,
   results.standard!.normalized,
   results.reward_low_FP_rate!.normalized,
   results.reward_low_FN_rate!.normalized,
