@@ -68,7 +68,7 @@ if (optionsText !== undefined) {
   try {
     options = JSON.parse(optionsText) as LikelihoodDetectorOptions;
   } catch (e) {
-    throw new Error(`--options must be a JSON object of LikelihoodDetectorOptions, got ${optionsText}: ${(e as Error).message}`);
+    throw new Error(`--options must be a JSON object of LikelihoodDetectorOptions, got ${optionsText}: ${(e as Error).message}`, { cause: e });
   }
 }
 const main = run(() => new LikelihoodDriftDetector(options));
