@@ -30,4 +30,20 @@ describe('RobustDriftDetector', () => {
     expect(Math.max(...shifted)).toBeGreaterThan(0.9);
     for (const s of [...steady, ...shifted]) expect(s >= 0 && s <= 1).toBe(true);
   });
+
+  it('validates its options at construction and refuses non-finite values without a trace', () => {
+    expect(() => new RobustDriftDetector({ window: 0 })).toThrow(/Expected `window` to be an integer ≥ 10, got `0` \(number\)/);
+    expect(() => new RobustDriftDetector({ level: 'mode' as never })).toThrow(/Expected `level` to be one of 'mean', 'median', got `"mode"`/);
+    expect(() => new RobustDriftDetector({ zScale: -1 })).toThrow(/`zScale`/);
+    expect(() => new RobustDriftDetector({ damp: 2 })).toThrow(/`damp`/);
+    const clean = new RobustDriftDetector({ window: 50 });
+    const dirty = new RobustDriftDetector({ window: 50 });
+    const xs = Array.from({ length: 200 }, (_, i) => 10 + (i % 7));
+    const a = xs.map((x) => clean.update(x));
+    const b = xs.map((x, i) => {
+      if (i % 40 === 3) expect(() => dirty.update(Number.NaN)).toThrow(/RobustDriftDetector.update: expected a finite number, got `NaN`/);
+      return dirty.update(x);
+    });
+    expect(b).toEqual(a);
+  });
 });

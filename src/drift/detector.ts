@@ -1,3 +1,5 @@
+import { configError, describe, enumOption, intOption, numberOption, objectOption, ratioOption } from '../core/validate.js';
+
 /**
  * Streaming drift detectors: each consumes one value at a time and returns an anomaly score in [0, 1]
  * computed from that value and the ones before it only (no look-ahead), in bounded memory.
@@ -7,6 +9,13 @@ export interface Detector {
   reset(): void;
   /** The level the detector currently considers normal (for alert messages), if it has one. */
   baseline?(): number;
+}
+
+/** Refuses a value that is not a finite number before it reaches a detector's state (a NaN would break every order statistic). */
+export function finiteValue(detector: string, x: unknown): void {
+  if (typeof x !== 'number' || !Number.isFinite(x)) {
+    throw new RangeError(`${detector}.update: expected a finite number, got ${describe(x)}; the value was not used`);
+  }
 }
 
 /** Insertion-sorted copy of a ring buffer: order statistics in O(W) per update. */
@@ -107,6 +116,8 @@ export interface RobustDetectorOptions {
  * against the recent baseline (median and a scale from the IQR and the 1–99% range), turned into a score,
  * then damped for a while after an alert, because an alert should be a spike, not a held level.
  */
+const ROBUST_OPTIONS = ['window', 'short', 'refractory', 'warmup', 'zScale', 'alertAt', 'damp', 'level', 'relativeFloor'] as const;
+
 export class RobustDriftDetector implements Detector {
   private readonly base: SortedWindow;
   private readonly levels: SortedWindow;
@@ -121,24 +132,29 @@ export class RobustDriftDetector implements Detector {
   private readonly relativeFloor: number;
   private sinceAlert = Number.POSITIVE_INFINITY;
 
-  constructor(o: RobustDetectorOptions = {}) {
-    this.base = new SortedWindow(o.window ?? 1500);
-    this.levels = new SortedWindow(o.window ?? 1500);
-    this.shortN = o.short ?? 6;
-    this.refractory = o.refractory ?? 300;
-    this.warmup = o.warmup ?? 30;
+  constructor(options: RobustDetectorOptions = {}) {
+    const o = objectOption('', options, ROBUST_OPTIONS) as RobustDetectorOptions;
+    const window = intOption('window', o.window ?? 1500, 10);
+    this.base = new SortedWindow(window);
+    this.levels = new SortedWindow(window);
+    this.shortN = intOption('short', o.short ?? 6, 1);
+    this.refractory = intOption('refractory', o.refractory ?? 300, 0);
+    this.warmup = intOption('warmup', o.warmup ?? 30, 0);
     this.zScale = o.zScale ?? 20;
-    this.alertAt = o.alertAt ?? 0.5;
-    this.damp = o.damp ?? 0.5;
-    this.median = o.level === 'median';
-    this.relativeFloor = o.relativeFloor ?? 1e-3;
+    if (typeof this.zScale !== 'number' || !Number.isFinite(this.zScale) || this.zScale <= 0) throw configError('zScale', 'a finite number > 0', o.zScale);
+    this.alertAt = ratioOption('alertAt', o.alertAt ?? 0.5);
+    this.damp = ratioOption('damp', o.damp ?? 0.5, true);
+    this.median = enumOption('level', o.level ?? 'mean', ['mean', 'median']) === 'median';
+    this.relativeFloor = numberOption('relativeFloor', o.relativeFloor ?? 1e-3, 0);
   }
 
   private z(w: SortedWindow, x: number): number {
     return robustZ(w, x, this.relativeFloor);
   }
 
+  /** Scores one value. A value that is not a finite number is refused with a RangeError and changes nothing. */
   update(x: number): number {
+    finiteValue('RobustDriftDetector', x);
     this.recent.push(x);
     if (this.recent.length > this.shortN) this.recent.shift();
     let level = 0;

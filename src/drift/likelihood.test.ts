@@ -129,6 +129,45 @@ describe('LikelihoodDriftDetector', () => {
     expect(Math.max(...relearned.slice(2700, 2990))).toBeLessThan(0.47); // and the new regime itself is quiet
   });
 
+  it('validates its options at construction, naming the field, the expectation and the value', () => {
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ window: -5 }, /Expected `window` to be an integer ≥ 10, got `-5` \(number\)/],
+      [{ floorP: 0 }, /Expected `floorP` to be a number > 0 and ≤ 0.5, got `0`/],
+      [{ minStd: Number.NaN }, /`minStd`.*`NaN`/],
+      [{ alertAt: 1.5 }, /`alertAt`.*`1.5`/],
+      [{ rank: 'yes' }, /Expected `rank` to be a boolean, got `"yes"` \(string\)/],
+      [{ periodicTolerance: -0.1 }, /`periodicTolerance`/],
+      [{ relearnAfter: 2.5 }, /`relearnAfter`/],
+      [{ windw: 100 }, /Unknown option `windw`/],
+    ];
+    for (const [o, message] of bad) {
+      expect(() => new LikelihoodDriftDetector(o as never)).toThrow(message);
+      try {
+        new LikelihoodDriftDetector(o as never);
+      } catch (e) {
+        expect((e as { code?: string }).code).toBe('CONFIG_INVALID');
+      }
+    }
+    expect(() => new LikelihoodDriftDetector({ relearnAfter: 0, periodicTolerance: 0, analogLength: 0, maxPeriod: 0 })).not.toThrow();
+  });
+
+  it('refuses a value that is not a finite number and is left exactly as if it never came', () => {
+    const rnd = rng(13);
+    const xs = Array.from({ length: 400 }, () => rnd() * 10);
+    const clean = new LikelihoodDriftDetector();
+    const dirty = new LikelihoodDriftDetector();
+    const a = xs.map((x) => clean.update(x));
+    const b = xs.map((x, i) => {
+      if (i % 50 === 7) {
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, '3' as unknown as number]) {
+          expect(() => dirty.update(bad)).toThrow(/LikelihoodDriftDetector.update: expected a finite number/);
+        }
+      }
+      return dirty.update(x);
+    });
+    expect(b).toEqual(a);
+  });
+
   it('reset() forgets everything', () => {
     const rnd = rng(5);
     const xs = Array.from({ length: 700 }, () => rnd() * 10);

@@ -28,7 +28,8 @@
  *
  * Streaming, no look-ahead, bounded memory (fixed windows and a history ring).
  */
-import { type Detector, robustScale, robustZ, SortedWindow as Window } from './detector.js';
+import { boolOption, configError, intOption, numberOption, objectOption, ratioOption } from '../core/validate.js';
+import { type Detector, finiteValue, robustScale, robustZ, SortedWindow as Window } from './detector.js';
 
 /** Tail probability of a short-term mean of raw surprises against their long-run mean and spread. */
 class Likelihood {
@@ -152,6 +153,29 @@ export interface LikelihoodDetectorOptions {
   relearnZ?: number;
 }
 
+const LIKELIHOOD_OPTIONS = [
+  'window',
+  'short',
+  'history',
+  'likelihoodShort',
+  'minStd',
+  'warmup',
+  'floorP',
+  'refractory',
+  'alertAt',
+  'damp',
+  'maxPeriod',
+  'minPeriodStrength',
+  'periodEvery',
+  'analogLength',
+  'analogNeighbours',
+  'analogWindow',
+  'rank',
+  'periodicTolerance',
+  'relearnAfter',
+  'relearnZ',
+] as const satisfies readonly (keyof LikelihoodDetectorOptions)[];
+
 export class LikelihoodDriftDetector implements Detector {
   private readonly o: Required<LikelihoodDetectorOptions>;
   private readonly base: Window;
@@ -174,27 +198,36 @@ export class LikelihoodDriftDetector implements Detector {
   private shiftRun = 0;
 
   constructor(options: LikelihoodDetectorOptions = {}) {
+    const o = objectOption('', options, LIKELIHOOD_OPTIONS) as LikelihoodDetectorOptions;
+    const int = (field: keyof LikelihoodDetectorOptions, fallback: number, min: number) => intOption(field, o[field] ?? fallback, min);
+    const positive = (field: keyof LikelihoodDetectorOptions, fallback: number, max = Number.POSITIVE_INFINITY) => {
+      const v = o[field] ?? fallback;
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) {
+        throw configError(field, max === Number.POSITIVE_INFINITY ? 'a finite number > 0' : `a number > 0 and ≤ ${max}`, v);
+      }
+      return v;
+    };
     this.o = {
-      window: options.window ?? 2000,
-      short: options.short ?? 5,
-      history: options.history ?? 2000,
-      likelihoodShort: options.likelihoodShort ?? 3,
-      minStd: options.minStd ?? 0.2,
-      warmup: options.warmup ?? 150,
-      floorP: options.floorP ?? 1e-12,
-      refractory: options.refractory ?? 80,
-      alertAt: options.alertAt ?? 0.47,
-      damp: options.damp ?? 0.3,
-      maxPeriod: options.maxPeriod ?? 300,
-      minPeriodStrength: options.minPeriodStrength ?? 0.7,
-      periodEvery: options.periodEvery ?? 500,
-      analogLength: options.analogLength ?? 6,
-      analogNeighbours: options.analogNeighbours ?? 8,
-      analogWindow: options.analogWindow ?? 1000,
-      rank: options.rank ?? true,
-      periodicTolerance: options.periodicTolerance ?? 0.04,
-      relearnAfter: options.relearnAfter ?? 100,
-      relearnZ: options.relearnZ ?? 4,
+      window: int('window', 2000, 10),
+      short: int('short', 5, 1),
+      history: int('history', 2000, 2),
+      likelihoodShort: int('likelihoodShort', 3, 1),
+      minStd: positive('minStd', 0.2),
+      warmup: int('warmup', 150, 0),
+      floorP: positive('floorP', 1e-12, 0.5),
+      refractory: int('refractory', 80, 0),
+      alertAt: ratioOption('alertAt', o.alertAt ?? 0.47),
+      damp: ratioOption('damp', o.damp ?? 0.3, true),
+      maxPeriod: int('maxPeriod', 300, 0),
+      minPeriodStrength: ratioOption('minPeriodStrength', o.minPeriodStrength ?? 0.7, true),
+      periodEvery: int('periodEvery', 500, 1),
+      analogLength: int('analogLength', 6, 0),
+      analogNeighbours: int('analogNeighbours', 8, 1),
+      analogWindow: int('analogWindow', 1000, 1),
+      rank: boolOption('rank', o.rank ?? true),
+      periodicTolerance: numberOption('periodicTolerance', o.periodicTolerance ?? 0.04, 0, 0.5),
+      relearnAfter: int('relearnAfter', 100, 0),
+      relearnZ: positive('relearnZ', 4),
     };
     this.base = new Window(this.o.window);
     this.levels = new Window(this.o.window);
@@ -294,7 +327,9 @@ export class LikelihoodDriftDetector implements Detector {
     return Math.max(0, r - med) / scale;
   }
 
+  /** Scores one value. A value that is not a finite number is refused with a RangeError and changes nothing. */
   update(x: number): number {
+    finiteValue('LikelihoodDriftDetector', x);
     this.n++;
     this.recent.push(x);
     if (this.recent.length > this.o.short) this.recent.shift();

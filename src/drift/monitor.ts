@@ -73,6 +73,8 @@ export class DriftMonitor {
     // the short-term level is a median of 5 intervals: a lone spike does not move it, a sustained change does;
     // a change smaller than ~5% of the baseline is never called drift, however steady (or quantised) the signal
     this.detectorOptions = { window: 360, warmup: 30, refractory: 0, zScale: 3, short: 5, level: 'median', relativeFloor: 0.05, ...((o.detector as RobustDetectorOptions | undefined) ?? {}) };
+    // detectors are made per signal on its first value: bad detector options fail here, at declaration
+    new RobustDriftDetector(this.detectorOptions).reset();
   }
 
   /** Feeds one interval's value of `signal`; returns the score. Non-finite values are skipped. */
