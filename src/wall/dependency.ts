@@ -188,6 +188,8 @@ export class Dependency {
   private readonly fallbackValue: unknown;
   private readonly hasFallback: boolean;
   readonly cache: FreshnessCache | undefined;
+  /** Oldest age served through the cache since the wall last read it (−1: nothing served). */
+  private cacheAgeMax = -1;
   private readonly maxRequestBytes: number;
   private readonly maxResponseBytes: number;
   private readonly measure: (v: unknown) => number;
@@ -403,6 +405,7 @@ export class Dependency {
             .get(options?.key ?? '', () => this.callCore(fn, options), { staleIfError: optional })
             .then((r): Outcome<T> => {
               if (r.source === 'cache') this.host.telemetry?.served(this, 'cache');
+              if (r.ageMs > this.cacheAgeMax) this.cacheAgeMax = r.ageMs;
               if (r.error === undefined) return { ok: true, value: r.value, source: r.source, ageMs: r.ageMs, degraded: false };
               this.stats.recordFallback(this.now());
               markDegraded();
@@ -600,6 +603,16 @@ export class Dependency {
   private readonly backlogSources = new Set<() => { size: number; oldestAgeMs: number }>();
 
   /** Backlog of the deferred queue (in memory, plus attached durable queues): size and age of the oldest item. */
+  /**
+   * The oldest value answered through the cache since the last call (0 when every answer was live), or
+   * undefined when nothing was answered through it: the cache-age signal, read once per health interval.
+   */
+  takeCacheAge(): number | undefined {
+    const age = this.cacheAgeMax;
+    this.cacheAgeMax = -1;
+    return age < 0 ? undefined : age;
+  }
+
   backlog(): { size: number; oldestAgeMs: number; active: number } {
     let size = this.deferQueued;
     let oldestAgeMs = this.deferHead === undefined ? 0 : this.clock.now() - this.deferHead.enqueuedAt;

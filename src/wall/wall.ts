@@ -626,7 +626,9 @@ export class Wall {
         b.bad = d.counters.bad;
         b.monitor.evaluate();
       }
+      const cacheAge = d.cache === undefined ? undefined : d.takeCacheAge();
       if (this.drift === undefined) continue;
+      if (cacheAge !== undefined) this.drift.observe(`${d.name}.cache.ageMs`, cacheAge);
       const t = d.totals();
       const judged = t.calls - t.rejected;
       this.drift.observe(`${d.name}.latency.p99`, t.p99);

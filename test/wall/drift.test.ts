@@ -43,4 +43,41 @@ describe('drift and burn rate in the wall', () => {
     expect(new Set(burns).size).toBe(burns.length);
     await wall.close();
   });
+
+  it('flags the cache age of a cached dependency whose refresh keeps failing, once, while its callers still get answers', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 's', clock, healthInterval: '1s' });
+    const recs = wall.dependency('recs', { criticality: 'optional', fallback: [], timeout: '1s', cache: { fresh: '10s', stale: '1h' }, breaker: false, retry: false });
+    const events: WallEvent[] = [];
+    wall.onEvent((e) => events.push(e));
+    let failing = false;
+    const load = () => (failing ? Promise.reject(new Error('recommender down')) : Promise.resolve(['a', 'b']));
+    const ages: number[] = [];
+    const second = async () => {
+      for (let i = 0; i < 10; i++) {
+        const r = await recs.attempt(load, { key: 'home' });
+        expect(r.ok).toBe(true); // optional and cached: the caller always gets an answer
+        ages.push(r.ageMs);
+        await clock.advance(100);
+      }
+    };
+    // healthy: refreshed every 10 s, so the oldest age served each second cycles from 0 to 10 s
+    for (let s = 0; s < 300; s++) await second();
+    const before = events.filter((e) => e.type === 'drift' && e.signal === 'cache.ageMs');
+    expect(before).toHaveLength(0);
+    expect(Math.max(...ages)).toBeLessThanOrEqual(10_100);
+    failing = true;
+    let raisedAtAge: number | undefined;
+    for (let s = 0; s < 600 && raisedAtAge === undefined; s++) {
+      await second();
+      if (events.some((e) => e.type === 'drift' && e.state === 'raised' && e.signal === 'cache.ageMs')) raisedAtAge = ages.at(-1);
+    }
+    const raised = events.filter((e) => e.type === 'drift' && e.state === 'raised' && e.signal === 'cache.ageMs');
+    expect(raised).toHaveLength(1);
+    expect(raised[0]).toMatchObject({ dependency: 'recs' });
+    // seen while the values were still well inside the one-hour stale limit
+    expect(raisedAtAge).toBeDefined();
+    expect(raisedAtAge!).toBeLessThan(120_000);
+    await wall.close();
+  });
 });
