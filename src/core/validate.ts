@@ -64,6 +64,14 @@ export function numberOption(field: string, value: unknown, min: number, max = N
   return value;
 }
 
+/** A finite number > 0 (and ≤ `max` when given). */
+export function positiveOption(field: string, value: unknown, max = Number.POSITIVE_INFINITY): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw configError(field, max === Number.POSITIVE_INFINITY ? 'a finite number > 0' : `a number > 0 and ≤ ${max}`, value);
+  }
+  return value;
+}
+
 /** A ratio in (0, 1] by default, or [0, 1] when `allowZero`. */
 export function ratioOption(field: string, value: unknown, allowZero = false): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value > 1 || value < 0 || (!allowZero && value === 0)) {

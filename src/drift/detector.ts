@@ -1,4 +1,4 @@
-import { configError, describe, enumOption, intOption, numberOption, objectOption, ratioOption } from '../core/validate.js';
+import { describe, enumOption, intOption, numberOption, objectOption, positiveOption, ratioOption } from '../core/validate.js';
 
 /**
  * Streaming drift detectors: each consumes one value at a time and returns an anomaly score in [0, 1]
@@ -111,13 +111,13 @@ export interface RobustDetectorOptions {
   relativeFloor?: number;
 }
 
+const ROBUST_OPTIONS = ['window', 'short', 'refractory', 'warmup', 'zScale', 'alertAt', 'damp', 'level', 'relativeFloor'] as const;
+
 /**
  * A robust, distribution-free detector: how extreme the current value and the short-term level are
  * against the recent baseline (median and a scale from the IQR and the 1–99% range), turned into a score,
  * then damped for a while after an alert, because an alert should be a spike, not a held level.
  */
-const ROBUST_OPTIONS = ['window', 'short', 'refractory', 'warmup', 'zScale', 'alertAt', 'damp', 'level', 'relativeFloor'] as const;
-
 export class RobustDriftDetector implements Detector {
   private readonly base: SortedWindow;
   private readonly levels: SortedWindow;
@@ -140,8 +140,7 @@ export class RobustDriftDetector implements Detector {
     this.shortN = intOption('short', o.short ?? 6, 1);
     this.refractory = intOption('refractory', o.refractory ?? 300, 0);
     this.warmup = intOption('warmup', o.warmup ?? 30, 0);
-    this.zScale = o.zScale ?? 20;
-    if (typeof this.zScale !== 'number' || !Number.isFinite(this.zScale) || this.zScale <= 0) throw configError('zScale', 'a finite number > 0', o.zScale);
+    this.zScale = positiveOption('zScale', o.zScale ?? 20);
     this.alertAt = ratioOption('alertAt', o.alertAt ?? 0.5);
     this.damp = ratioOption('damp', o.damp ?? 0.5, true);
     this.median = enumOption('level', o.level ?? 'mean', ['mean', 'median']) === 'median';

@@ -28,7 +28,7 @@
  *
  * Streaming, no look-ahead, bounded memory (fixed windows and a history ring).
  */
-import { boolOption, configError, intOption, numberOption, objectOption, ratioOption } from '../core/validate.js';
+import { boolOption, intOption, numberOption, objectOption, positiveOption, ratioOption } from '../core/validate.js';
 import { type Detector, finiteValue, robustScale, robustZ, SortedWindow as Window } from './detector.js';
 
 /** Tail probability of a short-term mean of raw surprises against their long-run mean and spread. */
@@ -200,21 +200,14 @@ export class LikelihoodDriftDetector implements Detector {
   constructor(options: LikelihoodDetectorOptions = {}) {
     const o = objectOption('', options, LIKELIHOOD_OPTIONS) as LikelihoodDetectorOptions;
     const int = (field: keyof LikelihoodDetectorOptions, fallback: number, min: number) => intOption(field, o[field] ?? fallback, min);
-    const positive = (field: keyof LikelihoodDetectorOptions, fallback: number, max = Number.POSITIVE_INFINITY) => {
-      const v = o[field] ?? fallback;
-      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) {
-        throw configError(field, max === Number.POSITIVE_INFINITY ? 'a finite number > 0' : `a number > 0 and ≤ ${max}`, v);
-      }
-      return v;
-    };
     this.o = {
       window: int('window', 2000, 10),
       short: int('short', 5, 1),
       history: int('history', 2000, 2),
       likelihoodShort: int('likelihoodShort', 3, 1),
-      minStd: positive('minStd', 0.2),
+      minStd: positiveOption('minStd', o.minStd ?? 0.2),
       warmup: int('warmup', 150, 0),
-      floorP: positive('floorP', 1e-12, 0.5),
+      floorP: positiveOption('floorP', o.floorP ?? 1e-12, 0.5),
       refractory: int('refractory', 80, 0),
       alertAt: ratioOption('alertAt', o.alertAt ?? 0.47),
       damp: ratioOption('damp', o.damp ?? 0.3, true),
@@ -227,7 +220,7 @@ export class LikelihoodDriftDetector implements Detector {
       rank: boolOption('rank', o.rank ?? true),
       periodicTolerance: numberOption('periodicTolerance', o.periodicTolerance ?? 0.04, 0, 0.5),
       relearnAfter: int('relearnAfter', 100, 0),
-      relearnZ: positive('relearnZ', 4),
+      relearnZ: positiveOption('relearnZ', o.relearnZ ?? 4),
     };
     this.base = new Window(this.o.window);
     this.levels = new Window(this.o.window);
@@ -427,14 +420,10 @@ export class LikelihoodDriftDetector implements Detector {
   private relearnOnShift(level: number): void {
     const after = this.o.relearnAfter;
     if (after <= 0 || this.base.count < 100) return;
-    const med = this.base.quantile(0.5);
-    const far = this.o.relearnZ * robustScale(this.base, Math.abs(med) * 1e-3);
-    const side = level > med + far ? 1 : level < med - far ? -1 : 0;
-    if (side !== 0 && side === this.shiftSide) this.shiftRun++;
-    else {
-      this.shiftSide = side;
-      this.shiftRun = side === 0 ? 0 : 1;
-    }
+    // the magnitude surprise's own distance (robustZ), with the side of the median it falls on
+    const side = this.z(this.base, level) > this.o.relearnZ ? Math.sign(level - this.base.quantile(0.5)) : 0;
+    this.shiftRun = side !== 0 && side === this.shiftSide ? this.shiftRun + 1 : Math.abs(side);
+    this.shiftSide = side;
     if (this.shiftRun < after) return;
     this.base.clear();
     this.levels.clear();

@@ -602,7 +602,6 @@ export class Dependency {
   }
   private readonly backlogSources = new Set<() => { size: number; oldestAgeMs: number }>();
 
-  /** Backlog of the deferred queue (in memory, plus attached durable queues): size and age of the oldest item. */
   /**
    * The oldest value answered through the cache since the last call (0 when every answer was live), or
    * undefined when nothing was answered through it: the cache-age signal, read once per health interval.
@@ -613,6 +612,7 @@ export class Dependency {
     return age < 0 ? undefined : age;
   }
 
+  /** Backlog of the deferred queue (in memory, plus attached durable queues): size and age of the oldest item. */
   backlog(): { size: number; oldestAgeMs: number; active: number } {
     let size = this.deferQueued;
     let oldestAgeMs = this.deferHead === undefined ? 0 : this.clock.now() - this.deferHead.enqueuedAt;

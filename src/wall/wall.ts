@@ -626,7 +626,7 @@ export class Wall {
         b.bad = d.counters.bad;
         b.monitor.evaluate();
       }
-      const cacheAge = d.cache === undefined ? undefined : d.takeCacheAge();
+      const cacheAge = d.takeCacheAge();
       if (this.drift === undefined) continue;
       if (cacheAge !== undefined) this.drift.observe(`${d.name}.cache.ageMs`, cacheAge);
       const t = d.totals();
