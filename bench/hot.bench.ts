@@ -1,5 +1,5 @@
 /**
- * `npm run bench:hot`: the success-path cost of blastwall's policies beside cockatiel 4 and opossum 10,
+ * `npm run bench:hot`: the success-path cost of blastwall's policies beside cockatiel 3 and opossum 9 (the versions that support the Node CI runs),
  * in one process run. Cases are measured round-robin (so drift hits all alike) and the median round is kept.
  * Usage: npm run bench:hot [-- --rounds 9 --ms 150 --json out.json]
  */
