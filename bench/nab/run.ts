@@ -3,56 +3,34 @@
  * detector configuration, scores it with the NAB v1.1 scorer, prints the three profiles beside the
  * published detectors, and (with --out) writes `<out>/<category>/<file>.csv` with an `anomaly_score` column.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { type Detector, RobustDriftDetector } from '../../src/drift/detector.js';
 import { LikelihoodDriftDetector, type LikelihoodDetectorOptions } from '../../src/drift/likelihood.js';
-import { type NabFile, PROFILES, parseNabTime, scoreCorpus } from '../../src/drift/nab/scorer.js';
+import { type NabFile, PROFILES, scoreCorpus } from '../../src/drift/nab/scorer.js';
+import { howToGetNab, labelsFileIn, nabDir, readLabels, readSeries } from './corpus.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
 const flag = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const nab = resolve(root, '..', 'shared', 'nab');
-const dataDir = resolve(flag('data') ?? join(nab, 'data'));
-const labelsFile = resolve(flag('labels') ?? join(nab, 'labels', 'windows.json'));
-const outDir = flag('out');
-if (!existsSync(dataDir)) throw new Error(`No NAB data at ${dataDir} (pass --data DIR)`);
-const labels = JSON.parse(readFileSync(labelsFile, 'utf8')) as Record<string, [string, string][]>;
-
-interface Series {
-  name: string;
-  category: string;
-  file: string;
-  raw: string[];
-  timestamps: number[];
-  values: number[];
-  windows: [number, number][];
+/** A one-line error and exit code 1: a missing or malformed input is not a crash. */
+function fail(message: string): never {
+  console.error(`bench:nab: ${message}`);
+  process.exit(1);
 }
-const series: Series[] = [];
-for (const category of readdirSync(dataDir).sort()) {
-  for (const file of readdirSync(join(dataDir, category)).filter((f) => f.endsWith('.csv')).sort()) {
-    const name = `${category}/${file}`;
-    const rows = readFileSync(join(dataDir, category, file), 'utf8').trim().split('\n').slice(1);
-    const raw = rows.map((r) => r.split(',')[0]!);
-    series.push({
-      name,
-      category,
-      file,
-      raw,
-      timestamps: raw.map(parseNabTime),
-      values: rows.map((r, i) => {
-        const text = r.split(',')[1]?.trim() ?? '';
-        const v = text === '' ? Number.NaN : Number(text);
-        if (!Number.isFinite(v)) throw new Error(`${name} line ${i + 2}: expected a finite value in the second column, got ${JSON.stringify(text)}`);
-        return v;
-      }),
-      windows: (labels[name] ?? []).map(([a, b]) => [parseNabTime(a), parseNabTime(b)]),
-    });
-  }
+const nab = nabDir();
+const dataDir = resolve(flag('data') ?? join(nab, 'data'));
+const labelsFile = resolve(flag('labels') ?? labelsFileIn(nab) ?? join(nab, 'labels', 'windows.json'));
+const outDir = flag('out');
+if (!existsSync(dataDir)) fail(`no NAB data at ${dataDir}; ${howToGetNab()}`);
+if (!existsSync(labelsFile)) fail(`no NAB labels at ${labelsFile}; pass --labels FILE (a NAB clone has labels/combined_windows.json)`);
+let series: ReturnType<typeof readSeries>;
+try {
+  series = readSeries(dataDir, readLabels(labelsFile));
+} catch (e) {
+  fail((e as Error).message);
 }
 
 /** Streams every file through a fresh detector (one fixed configuration for all files). */
@@ -73,7 +51,7 @@ if (optionsText !== undefined) {
   try {
     options = JSON.parse(optionsText) as LikelihoodDetectorOptions;
   } catch (e) {
-    throw new Error(`--options must be a JSON object of LikelihoodDetectorOptions, got ${optionsText}: ${(e as Error).message}`, { cause: e });
+    fail(`--options must be a JSON object of LikelihoodDetectorOptions, got ${optionsText}: ${(e as Error).message}`);
   }
 }
 const main = run(() => new LikelihoodDriftDetector(options));
