@@ -27,18 +27,26 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
-import type { Duration } from '../src/core/duration.js';
-import { type HttpAnswer, IdempotentHttp, parseIdempotencyKey, readBody } from '../src/integrity/http.js';
-import { headerReader, pathOf, writeResponse } from '../src/http/node.js';
-import { createIdempotency } from '../src/integrity/idempotency.js';
-import { DurableQueue, OrderingGuard, OutboxRelay, Quarantine } from '../src/integrity/queue.js';
-import type { Work } from '../src/integrity/work.js';
-import { MemoryStore } from '../src/stores/memory/index.js';
-import { SqliteStore } from '../src/stores/sqlite/index.js';
-import type { IntegrityStore } from '../src/stores/types.js';
-import { createWall } from '../src/wall/wall.js';
+import {
+  createIdempotency,
+  createWall,
+  DurableQueue,
+  type Duration,
+  type HttpAnswer,
+  IdempotentHttp,
+  type IntegrityStore,
+  OrderingGuard,
+  OutboxRelay,
+  parseIdempotencyKey,
+  Quarantine,
+  readBody,
+  registerIntegrityMetrics,
+  type Work,
+} from 'blastwall';
+import { headerReader, pathOf, writeResponse } from 'blastwall/http';
+import { MemoryStore } from 'blastwall/stores/memory';
+import { SqliteStore } from 'blastwall/stores/sqlite';
 import { Registry } from 'prom-client';
-import { registerIntegrityMetrics } from '../src/integrity/metrics.js';
 
 const env = process.env;
 const PORT = Number(env.PORT ?? 3000);
@@ -82,13 +90,13 @@ async function openStore(): Promise<IntegrityStore> {
   if (STORE === 'memory') return new MemoryStore();
   if (STORE.startsWith('sqlite:')) return new SqliteStore({ database: STORE.slice('sqlite:'.length) });
   if (STORE.startsWith('redis://')) {
-    const { RedisStore } = await import('../src/stores/redis/index.js');
+    const { RedisStore } = await import('blastwall/stores/redis');
     const s = new RedisStore({ connection: STORE, prefix: env.REDIS_PREFIX ?? 'payments:{example}:' });
     await s.init();
     return s;
   }
   if (STORE.startsWith('postgres://') || STORE.startsWith('postgresql://')) {
-    const { PostgresStore } = await import('../src/stores/postgres/index.js');
+    const { PostgresStore } = await import('blastwall/stores/postgres');
     const s = new PostgresStore({ connection: STORE, schema: env.PG_SCHEMA ?? 'payments_example' });
     await s.init();
     await s.pool.query(

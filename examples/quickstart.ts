@@ -3,7 +3,7 @@
  * A flaky "inventory" dependency fails 30% of calls and hangs 5% of them; the pipeline
  * (concurrency → breaker → retry → timeout) keeps every caller answered within its time limit.
  */
-import { bulkhead, circuitBreaker, pipeline, retry, timeout } from '../src/index.js';
+import { bulkhead, circuitBreaker, pipeline, retry, timeout } from 'blastwall';
 
 let calls = 0;
 let rng = 42;

@@ -3,7 +3,7 @@
  * Runs on the real clock for about 8 seconds.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { type BlastwallError, createTimeline, postmortem, realClock, sleep } from '../../src/index.js';
+import { type BlastwallError, createTimeline, postmortem, realClock, sleep } from 'blastwall';
 import { createShop } from './service.js';
 
 mkdirSync('.blastwall', { recursive: true });

@@ -2,7 +2,7 @@
  * The reference shop service used by the demo and the drills: one wall, four dependencies of every
  * criticality, two operations, and fault switches to break each dependency on purpose.
  */
-import { type AttemptContext, type Clock, type Timeline, type Wall, createWall, realClock, sleep } from '../../src/index.js';
+import { type AttemptContext, type Clock, type Timeline, type Wall, createWall, realClock, sleep } from 'blastwall';
 
 export interface Faults {
   /** Extra latency added to every payments call (ms). */
