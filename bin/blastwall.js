@@ -8,10 +8,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');
 if (existsSync(built)) {
   const { run } = await import(pathToFileURL(built).href);
-  process.exitCode = run(process.argv.slice(2));
+  process.exitCode = await run(process.argv.slice(2));
 } else {
   const { register } = await import('tsx/esm/api');
   register();
   const { run } = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
-  process.exitCode = run(process.argv.slice(2));
+  process.exitCode = await run(process.argv.slice(2));
 }

@@ -1,99 +1,83 @@
 #!/usr/bin/env node
 /**
- * The blastwall command: `blastwall timeline` and `blastwall postmortem` read a service's timeline.
+ * The blastwall command. Each subcommand lives in its own file and is registered in COMMANDS below.
  */
-import { writeFileSync } from 'node:fs';
-import { tryParseDuration } from '../core/duration.js';
-import { openTimeline } from '../timeline/index.js';
-import { postmortem } from '../timeline/postmortem.js';
+import { readFileSync } from 'node:fs';
+import { type CliCommand, type CliIo, UsageError } from './command.js';
+import { TimelineFileError } from './timeline-reader.js';
+import { postmortemCommand, timelineCommand } from './read-commands.js';
 
-const USAGE = `Usage:
-  blastwall timeline   [--db PATH] [--since 2h | --from T] [--to T] [--dependency NAME] [--kind KIND] [--json]
-  blastwall postmortem [--db PATH] --from T --to T [--out FILE]
+export { parseTime } from './args.js';
 
-Times (T) are ISO 8601 (2026-11-22T14:00:00Z), milliseconds since the epoch, or a duration ago (2h, 30m).
-The timeline database defaults to .blastwall/timeline.db.`;
+/** The subcommands, in the order `blastwall --help` lists them. Register a new one with one line here. */
+const COMMANDS: Record<string, CliCommand> = {
+  timeline: timelineCommand,
+  postmortem: postmortemCommand,
+};
 
-class UsageError extends Error {}
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  return `Usage: blastwall <command> [options]
 
-function parseArgs(argv: string[], allowed: Record<string, 'value' | 'flag'>): Record<string, string | true> {
-  const out: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new UsageError(`Unexpected argument \`${a}\``);
-    const name = a.slice(2);
-    const kind = allowed[name];
-    if (kind === undefined) throw new UsageError(`Unknown option \`--${name}\`; expected one of ${Object.keys(allowed).map((k) => `--${k}`).join(', ')}`);
-    if (kind === 'flag') out[name] = true;
-    else {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`Expected a value after \`--${name}\``);
-      out[name] = v;
-    }
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  .join('\n')}
+
+  blastwall <command> --help   the options of a command
+  blastwall --version          the installed version`;
+}
+
+/** The version in the package.json next to this file's directory (src/cli or dist/cli, both two levels down). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+const defaultIo: CliIo = {
+  out: (s) => process.stdout.write(`${s}\n`),
+  err: (s) => process.stderr.write(`${s}\n`),
+};
+
+/** Runs one command line (without `node` and the script); resolves to the exit code. */
+export async function run(argv: string[], io: Partial<CliIo> | ((line: string) => void) = {}): Promise<number> {
+  const out = typeof io === 'function' ? io : (io.out ?? defaultIo.out);
+  const err = typeof io === 'function' ? defaultIo.err : (io.err ?? defaultIo.err);
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    if (topic !== undefined && Object.hasOwn(COMMANDS, topic)) out(COMMANDS[topic]!.usage);
+    else out(usage());
+    return 0;
   }
-  return out;
-}
-
-export function parseTime(field: string, value: string, now = Date.now()): number {
-  const ago = tryParseDuration(value);
-  if (ago !== undefined && /[a-z]$/.test(value)) return now - ago;
-  if (/^\d{10,}$/.test(value)) return Number(value);
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new UsageError(`Expected \`--${field}\` to be an ISO time, epoch milliseconds or a duration ago like 2h, got \`${value}\``);
-  return t;
-}
-
-export function run(argv: string[], print: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): number {
-  const [command, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    out(version());
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    err(`blastwall: unknown command \`${name}\`\n\n${usage()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(command.usage);
+    return 0;
+  }
   try {
-    if (command === 'timeline') {
-      const a = parseArgs(rest, { db: 'value', since: 'value', from: 'value', to: 'value', dependency: 'value', kind: 'value', json: 'flag' });
-      const tl = openTimeline(typeof a.db === 'string' ? a.db : '.blastwall/timeline.db');
-      try {
-        const from = typeof a.since === 'string' ? parseTime('since', a.since) : typeof a.from === 'string' ? parseTime('from', a.from) : undefined;
-        const entries = tl.query({
-          ...(from !== undefined ? { from } : {}),
-          ...(typeof a.to === 'string' ? { to: parseTime('to', a.to) } : {}),
-          ...(typeof a.dependency === 'string' ? { dependency: a.dependency } : {}),
-          ...(typeof a.kind === 'string' ? { kind: a.kind } : {}),
-        });
-        if (a.json) print(JSON.stringify(entries, null, 2));
-        else if (entries.length === 0) print('No entries.');
-        else for (const e of entries) print(`${new Date(e.at).toISOString()}  ${e.severity.padEnd(8)} ${e.kind.padEnd(9)} ${e.title}${e.corrupt ? '  [data unreadable]' : ''}`);
-      } finally {
-        tl.close();
-      }
-      return 0;
-    }
-    if (command === 'postmortem') {
-      const a = parseArgs(rest, { db: 'value', from: 'value', to: 'value', out: 'value' });
-      if (typeof a.from !== 'string' || typeof a.to !== 'string') throw new UsageError('`postmortem` needs --from and --to');
-      const from = parseTime('from', a.from);
-      const to = parseTime('to', a.to);
-      if (to <= from) throw new UsageError('Expected `--to` to be later than `--from`');
-      const tl = openTimeline(typeof a.db === 'string' ? a.db : '.blastwall/timeline.db');
-      try {
-        const md = postmortem(tl.query({ from, to }), { from, to });
-        if (typeof a.out === 'string') {
-          writeFileSync(a.out, md);
-          print(`Postmortem draft written to ${a.out}`);
-        } else print(md);
-      } finally {
-        tl.close();
-      }
-      return 0;
-    }
-    print(USAGE);
-    return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`blastwall: ${err.message}\n\n${USAGE}\n`);
+    return await command.run(rest, { out, err });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`blastwall ${name}: ${e.message}\n\n${command.usage}`);
       return 2;
     }
-    process.stderr.write(`blastwall: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (e instanceof TimelineFileError) {
+      err(`blastwall ${name}: ${e.message}`);
+      return 1;
+    }
+    err(`blastwall ${name}: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
 }
 
 const isMain = process.argv[1] !== undefined && /cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
-if (isMain) process.exitCode = run(process.argv.slice(2));
+if (isMain) process.exitCode = await run(process.argv.slice(2));

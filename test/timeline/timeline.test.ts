@@ -140,19 +140,19 @@ describe('postmortem', () => {
     timeline.close();
   });
 
-  it('the CLI prints the timeline and writes a postmortem, and explains bad flags', () => {
+  it('the CLI prints the timeline and writes a postmortem, and explains bad flags', async () => {
     const path = join(dir, 'cli.db');
     const tl = createTimeline({ path, clock: new FakeClock(Date.parse('2026-11-20T10:00:00Z')) });
     tl.mark('config', 'raised payments timeout to 900ms');
     tl.close();
     const lines: string[] = [];
-    expect(cli(['timeline', '--db', path], (s) => lines.push(s))).toBe(0);
+    expect(await cli(['timeline', '--db', path], (s) => lines.push(s))).toBe(0);
     expect(lines.join('\n')).toMatch(/2026-11-20T10:00:00.000Z\s+info\s+config\s+raised payments timeout/);
     const out = join(dir, 'pm.md');
-    expect(cli(['postmortem', '--db', path, '--from', '2026-11-20T09:00:00Z', '--to', '2026-11-20T11:00:00Z', '--out', out], () => undefined)).toBe(0);
-    expect(cli(['timeline', '--db', path, '--since', 'yesterday'], () => undefined)).toBe(2);
-    expect(cli(['timeline', '--db', join(dir, 'missing.db')], () => undefined)).toBe(1);
-    expect(cli(['postmortem', '--db', path, '--from', '2h'], () => undefined)).toBe(2);
+    expect(await cli(['postmortem', '--db', path, '--from', '2026-11-20T09:00:00Z', '--to', '2026-11-20T11:00:00Z', '--out', out], () => undefined)).toBe(0);
+    expect(await cli(['timeline', '--db', path, '--since', 'yesterday'], () => undefined)).toBe(2);
+    expect(await cli(['timeline', '--db', join(dir, 'missing.db')], () => undefined)).toBe(1);
+    expect(await cli(['postmortem', '--db', path, '--from', '2h'], () => undefined)).toBe(2);
   });
 });
 
