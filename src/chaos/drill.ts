@@ -1,0 +1,269 @@
+/**
+ * `defineDrill({...})`: a reproducible game day. A target (an in-process app from a factory, or a URL), an
+ * open-loop load per operation with a priority mix, a fault schedule and invariants. Everything that can be
+ * checked without the target is checked here; names (dependencies, operations) are checked against the
+ * target by the runner before any load is sent.
+ */
+import type { Clock } from '../core/clock.js';
+import { type Duration, durationOption } from '../core/duration.js';
+import {
+  configError,
+  enumOption,
+  fnOption,
+  intOption,
+  isPlainObject,
+  numberOption,
+  objectOption,
+  stringOption,
+} from '../core/validate.js';
+import type { Timeline } from '../timeline/index.js';
+import { type CompiledFault, type Fault, compileFault } from './faults.js';
+import { type Invariant, invariantOption } from './invariants.js';
+import type { WallFaults } from './wall-faults.js';
+
+export type Priority = 'critical-plus' | 'critical' | 'sheddable-plus' | 'sheddable';
+export const DRILL_PRIORITIES: readonly Priority[] = ['critical-plus', 'critical', 'sheddable-plus', 'sheddable'];
+
+/** One request the load sends to an in-process operation. */
+export interface DrillRequest {
+  operation: string;
+  priority: Priority;
+  /** 1, 2, ... per operation. */
+  seq: number;
+  /** 1 for the first send, more for a naive client's re-sends of the same request. */
+  send: number;
+  /** Seeded randomness of the drill (replays with the seed). */
+  random: () => number;
+}
+
+/** The part of a wall a drill reads (a `Wall` has all of it). */
+export interface DrillWall {
+  readonly faults: WallFaults;
+  health(): { status: string; mode: string; dependencies: Record<string, { state: string; signals: { p99: number } }> };
+  onEvent(listener: (e: { type: string; [k: string]: unknown }) => void): () => void;
+  dependencies(): readonly { name: string; counters: { calls: number }; objective: { p99Ms: number } }[];
+}
+
+/** What an in-process target factory returns. */
+export interface DrillApp {
+  wall: DrillWall;
+  /** The operations the load can call, by name. A rejection is a failed request (its `code` is recorded). */
+  operations: Record<string, (req: DrillRequest) => Promise<unknown>>;
+  /** Called after the drill (close the wall, stores, servers). */
+  close?: () => Promise<unknown> | unknown;
+}
+
+/** What the runner gives an in-process target factory: create the wall with these. */
+export interface DrillEnv {
+  clock: Clock;
+  /** The drill's timeline: pass it to `createWall({ timeline })` so the drill's faults and transitions are recorded. */
+  timeline: Timeline;
+  /** `createWall({ ...env.wallOptions })`: the clock, the timeline and `faults: true`. */
+  wallOptions: { clock: Clock; timeline: Timeline; faults: true };
+  random: () => number;
+  seed: number | string;
+}
+
+export interface HttpOperation {
+  method?: string;
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type DrillTarget =
+  | { app: (env: DrillEnv) => DrillApp | Promise<DrillApp> }
+  | {
+      /** Base URL of a running service (127.0.0.1 or ::1). */
+      url: string;
+      /** Bearer token of its fault admin route (`faultsHandler`). */
+      token: string;
+      operations: Record<string, HttpOperation>;
+      /** Default `/_blastwall/faults`. */
+      faultsPath?: string;
+      /** Default `/healthz`. */
+      healthPath?: string;
+    };
+
+export interface OperationLoad {
+  /** Arrivals per second (open loop: sent on schedule whether or not earlier ones answered). */
+  rate: number;
+  /** One class, or shares per class (normalised): `{ critical: 0.2, sheddable: 0.8 }`. Default `critical`. */
+  priority?: Priority | Partial<Record<Priority, number>>;
+  /** A naive client re-sends a failed request at once, this many times. Default 0. */
+  clientRetries?: number;
+}
+
+export interface ScheduledFault {
+  dependency: string;
+  fault: Fault;
+  /** Offset from the start of the load. */
+  at: Duration;
+  for: Duration;
+  rate?: number;
+  seed?: number | string;
+  operations?: string[];
+}
+
+export interface DrillSpec {
+  name: string;
+  description?: string;
+  target: DrillTarget;
+  load: {
+    duration: Duration;
+    operations: Record<string, OperationLoad>;
+    /** Requests in flight beyond which arrivals are dropped and counted as `CLIENT_OVERFLOW`. Default 2,000. */
+    maxInflight?: number;
+    /** How long to wait for answers after the load ends. Default 5s. */
+    drain?: Duration;
+  };
+  faults: ScheduledFault[];
+  invariants: Invariant[];
+  seed?: number | string;
+}
+
+/** A validated drill: durations in ms, faults compiled. */
+export interface Drill {
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly target: DrillTarget;
+  readonly load: {
+    durationMs: number;
+    operations: Record<string, { rate: number; priorities: [Priority, number][]; clientRetries: number }>;
+    maxInflight: number;
+    drainMs: number;
+  };
+  readonly faults: (Omit<ScheduledFault, 'at' | 'for'> & { atMs: number; forMs: number; compiled: CompiledFault })[];
+  readonly invariants: readonly Invariant[];
+  readonly seed: number | string;
+  readonly spec: DrillSpec;
+}
+
+/** Most requests a drill may send in all (rate × duration summed over operations). */
+export const MAX_DRILL_REQUESTS = 500_000;
+const MAX_DRILL_MS = 3_600_000;
+
+/** Validates a drill (every field, named in the error) and returns it ready to run. */
+export function defineDrill(spec: DrillSpec): Drill {
+  const s = objectOption('drill', spec, ['name', 'description', 'target', 'load', 'faults', 'invariants', 'seed']);
+  const name = stringOption('name', s.name, /^[A-Za-z0-9 _.:()-]{1,100}$/);
+  const description = s.description === undefined ? undefined : stringOption('description', s.description);
+  const target = targetOption(s.target);
+  const l = objectOption('load', s.load, ['duration', 'operations', 'maxInflight', 'drain']);
+  const durationMs = durationOption('load.duration', l.duration, 100, MAX_DRILL_MS);
+  if (!isPlainObject(l.operations) || Object.keys(l.operations).length === 0) {
+    throw configError('load.operations', 'an object of { <operation>: { rate, priority?, clientRetries? } } with at least one operation', l.operations);
+  }
+  const operations: Drill['load']['operations'] = {};
+  let total = 0;
+  for (const [op, v] of Object.entries(l.operations)) {
+    const f = `load.operations.${op}`;
+    const o = objectOption(f, v, ['rate', 'priority', 'clientRetries']);
+    const rate = numberOption(`${f}.rate`, o.rate, 0, 100_000);
+    total += (rate * durationMs) / 1000;
+    operations[op] = {
+      rate,
+      priorities: priorityMix(`${f}.priority`, o.priority),
+      clientRetries: o.clientRetries === undefined ? 0 : intOption(`${f}.clientRetries`, o.clientRetries, 0, 10),
+    };
+  }
+  if (total > MAX_DRILL_REQUESTS) throw configError('load', `at most ${MAX_DRILL_REQUESTS} requests in all (rate × duration)`, Math.round(total));
+  const maxInflight = l.maxInflight === undefined ? 2000 : intOption('load.maxInflight', l.maxInflight, 1, 100_000);
+  const drainMs = l.drain === undefined ? 5000 : durationOption('load.drain', l.drain, 0, 120_000);
+  if (!Array.isArray(s.faults)) throw configError('faults', 'an array of { dependency, fault, at, for } (empty for none)', s.faults);
+  const faults = s.faults.map((v: unknown, i) => {
+    const f = `faults[${i}]`;
+    const o = objectOption(f, v, ['dependency', 'fault', 'at', 'for', 'rate', 'seed', 'operations']);
+    const atMs = durationOption(`${f}.at`, o.at, 0, durationMs);
+    const forMs = durationOption(`${f}.for`, o.for, 1, MAX_DRILL_MS);
+    if (o.rate !== undefined) numberOption(`${f}.rate`, o.rate, Number.MIN_VALUE, 1);
+    if (o.operations !== undefined) {
+      if (!Array.isArray(o.operations)) throw configError(`${f}.operations`, 'an array of operation names', o.operations);
+      o.operations.forEach((n: unknown, j) => {
+        if (!(stringOption(`${f}.operations[${j}]`, n) in operations)) throw configError(`${f}.operations[${j}]`, `an operation of the load (${Object.keys(operations).join(', ')})`, n);
+      });
+    }
+    return { ...(o as unknown as ScheduledFault), dependency: stringOption(`${f}.dependency`, o.dependency), atMs, forMs, compiled: compileFault(o.fault, `${f}.fault`) };
+  });
+  if (!Array.isArray(s.invariants) || s.invariants.length === 0) throw configError('invariants', 'a non-empty array of invariants', s.invariants);
+  const invariants = s.invariants.map((v: unknown, i) => invariantOption(`invariants[${i}]`, v));
+  invariants.forEach((inv, i) => {
+    for (const op of inv.refs.operations ?? []) {
+      if (!(op in operations)) throw configError(`invariants[${i}]`, `an invariant on an operation of the load (${Object.keys(operations).join(', ')}): ${inv.name}`, op);
+    }
+    if (inv.refs.faults === true && faults.length === 0) throw configError(`invariants[${i}]`, `a drill with at least one fault for: ${inv.name}`, 'no faults');
+    if (inv.refs.after !== undefined && faults.length > 0) {
+      const lastEnd = Math.max(...faults.map((f) => f.atMs + f.forMs));
+      const after = inv.refs.after as number;
+      if (lastEnd + after > durationMs) {
+        throw configError('load.duration', `a duration ≥ ${lastEnd + after}ms so that "${inv.name}" can be observed (last fault ends at ${lastEnd}ms)`, l.duration);
+      }
+    }
+  });
+  if (s.seed !== undefined && typeof s.seed !== 'string' && !(typeof s.seed === 'number' && Number.isFinite(s.seed))) throw configError('seed', 'a finite number or a string', s.seed);
+  return {
+    name,
+    description,
+    target,
+    load: { durationMs, operations, maxInflight, drainMs },
+    faults,
+    invariants,
+    seed: (s.seed as number | string | undefined) ?? name,
+    spec,
+  };
+}
+
+function targetOption(v: unknown): DrillTarget {
+  if (!isPlainObject(v)) throw configError('target', '{ app: (env) => app } or { url, token, operations }', v);
+  if ('app' in v) {
+    objectOption('target', v, ['app']);
+    fnOption('target.app', v.app);
+    return v as DrillTarget;
+  }
+  const o = objectOption('target', v, ['url', 'token', 'operations', 'faultsPath', 'healthPath']);
+  const url = stringOption('target.url', o.url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw configError('target.url', 'an http URL', url);
+  }
+  if (u.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
+    throw configError('target.url', 'an http URL on 127.0.0.1, localhost or [::1] (drills never leave the machine)', url);
+  }
+  stringOption('target.token', o.token);
+  if (!isPlainObject(o.operations) || Object.keys(o.operations).length === 0) throw configError('target.operations', 'an object of { <operation>: { method?, path } }', o.operations);
+  for (const [name, op] of Object.entries(o.operations)) {
+    const p = objectOption(`target.operations.${name}`, op, ['method', 'path', 'body', 'headers']);
+    stringOption(`target.operations.${name}.path`, p.path, /^\//);
+    if (p.method !== undefined) enumOption(`target.operations.${name}.method`, p.method, ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+  }
+  return v as DrillTarget;
+}
+
+function priorityMix(field: string, v: unknown): [Priority, number][] {
+  if (v === undefined) return [['critical', 1]];
+  if (typeof v === 'string') return [[enumOption(field, v, DRILL_PRIORITIES), 1]];
+  const o = objectOption(field, v, DRILL_PRIORITIES as unknown as string[]);
+  const entries = Object.entries(o).map(([k, w]) => [k as Priority, numberOption(`${field}.${k}`, w, 0)] as [Priority, number]);
+  const sum = entries.reduce((a, [, w]) => a + w, 0);
+  if (sum <= 0) throw configError(field, 'shares per priority class with a positive sum', v);
+  return entries.filter(([, w]) => w > 0).map(([k, w]) => [k, w / sum]);
+}
+
+/** Checks a drill's names against its target: every faulted dependency and every loaded operation must exist. */
+export function checkAgainstTarget(drill: Drill, dependencies: readonly string[], operations: readonly string[]): void {
+  drill.faults.forEach((f, i) => {
+    if (!dependencies.includes(f.dependency)) {
+      throw configError(`faults[${i}].dependency`, `a dependency of the target (${dependencies.join(', ') || 'none declared'})`, f.dependency);
+    }
+  });
+  for (const op of Object.keys(drill.load.operations)) {
+    if (!operations.includes(op)) throw configError(`load.operations.${op}`, `an operation of the target (${operations.join(', ')})`, op);
+  }
+  drill.invariants.forEach((inv, i) => {
+    for (const d of inv.refs.dependencies ?? []) {
+      if (!dependencies.includes(d)) throw configError(`invariants[${i}]`, `an invariant on a dependency of the target (${dependencies.join(', ')}): ${inv.name}`, d);
+    }
+  });
+}

@@ -1,0 +1,386 @@
+/**
+ * The fault injector: time-bounded, seeded injections per dependency, applied at the user's function slot.
+ * Independent of the wall: `createFaultInjector({ clock })` and `injector.wrap('payments', fn)` work on
+ * their own; the wall installs the slot on a dependency only while something is active on it.
+ */
+import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
+import type { AttemptContext, AttemptFn } from '../core/context.js';
+import { type Duration, durationOption, formatDuration } from '../core/duration.js';
+import { BlastwallError } from '../core/errors.js';
+import { Emitter } from '../core/events.js';
+import { configError, objectOption, ratioOption, stringOption } from '../core/validate.js';
+import { type CompiledFault, type EffectEnv, type Fault, type FaultKind, compileFault } from './faults.js';
+import { seededRandom } from './random.js';
+
+export interface InjectOptions {
+  /** Share of attempts hit, in (0, 1]. Default 1. */
+  rate?: number;
+  /** How long the injection lasts; it ends by itself. Default 5 minutes, at most the injector's `maxDuration`. */
+  for?: Duration;
+  /** Seed of the injection's randomness (which attempts it hits, sampled latencies). Default: derived from the injector's seed and the injection's number. */
+  seed?: number | string;
+  /** Only attempts made inside these operations are hit. Default: every attempt. */
+  operations?: readonly string[];
+}
+
+export interface FaultInjectorOptions {
+  clock?: Clock;
+  /** The longest `for` accepted. Default 1 hour. */
+  maxDuration?: Duration;
+  /** Seed the default per-injection seeds derive from. Default 1. */
+  seed?: number | string;
+  /** Tells whether a dependency exists (the wall passes its registry); unknown names are refused at `inject`. */
+  knows?: (dependency: string) => boolean;
+}
+
+export type EndReason = 'expired' | 'stopped' | 'cleared' | 'closed';
+
+export interface FaultEvent {
+  type: 'fault';
+  state: 'started' | 'ended';
+  at: number;
+  id: number;
+  dependency: string;
+  fault: FaultKind;
+  description: string;
+  rate: number;
+  startedAt: number;
+  endsAt: number;
+  operations: string[] | undefined;
+  /** Set when `state` is `ended`. */
+  reason?: EndReason;
+  /** Attempts that reached the slot while the injection was active, and those it hit. */
+  attempts: number;
+  hits: number;
+}
+
+export interface ActiveFault {
+  id: number;
+  dependency: string;
+  fault: Record<string, unknown>;
+  description: string;
+  rate: number;
+  seed: number | string;
+  startedAt: number;
+  endsAt: number;
+  operations: string[] | undefined;
+  attempts: number;
+  hits: number;
+}
+
+export interface FaultHandle {
+  readonly id: number;
+  readonly dependency: string;
+  /** Ends the injection now (idempotent). Returns false when it had already ended. */
+  stop(): boolean;
+  /** True while the injection is active. */
+  readonly active: boolean;
+  /** Resolves when the injection ends (by itself, `stop()`, `clear()` or close). */
+  readonly ended: Promise<EndReason>;
+  /** Attempts that reached the slot (in its operations) while it was active, and those it hit. */
+  readonly attempts: number;
+  readonly hits: number;
+  readonly startedAt: number;
+  readonly endsAt: number;
+}
+
+/** Wraps a user's function with the active faults of one dependency. */
+export type SlotWrapper = (fn: AttemptFn<unknown>) => AttemptFn<unknown>;
+
+export const DEFAULT_FAULT_DURATION_MS = 5 * 60_000;
+
+class Injection implements EffectEnv, FaultHandle {
+  attempts = 0;
+  hits = 0;
+  private timer: TimerHandle | undefined;
+  private endListeners = new Set<() => void>();
+  private done = false;
+  private resolveEnded!: (r: EndReason) => void;
+  readonly ended = new Promise<EndReason>((r) => (this.resolveEnded = r));
+
+  constructor(
+    private readonly owner: FaultInjector,
+    readonly id: number,
+    readonly dependency: string,
+    readonly compiled: CompiledFault,
+    readonly rate: number,
+    readonly seed: number | string,
+    readonly random: () => number,
+    readonly operations: ReadonlySet<string> | undefined,
+    readonly clock: Clock,
+    readonly startedAt: number,
+    readonly endsAt: number,
+  ) {
+    this.timer = clock.setTimer(() => {
+      this.timer = undefined;
+      owner.end(this, 'expired');
+    }, endsAt - startedAt);
+    clock.refTimer?.(this.timer, false);
+  }
+
+  get active(): boolean {
+    return !this.done;
+  }
+
+  stop(): boolean {
+    return this.owner.end(this, 'stopped');
+  }
+
+  onEnd(fn: () => void): () => void {
+    if (this.done) {
+      fn();
+      return () => undefined;
+    }
+    this.endListeners.add(fn);
+    return () => void this.endListeners.delete(fn);
+  }
+
+  /** @internal Called by the injector once. */
+  finish(reason: EndReason): void {
+    this.done = true;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    const ls = [...this.endListeners];
+    this.endListeners.clear();
+    for (const l of ls) l();
+    this.resolveEnded(reason);
+  }
+
+  /** Whether this attempt is hit: in one of the operations (when given), then by rate (seeded). */
+  hits_(ctx: AttemptContext): boolean {
+    if (this.operations !== undefined && (ctx.operation === undefined || !this.operations.has(ctx.operation))) return false;
+    this.attempts++;
+    if (this.rate < 1 && this.random() >= this.rate) return false;
+    this.hits++;
+    return true;
+  }
+
+  describe(): ActiveFault {
+    return {
+      id: this.id,
+      dependency: this.dependency,
+      fault: this.compiled.json,
+      description: this.compiled.description,
+      rate: this.rate,
+      seed: this.seed,
+      startedAt: this.startedAt,
+      endsAt: this.endsAt,
+      operations: this.operations === undefined ? undefined : [...this.operations],
+      attempts: this.attempts,
+      hits: this.hits,
+    };
+  }
+}
+
+/** Attempts counted at a dependency's slot while an observer is attached (the drill runner's attempt counter). */
+export interface SlotObserver {
+  readonly attempts: number;
+  dispose(): void;
+}
+
+interface SlotState {
+  injections: Injection[];
+  observers: number;
+  attempts: number;
+  wrapper: SlotWrapper | undefined;
+}
+
+export class FaultInjector {
+  readonly clock: Clock;
+  readonly maxDurationMs: number;
+  private readonly seed: number | string;
+  private readonly knows: ((dependency: string) => boolean) | undefined;
+  private readonly slots = new Map<string, SlotState>();
+  private readonly byId = new Map<number, Injection>();
+  private readonly emitter = new Emitter<FaultEvent>();
+  private readonly slotChanges = new Emitter<{ dependency: string; wrapper: SlotWrapper | undefined }>();
+  private seq = 0;
+  private closed = false;
+  /** Start and end of every injection. */
+  readonly onFault = this.emitter.subscribe;
+  /** @internal The wall installs or removes a dependency's slot wrapper on these. */
+  readonly onSlotChange = this.slotChanges.subscribe;
+
+  constructor(options: FaultInjectorOptions = {}) {
+    const o = objectOption('faults', options, ['clock', 'maxDuration', 'seed', 'knows']);
+    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.maxDurationMs = o.maxDuration === undefined ? 3_600_000 : durationOption('faults.maxDuration', o.maxDuration, 1);
+    if (o.seed !== undefined && typeof o.seed !== 'number' && typeof o.seed !== 'string') throw configError('faults.seed', 'a number or a string', o.seed);
+    this.seed = (o.seed as number | string | undefined) ?? 1;
+    this.knows = o.knows as ((d: string) => boolean) | undefined;
+  }
+
+  /**
+   * Starts an injection on `dependency`. Everything is validated first (`CONFIG_INVALID` naming the
+   * field); the injection ends by itself after `for` (default 5 min).
+   */
+  inject(dependency: string, fault: Fault, options: InjectOptions = {}): FaultHandle {
+    if (this.closed) throw new BlastwallError('CLOSED', 'The fault injector is closed');
+    stringOption('dependency', dependency);
+    if (this.knows !== undefined && !this.knows(dependency)) {
+      throw configError('dependency', 'the name of a declared dependency', dependency);
+    }
+    const compiled = compileFault(fault);
+    const o = objectOption('options', options, ['rate', 'for', 'seed', 'operations']);
+    const rate = o.rate === undefined ? 1 : ratioOption('options.rate', o.rate);
+    const forMs = o.for === undefined ? Math.min(DEFAULT_FAULT_DURATION_MS, this.maxDurationMs) : durationOption('options.for', o.for, 1, this.maxDurationMs);
+    if (o.seed !== undefined && !(typeof o.seed === 'string' || (typeof o.seed === 'number' && Number.isFinite(o.seed)))) {
+      throw configError('options.seed', 'a finite number or a string', o.seed);
+    }
+    let operations: Set<string> | undefined;
+    if (o.operations !== undefined) {
+      if (!Array.isArray(o.operations) || o.operations.length === 0) throw configError('options.operations', 'a non-empty array of operation names', o.operations);
+      operations = new Set(o.operations.map((n: unknown, i) => stringOption(`options.operations[${i}]`, n)));
+    }
+    const id = ++this.seq;
+    const seed = (o.seed as number | string | undefined) ?? `${String(this.seed)}:${id}`;
+    const now = this.clock.now();
+    const inj = new Injection(this, id, dependency, compiled, rate, seed, seededRandom(seed), operations, this.clock, now, now + forMs);
+    this.byId.set(id, inj);
+    const slot = this.slot(dependency);
+    slot.injections.push(inj);
+    this.refresh(dependency, slot);
+    this.emit(inj, 'started');
+    return inj;
+  }
+
+  /** Ends every active injection. Returns how many ended. */
+  clear(reason: EndReason = 'cleared'): number {
+    let n = 0;
+    for (const inj of [...this.byId.values()]) if (this.end(inj, reason)) n++;
+    return n;
+  }
+
+  /** Ends the injection with this id (the admin route's DELETE). */
+  stop(id: number): boolean {
+    const inj = this.byId.get(id);
+    return inj === undefined ? false : this.end(inj, 'stopped');
+  }
+
+  /** Active injections, oldest first. */
+  active(): ActiveFault[] {
+    return [...this.byId.values()].map((i) => i.describe());
+  }
+
+  /**
+   * Counts attempts reaching `dependency`'s slot until disposed (it installs the slot while attached, so
+   * it costs a closure per call only during a drill).
+   */
+  observe(dependency: string): SlotObserver {
+    const slot = this.slot(dependency);
+    const base = slot.attempts;
+    slot.observers++;
+    this.refresh(dependency, slot);
+    let disposed = false;
+    return {
+      get attempts() {
+        return slot.attempts - base;
+      },
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        slot.observers--;
+        this.refresh(dependency, slot);
+      },
+    };
+  }
+
+  /** The slot wrapper of `dependency` while anything is active on it, else undefined (the fast path). */
+  wrapperOf(dependency: string): SlotWrapper | undefined {
+    return this.slots.get(dependency)?.wrapper;
+  }
+
+  /** A standalone wrapper: every call checks the dependency's active faults (for use without a wall). */
+  wrap<T>(dependency: string, fn: AttemptFn<T>): AttemptFn<T> {
+    return (ctx) => {
+      const w = this.wrapperOf(dependency);
+      return (w === undefined ? fn(ctx) : w(fn as AttemptFn<unknown>)(ctx)) as T | PromiseLike<T>;
+    };
+  }
+
+  /** Ends everything and refuses new injections. */
+  close(): void {
+    this.clear('closed');
+    this.closed = true;
+  }
+
+  /** @internal */
+  end(inj: Injection, reason: EndReason): boolean {
+    if (!inj.active) return false;
+    this.byId.delete(inj.id);
+    const slot = this.slots.get(inj.dependency);
+    if (slot !== undefined) {
+      slot.injections = slot.injections.filter((i) => i !== inj);
+      this.refresh(inj.dependency, slot);
+    }
+    inj.finish(reason);
+    this.emit(inj, 'ended', reason);
+    return true;
+  }
+
+  private slot(dependency: string): SlotState {
+    let s = this.slots.get(dependency);
+    if (s === undefined) {
+      s = { injections: [], observers: 0, attempts: 0, wrapper: undefined };
+      this.slots.set(dependency, s);
+    }
+    return s;
+  }
+
+  private refresh(dependency: string, slot: SlotState): void {
+    const want = slot.injections.length > 0 || slot.observers > 0;
+    if (want === (slot.wrapper !== undefined)) return;
+    slot.wrapper = want ? makeWrapper(slot) : undefined;
+    if (!want) this.slots.delete(dependency);
+    this.slotChanges.emit({ dependency, wrapper: slot.wrapper });
+  }
+
+  private emit(inj: Injection, state: 'started' | 'ended', reason?: EndReason): void {
+    if (!this.emitter.active) return;
+    this.emitter.emit({
+      type: 'fault',
+      state,
+      at: this.clock.now(),
+      id: inj.id,
+      dependency: inj.dependency,
+      fault: inj.compiled.kind,
+      description: inj.compiled.description,
+      rate: inj.rate,
+      startedAt: inj.startedAt,
+      endsAt: inj.endsAt,
+      operations: inj.operations === undefined ? undefined : [...inj.operations],
+      ...(reason === undefined ? {} : { reason }),
+      attempts: inj.attempts,
+      hits: inj.hits,
+    });
+  }
+}
+
+/** The slot: counts the attempt, then applies each active injection that hits it, first declared outermost. */
+function makeWrapper(slot: SlotState): SlotWrapper {
+  return (fn) => (ctx) => {
+    slot.attempts++;
+    return run(slot.injections, 0, ctx, fn);
+  };
+}
+
+function run(list: readonly Injection[], i: number, ctx: AttemptContext, fn: AttemptFn<unknown>): unknown {
+  for (; i < list.length; i++) {
+    const inj = list[i]!;
+    if (!inj.active || !inj.hits_(ctx)) continue;
+    const j = i + 1;
+    const inner: AttemptFn<unknown> = j < list.length ? (c) => run(list, j, c, fn) : fn;
+    return inj.compiled.effect(ctx, inner, inj);
+  }
+  return fn(ctx);
+}
+
+/** `createFaultInjector({ clock })`: an injector on its own (the wall makes one when `faults` is on). */
+export function createFaultInjector(options?: FaultInjectorOptions): FaultInjector {
+  return new FaultInjector(options);
+}
+
+/** For messages: `error: HTTP 503 on payments (100% of attempts, for 10s)`. */
+export function describeInjection(a: Pick<ActiveFault, 'description' | 'dependency' | 'rate' | 'startedAt' | 'endsAt'>): string {
+  return `${a.description} on ${a.dependency} (${Math.round(a.rate * 1000) / 10}% of attempts, for ${formatDuration(a.endsAt - a.startedAt)})`;
+}

@@ -1,0 +1,293 @@
+/**
+ * Runs a drill: opens the target, checks every name against it before any load is sent, sends the
+ * open-loop load (bounded in count and time), applies the fault schedule, samples health and mode, waits
+ * for answers (bounded), checks the invariants and returns the result. Time comes from the clock: the real
+ * one for real drills; a `FakeClock` is advanced by the runner itself, so tests never sleep.
+ */
+import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
+import { type Timeline, createTimeline } from '../timeline/index.js';
+import { type Drill, DRILL_PRIORITIES, type DrillRequest, type Priority, checkAgainstTarget } from './drill.js';
+import { DrillObservation, type FaultWindow } from './observe.js';
+import { seededRandom } from './random.js';
+import { type TargetHandle, openInProcess, openUrl } from './target.js';
+
+export interface DrillProgress {
+  drill: string;
+  /** Elapsed and planned load time (ms). */
+  elapsedMs: number;
+  durationMs: number;
+  sent: number;
+  ok: number;
+  failed: number;
+  inflight: number;
+  mode: string;
+  status: string;
+  activeFaults: number;
+}
+
+export interface RunDrillOptions {
+  clock?: Clock & { advance?(ms: number): Promise<void> };
+  /** The drill's timeline (SQLite path, or ':memory:'). Default ':memory:'. */
+  timelinePath?: string;
+  /** Multiplies the load duration and the fault schedule (e.g. 0.5 for `--short`); invariant windows stay. */
+  timeScale?: number;
+  /** Called about once a second. */
+  onProgress?: (p: DrillProgress) => void;
+}
+
+export interface InvariantOutcome {
+  name: string;
+  pass: boolean;
+  observed: string;
+  value: number | null;
+}
+
+export interface DrillResult {
+  drill: string;
+  description: string | undefined;
+  seed: number | string;
+  passed: boolean;
+  startedAt: number;
+  endedAt: number;
+  timeScale: number;
+  invariants: InvariantOutcome[];
+  observation: DrillObservation;
+  timeline: Timeline;
+}
+
+const TICK_MS = 10;
+const SAMPLE_MS = 250;
+
+function pick(mix: [Priority, number][], r: number): Priority {
+  let acc = 0;
+  for (const [p, w] of mix) {
+    acc += w;
+    if (r < acc) return p;
+  }
+  return mix[mix.length - 1]?.[0] ?? DRILL_PRIORITIES[1]!;
+}
+
+function codeOf(err: unknown): string {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' && c.length > 0 ? c : 'ERROR';
+}
+
+/** Runs `drill`; throws (before any load is sent) when the drill does not fit its target. */
+export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Promise<DrillResult> {
+  const clock: Clock & { advance?(ms: number): Promise<void> } = options.clock ?? realClock;
+  const scale = options.timeScale ?? 1;
+  if (!(scale > 0 && scale <= 1)) throw new RangeError(`Expected \`timeScale\` to be in (0, 1], got ${scale}`);
+  const timeline = createTimeline({ path: options.timelinePath ?? ':memory:', clock, service: drill.name });
+  const random = seededRandom(drill.seed);
+  let target: TargetHandle;
+  try {
+    target =
+      'app' in drill.target
+        ? await openInProcess(drill.target.app, { clock, timeline, wallOptions: { clock, timeline, faults: true }, random, seed: drill.seed })
+        : await openUrl(drill.target, clock);
+  } catch (err) {
+    timeline.close();
+    throw err;
+  }
+  try {
+    checkAgainstTarget(drill, target.dependencies, target.operations);
+  } catch (err) {
+    await target.close();
+    timeline.close();
+    throw err;
+  }
+  const durationMs = Math.round(drill.load.durationMs * scale);
+  const startedAt = clock.now();
+  const obs = new DrillObservation(startedAt, Object.keys(drill.load.operations));
+  obs.app = target.app;
+  timeline.record({ kind: 'drill', severity: 'info', title: `drill '${drill.name}' started (${drill.faults.length} fault(s), ${durationMs}ms of load)`, data: { drill: drill.name, seed: drill.seed } });
+
+  const first = await target.health();
+  obs.initial.set('mode', first.mode);
+  obs.initial.set('status', first.status);
+  for (const [n, d] of Object.entries(first.dependencies)) obs.initial.set(`dep:${n}`, d.state);
+  const unwatch = target.watch((series, at, to, detail) => obs.transition(series, at, to, detail));
+  const readAttempts = target.countAttempts();
+
+  const timers = new Set<TimerHandle>();
+  const later = (ms: number, fn: () => void): void => {
+    const h = clock.setTimer(() => {
+      timers.delete(h);
+      fn();
+    }, ms);
+    timers.add(h);
+  };
+  const windows: { w: FaultWindow; stats: () => { hits: number; attempts: number } }[] = [];
+  const pending: Promise<unknown>[] = [];
+  for (const f of drill.faults) {
+    later(Math.round(f.atMs * scale), () => {
+      const p = target.inject(f, Math.max(1, Math.round(f.forMs * scale))).then(
+        (h) => {
+          const w: FaultWindow = { id: windows.length + 1, dependency: f.dependency, description: f.compiled.description, startedAt: h.startedAt, endedAt: undefined, hits: 0, attempts: 0 };
+          windows.push({ w, stats: h.stats });
+          obs.faults.push(w);
+          return h.ended.then((at) => {
+            w.endedAt = at;
+          });
+        },
+        (err: unknown) => {
+          timeline.record({ kind: 'drill', severity: 'critical', title: `drill could not inject a fault on ${f.dependency}: ${String(err)}` });
+        },
+      );
+      pending.push(p);
+    });
+  }
+
+  // open-loop load: arrivals on schedule whatever the answers do
+  let inflight = 0;
+  let sent = 0;
+  let okCount = 0;
+  let failed = 0;
+  const seqs = new Map<string, number>();
+  const carry = new Map<string, number>(Object.keys(drill.load.operations).map((k) => [k, 0]));
+  const unfinished = new Set<{ operation: string; priority: Priority; at: number }>();
+  let idle: (() => void) | undefined;
+  const launch = (operation: string, priority: Priority, clientRetries: number): void => {
+    const at = clock.now();
+    const seq = (seqs.get(operation) ?? 0) + 1;
+    seqs.set(operation, seq);
+    sent++;
+    if (inflight >= drill.load.maxInflight) {
+      failed++;
+      obs.requests.push({ operation, priority, at, latencyMs: 0, ok: false, code: 'CLIENT_OVERFLOW', sends: 0 });
+      return;
+    }
+    inflight++;
+    const token = { operation, priority, at };
+    unfinished.add(token);
+    const attempt = (send: number): Promise<{ ok: boolean; code: string | undefined; sends: number }> => {
+      const req: DrillRequest = { operation, priority, seq, send, random };
+      return target.send(req).then(
+        () => ({ ok: true, code: undefined, sends: send }),
+        (err: unknown) => (send <= clientRetries ? attempt(send + 1) : { ok: false, code: codeOf(err), sends: send }),
+      );
+    };
+    void attempt(1).then((r) => {
+      if (!unfinished.delete(token)) return; // already written off as unfinished
+      inflight--;
+      if (r.ok) okCount++;
+      else failed++;
+      obs.requests.push({ operation, priority, at, latencyMs: clock.now() - at, ok: r.ok, code: r.code, sends: r.sends });
+      if (inflight === 0) idle?.();
+    });
+  };
+  const loadEnd = startedAt + durationMs;
+  let lastTick = startedAt;
+  const tick = (): void => {
+    const now = Math.min(clock.now(), loadEnd);
+    const dt = now - lastTick;
+    lastTick = now;
+    for (const [op, l] of Object.entries(drill.load.operations)) {
+      let c = carry.get(op)! + (l.rate * dt) / 1000;
+      while (c >= 1) {
+        c -= 1;
+        launch(op, pick(l.priorities, random()), l.clientRetries);
+      }
+      carry.set(op, c);
+    }
+    if (clock.now() < loadEnd) later(TICK_MS, tick);
+  };
+  later(0, tick);
+
+  // samples: mode, status, states and each dependency's p99 against its objective
+  let lastSecond = -1;
+  let sampling: Promise<void> = Promise.resolve();
+  const sample = (): void => {
+    sampling = target.health().then(
+      (h) => {
+        const now = clock.now();
+        obs.transition('mode', now, h.mode);
+        obs.transition('status', now, h.status);
+        for (const [n, d] of Object.entries(h.dependencies)) {
+          obs.transition(`dep:${n}`, now, d.state);
+          const objective = target.objectives[n];
+          if (objective !== undefined && d.p99 > objective && obs.breaches[n] === undefined) obs.breaches[n] = now;
+        }
+        const second = Math.floor((now - startedAt) / 1000);
+        if (second !== lastSecond) {
+          lastSecond = second;
+          obs.samples.push({
+            t: second,
+            status: h.status,
+            mode: h.mode,
+            states: Object.fromEntries(Object.entries(h.dependencies).map(([n, d]) => [n, d.state])),
+            p99: Object.fromEntries(Object.entries(h.dependencies).map(([n, d]) => [n, d.p99])),
+          });
+          options.onProgress?.({
+            drill: drill.name,
+            elapsedMs: Math.min(durationMs, now - startedAt),
+            durationMs,
+            sent,
+            ok: okCount,
+            failed,
+            inflight,
+            mode: h.mode,
+            status: h.status,
+            activeFaults: windows.filter((x) => x.w.endedAt === undefined).length,
+          });
+        }
+      },
+      () => undefined,
+    );
+    if (clock.now() < loadEnd + drill.load.drainMs) later(SAMPLE_MS, sample);
+  };
+  later(0, sample);
+
+  // the load ends; answers are awaited for at most `drain`
+  const done = new Promise<void>((resolve) => {
+    later(durationMs, () => {
+      const finish = (): void => {
+        idle = undefined;
+        resolve();
+      };
+      if (inflight === 0) return finish();
+      idle = finish;
+      later(drill.load.drainMs, finish);
+    });
+  });
+  if (typeof clock.advance === 'function') {
+    const limit = durationMs + drill.load.drainMs + 1000;
+    let settled = false;
+    void done.then(() => (settled = true));
+    for (let t = 0; !settled && t <= limit; t += TICK_MS) await clock.advance(TICK_MS);
+  }
+  await done;
+  const endedAt = clock.now();
+  for (const u of unfinished) {
+    failed++;
+    obs.requests.push({ operation: u.operation, priority: u.priority, at: u.at, latencyMs: endedAt - u.at, ok: false, code: 'UNFINISHED', sends: 1 });
+  }
+  unfinished.clear();
+  for (const h of timers) clock.clearTimer(h);
+  timers.clear();
+  await sampling;
+  obs.attempts = readAttempts();
+  for (const x of windows) {
+    const s = x.stats();
+    x.w.hits = s.hits;
+    x.w.attempts = s.attempts;
+    x.w.endedAt ??= endedAt;
+  }
+  await target.clearFaults();
+  unwatch();
+  obs.endedAt = endedAt;
+  obs.requests.sort((a, b) => a.at - b.at);
+
+  const invariants: InvariantOutcome[] = [];
+  for (const inv of drill.invariants) {
+    const r = await inv.check(obs);
+    invariants.push({ name: inv.name, pass: r.pass, observed: r.observed, value: r.value });
+    timeline.record({ kind: 'drill', severity: r.pass ? 'info' : 'critical', title: `invariant ${r.pass ? 'held' : 'FAILED'}: ${inv.name} — observed ${r.observed}`, data: { invariant: inv.name, pass: r.pass, value: r.value } });
+  }
+  await target.close();
+  await Promise.allSettled(pending);
+  const passed = invariants.every((i) => i.pass);
+  timeline.record({ kind: 'drill', severity: passed ? 'info' : 'critical', title: `drill '${drill.name}' ${passed ? 'passed' : 'failed'}: ${invariants.filter((i) => i.pass).length}/${invariants.length} invariants held`, data: { passed } });
+  timeline.flush();
+  return { drill: drill.name, description: drill.description, seed: drill.seed, passed, startedAt, endedAt, timeScale: scale, invariants, observation: obs, timeline };
+}
