@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { type CliCommand, type CliIo, UsageError } from './command.js';
 import { TimelineFileError } from './timeline-reader.js';
 import { postmortemCommand, timelineCommand } from './read-commands.js';
+import { auditCommand } from './audit.js';
 
 export { parseTime } from './args.js';
 
@@ -13,6 +14,7 @@ export { parseTime } from './args.js';
 const COMMANDS: Record<string, CliCommand> = {
   timeline: timelineCommand,
   postmortem: postmortemCommand,
+  audit: auditCommand,
 };
 
 function usage(): string {
