@@ -6,10 +6,15 @@ export interface TimerHandle {
   readonly __timer: unique symbol;
 }
 
+import { MAX_TIMER_MS } from './validate.js';
+
 export interface Clock {
   /** Milliseconds since the Unix epoch; monotonic for the real clock (performance.timeOrigin + performance.now()). */
   now(): number;
-  /** Arms a one-shot timer. */
+  /**
+   * Arms a one-shot timer. Any `ms` ≥ 0 is honoured, including delays past setTimeout's 2^31−1 ms limit
+   * (the real clock re-arms such a timer in steps instead of letting it fire after 1 ms).
+   */
   setTimer(fn: () => void, ms: number): TimerHandle;
   clearTimer(handle: TimerHandle): void;
   /** Optional: whether an armed timer keeps the process alive (real timers start ref'd). */
@@ -77,19 +82,32 @@ class RealClock implements Clock {
   }
   setTimer(fn: () => void, ms: number): TimerHandle {
     this.armed++;
+    if (ms > MAX_TIMER_MS) return new LongTimer(this, fn, this.now() + ms) as unknown as TimerHandle;
     const t = setTimeout(() => {
       this.armed--;
       fn();
     }, ms);
     return t as unknown as TimerHandle;
   }
+  /** @internal A long timer fired. */
+  longFired(): void {
+    this.armed--;
+  }
   clearTimer(handle: TimerHandle): void {
+    if (handle instanceof LongTimer) {
+      if (handle.clear()) this.armed--;
+      return;
+    }
     const t = handle as unknown as NodeJS.Timeout;
     // `_destroyed` tells whether the timer already fired or was cleared.
     if (!(t as unknown as { _destroyed?: boolean })._destroyed) this.armed--;
     clearTimeout(t);
   }
   refTimer(handle: TimerHandle, ref: boolean): void {
+    if (handle instanceof LongTimer) {
+      handle.ref(ref);
+      return;
+    }
     const t = handle as unknown as NodeJS.Timeout;
     if (ref) t.ref();
     else t.unref();
@@ -97,6 +115,50 @@ class RealClock implements Clock {
   /** Timers this clock armed that have neither fired nor been cleared (for leak checks). */
   pendingTimers(): number {
     return this.armed;
+  }
+}
+
+/**
+ * A timer past setTimeout's limit (2^31−1 ms): armed for the limit and re-armed for what is left until
+ * its due time, so `'30d'` waits 30 days instead of firing after 1 ms.
+ */
+class LongTimer {
+  private t: NodeJS.Timeout | undefined;
+  private refd = true;
+
+  constructor(
+    private readonly clock: RealClock,
+    private readonly fn: () => void,
+    private readonly due: number,
+  ) {
+    this.arm();
+  }
+
+  private arm(): void {
+    const left = this.due - this.clock.now();
+    if (left <= 0) {
+      this.t = undefined;
+      this.clock.longFired();
+      this.fn();
+      return;
+    }
+    this.t = setTimeout(() => this.arm(), Math.min(left, MAX_TIMER_MS));
+    if (!this.refd) this.t.unref();
+  }
+
+  /** Returns true when the timer was still pending. */
+  clear(): boolean {
+    if (this.t === undefined) return false;
+    clearTimeout(this.t);
+    this.t = undefined;
+    return true;
+  }
+
+  ref(on: boolean): void {
+    this.refd = on;
+    if (this.t === undefined) return;
+    if (on) this.t.ref();
+    else this.t.unref();
   }
 }
 

@@ -33,6 +33,8 @@ export class CallContext implements AttemptContext {
   retries = 0;
   /** Minimum time an attempt needs to be worth starting (set by the wall from its timeout). */
   minAttemptMs = 0;
+  /** Set by a wall dependency: returns the error a result stands for (a 5xx `Response`), else undefined. */
+  resultFailure: ((value: unknown) => unknown) | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private abortReason: unknown = undefined;
   private outerListener: (() => void) | undefined = undefined;

@@ -1,4 +1,6 @@
-import { configError } from './validate.js';
+import { MAX_TIMER_MS, configError } from './validate.js';
+
+export { MAX_TIMER_MS };
 
 /** A duration: a number of milliseconds, or a string such as `'800ms'`, `'5s'`, `'1.5m'`, `'2h'`, `'1d'`. */
 export type Duration = number | `${number}${DurationUnit}`;
@@ -13,7 +15,8 @@ export function tryParseDuration(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = PATTERN.exec(value);
   if (m === null) return undefined;
-  return Number(m[1]) * UNIT_MS[m[2] as DurationUnit];
+  const ms = Number(m[1]) * UNIT_MS[m[2] as DurationUnit];
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /**
@@ -23,10 +26,23 @@ export function tryParseDuration(value: unknown): number | undefined {
 export function durationOption(field: string, value: unknown, minMs = 1, maxMs = Number.POSITIVE_INFINITY): number {
   const ms = tryParseDuration(value);
   if (ms === undefined || ms < minMs || ms > maxMs) {
-    const range = maxMs === Number.POSITIVE_INFINITY ? `≥ ${minMs}ms` : `between ${minMs}ms and ${maxMs}ms`;
+    const range =
+      maxMs === Number.POSITIVE_INFINITY
+        ? `≥ ${minMs}ms`
+        : maxMs === MAX_TIMER_MS
+          ? `between ${minMs}ms and ${MAX_TIMER_MS}ms (24.8d, the timer limit)`
+          : `between ${minMs}ms and ${maxMs}ms`;
     throw configError(field, `a duration ${range} (a number of milliseconds or a string like '800ms', '5s', '2m')`, value);
   }
   return ms;
+}
+
+/**
+ * A duration that arms a timer (a timeout, a queue wait, a backoff, an evaluation interval): at most
+ * `MAX_TIMER_MS` (2^31−1 ms, about 24.8 days), because setTimeout fires a longer delay after 1 ms.
+ */
+export function timerDurationOption(field: string, value: unknown, minMs = 1): number {
+  return durationOption(field, value, minMs, MAX_TIMER_MS);
 }
 
 /** Formats milliseconds for people: 850 → '850ms', 1500 → '1.5s', 90000 → '1.5m'. */

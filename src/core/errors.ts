@@ -20,7 +20,9 @@ export type ErrorCode =
   | 'DEPENDENCY_FAILED'
   | 'CLOSED'
   | 'STORE_UNAVAILABLE'
-  | 'CONFLICT';
+  | 'CONFLICT'
+  /** A user-supplied callback (isFailure, retryOn, a fallback, measure, ...) threw; its error is the `cause`. */
+  | 'CALLBACK_FAILED';
 
 export interface BlastwallErrorOptions {
   dependency?: string | undefined;
@@ -46,6 +48,7 @@ const NOT_RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'BULKHEAD_FULL',
   'QUEUE_TIMEOUT',
   'QUEUE_FULL',
+  'CALLBACK_FAILED',
 ]);
 
 export class BlastwallError extends Error {

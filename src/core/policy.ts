@@ -17,8 +17,8 @@ export interface Policy {
   readonly clock: Clock;
 }
 
-/** The innermost link: calls the user's function, turning sync results and throws into promises. */
-export const invokeUserFn: Next = (ctx) => {
+/** Calls the user's function, turning sync results and throws into promises (no result classification). */
+export const callUserFn: Next = (ctx) => {
   if (ctx.attempt === 0) ctx.attempt = 1;
   try {
     const r = ctx.fn(ctx);
@@ -27,6 +27,33 @@ export const invokeUserFn: Next = (ctx) => {
     return Promise.reject(err);
   }
 };
+
+/**
+ * The innermost link: calls the user's function; when the call has a result classifier
+ * (`ctx.resultFailure`, set by a wall dependency), a result it calls a failure rejects with its error, so
+ * retry, breaker and health see it as the failure it is.
+ */
+export const invokeUserFn: Next = (ctx) => {
+  const p = callUserFn(ctx);
+  const check = ctx.resultFailure;
+  if (check === undefined) return p;
+  return p.then((v) => {
+    const failure = check(v);
+    if (failure !== undefined) throw failure;
+    return v;
+  });
+};
+
+/** Links `policy` around `next`: a policy that throws synchronously still yields a rejected promise. */
+export function linkPolicy(policy: Policy, next: Next): Next {
+  return (ctx) => {
+    try {
+      return policy.run(ctx, next);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+}
 
 /** Starts a call through `link`: one context, optional caller signal honoured without a listener otherwise. */
 export function startCall<T>(
@@ -37,8 +64,12 @@ export function startCall<T>(
   setup?: (ctx: CallContext) => void,
 ): Promise<T> {
   const ctx = new CallContext(clock, fn as AttemptFn<unknown>, signal);
-  if (setup !== undefined) setup(ctx);
-  if (signal === undefined) return link(ctx) as Promise<T>;
+  try {
+    if (setup !== undefined) setup(ctx);
+    if (signal === undefined) return link(ctx) as Promise<T>;
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return withCallerSignal(ctx, link, signal) as Promise<T>;
 }
 
@@ -52,7 +83,13 @@ export function withCallerSignal(ctx: CallContext, link: Next, signal: AbortSign
       reject(err);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    link(ctx).then(
+    let linked: Promise<unknown>;
+    try {
+      linked = link(ctx);
+    } catch (err) {
+      linked = Promise.reject(err);
+    }
+    linked.then(
       (v) => {
         signal.removeEventListener('abort', onAbort);
         ctx.dispose();
@@ -79,7 +116,7 @@ export abstract class PolicyBase implements Policy {
 
   constructor(clock: Clock | undefined) {
     this.clock = clock ?? realClock;
-    this.self = (ctx) => this.run(ctx, invokeUserFn);
+    this.self = linkPolicy(this, invokeUserFn);
   }
 
   execute<T>(fn: AttemptFn<T>, signal?: AbortSignal): Promise<T> {
@@ -98,11 +135,7 @@ export class Pipeline implements Policy {
     const first = policies[0];
     this.clock = first === undefined ? realClock : first.clock;
     let link: Next = invokeUserFn;
-    for (let i = policies.length - 1; i >= 0; i--) {
-      const p = policies[i]!;
-      const next = link;
-      link = (ctx) => p.run(ctx, next);
-    }
+    for (let i = policies.length - 1; i >= 0; i--) link = linkPolicy(policies[i]!, link);
     this.link = link;
   }
 
@@ -118,11 +151,7 @@ export class Pipeline implements Policy {
     if (next === invokeUserFn) return this.link(ctx);
     if (next !== this.lastNext) {
       let link: Next = next;
-      for (let i = this.policies.length - 1; i >= 0; i--) {
-        const p = this.policies[i]!;
-        const inner = link;
-        link = (c) => p.run(c, inner);
-      }
+      for (let i = this.policies.length - 1; i >= 0; i--) link = linkPolicy(this.policies[i]!, link);
       this.lastNext = next;
       this.lastLink = link;
     }

@@ -1,4 +1,8 @@
+import type { Clock } from './clock.js';
 import { BlastwallError } from './errors.js';
+
+/** The longest delay a timer can wait: setTimeout's limit, 2^31−1 ms (about 24.8 days). Longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Renders a given value for an error message: `-5` (number), `"abc"` (string). */
 export function describe(value: unknown): string {
@@ -102,4 +106,27 @@ export function enumOption<T extends string>(field: string, value: unknown, allo
 export function fnOption<F = (...args: any[]) => any>(field: string, value: unknown): F {
   if (typeof value !== 'function') throw configError(field, 'a function', value);
   return value as F;
+}
+
+/** An optional injected clock: `undefined`, or an object with `now()`, `setTimer(fn, ms)` and `clearTimer(handle)`. */
+export function clockOption(field: string, value: unknown): Clock | undefined {
+  if (value === undefined) return undefined;
+  const c = value as Record<string, unknown> | null;
+  if (
+    c === null ||
+    typeof c !== 'object' ||
+    typeof c.now !== 'function' ||
+    typeof c.setTimer !== 'function' ||
+    typeof c.clearTimer !== 'function' ||
+    (c.refTimer !== undefined && typeof c.refTimer !== 'function') ||
+    (c.coarseNow !== undefined && typeof c.coarseNow !== 'function')
+  ) {
+    throw configError(field, 'a Clock (an object with now(), setTimer(fn, ms) and clearTimer(handle))', value);
+  }
+  return value as Clock;
+}
+
+/** An optional name used in errors: `undefined` or a non-empty string. */
+export function nameOption(field: string, value: unknown): string | undefined {
+  return value === undefined ? undefined : stringOption(field, value);
 }

@@ -1,5 +1,5 @@
 import type { CallContext } from '../core/context.js';
-import { type Next, Pipeline, type Policy, invokeUserFn, registerFuser, startCall } from '../core/policy.js';
+import { type Next, Pipeline, type Policy, callUserFn, invokeUserFn, registerFuser, startCall } from '../core/policy.js';
 import type { AttemptFn } from '../core/context.js';
 import type { Expirable } from '../core/scheduler.js';
 import { CircuitBreakerPolicy } from './circuit-breaker/index.js';
@@ -94,7 +94,8 @@ export class FusedPipeline extends Pipeline {
         call.timed = true;
         to.sharedScheduler.add(call, call.byDeadline ? -1 - (ms | 0) : to.ms);
       }
-      invokeUserFn(ctx).then(call.ok, call.err);
+      // the first attempt's result is classified in `ok` (no extra promise); retries go through invokeUserFn
+      callUserFn(ctx).then(call.ok, call.err);
     });
   }
 }
@@ -125,6 +126,19 @@ class FusedCall implements Expirable {
   readonly ok = (v: unknown): void => {
     if (this.settled) return;
     this.settle();
+    const check = this.ctx.resultFailure;
+    if (check !== undefined) {
+      let failure: unknown;
+      try {
+        failure = check(v);
+      } catch (err) {
+        failure = err;
+      }
+      if (failure !== undefined) {
+        this.failed(failure);
+        return;
+      }
+    }
     this.finishOk(v);
   };
 
@@ -157,9 +171,10 @@ class FusedCall implements Expirable {
     );
   }
 
+  // the slot is given back first: nothing after it (a breaker's callback, the wall's hook) can leak it
   private finishOk(v: unknown): void {
-    this.f.br?.recordClosed(this.gen, undefined, this.slowT0);
     this.f.bh?.release();
+    this.f.br?.recordClosed(this.gen, undefined, this.slowT0);
     if (this.hook === undefined) this.resolve(v);
     else {
       try {
@@ -171,9 +186,16 @@ class FusedCall implements Expirable {
   }
 
   private finishErr(e: unknown): void {
-    this.f.br?.recordClosed(this.gen, e, this.slowT0);
     this.f.bh?.release();
-    this.reject(this.hook === undefined ? e : this.hook.error(this.ctx, e));
+    const err = this.f.br === undefined ? e : this.f.br.recordClosed(this.gen, e, this.slowT0);
+    if (this.hook === undefined) this.reject(err);
+    else {
+      try {
+        this.reject(this.hook.error(this.ctx, err));
+      } catch (hookErr) {
+        this.reject(hookErr);
+      }
+    }
   }
 }
 

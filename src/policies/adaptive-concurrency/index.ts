@@ -2,7 +2,7 @@ import { type Clock, coarseClock } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
 import type { Duration } from '../../core/duration.js';
 import { type Next, PolicyBase } from '../../core/policy.js';
-import { objectOption } from '../../core/validate.js';
+import { clockOption, objectOption } from '../../core/validate.js';
 import { BulkheadPolicy } from '../concurrency/index.js';
 import { Gradient2Limit, type Gradient2Options } from './gradient2.js';
 
@@ -28,7 +28,7 @@ export class AdaptiveConcurrencyPolicy extends PolicyBase {
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     const o = objectOption('concurrency', options, ['initial', 'min', 'max', 'tolerance', 'smoothing', 'longWindow', 'queue', 'queueTimeout', 'clock', 'name']);
-    super(o.clock as Clock | undefined);
+    super(clockOption('concurrency.clock', o.clock));
     const { queue, queueTimeout, clock: _c, name, ...g } = o;
     this.limiter = new Gradient2Limit(g as Gradient2Options);
     this.bulkhead = new BulkheadPolicy({

@@ -1,6 +1,7 @@
 import { type Clock, coarseClock, realClock } from '../../core/clock.js';
 import { durationOption, type Duration } from '../../core/duration.js';
-import { boolOption, configError, fnOption, intOption, objectOption, ratioOption } from '../../core/validate.js';
+import { guarded } from '../../core/callback.js';
+import { boolOption, clockOption, configError, fnOption, intOption, objectOption, ratioOption } from '../../core/validate.js';
 
 export type CacheSource = 'live' | 'cache';
 
@@ -108,15 +109,16 @@ export class FreshnessCache {
     this.revalidate = o.revalidate === undefined ? true : boolOption('cache.revalidate', o.revalidate);
     this.maxEntries = o.maxEntries === undefined ? 1000 : intOption('cache.maxEntries', o.maxEntries, 1);
     this.maxBytes = o.maxBytes === undefined ? Number.POSITIVE_INFINITY : intOption('cache.maxBytes', o.maxBytes, 1);
-    this.sizeOf = o.sizeOf === undefined ? (o.maxBytes === undefined ? undefined : defaultSize) : fnOption('cache.sizeOf', o.sizeOf);
+    this.sizeOf =
+      o.sizeOf === undefined ? (o.maxBytes === undefined ? undefined : defaultSize) : guarded('cache.sizeOf', fnOption<(v: unknown) => number>('cache.sizeOf', o.sizeOf));
     if (o.shared !== undefined) {
       const sh = o.shared as SharedCacheStore;
       if (typeof sh?.get !== 'function' || typeof sh.set !== 'function') throw configError('cache.shared', 'an object with get(key) and set(key, value, storedAt, ttlMs)', o.shared);
       this.shared = sh;
     }
-    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.clock = clockOption('cache.clock', o.clock) ?? realClock;
     this.now = coarseClock(this.clock);
-    this.random = o.random === undefined ? Math.random : fnOption('cache.random', o.random);
+    this.random = o.random === undefined ? Math.random : guarded('cache.random', fnOption<() => number>('cache.random', o.random));
   }
 
   /**
@@ -197,7 +199,7 @@ export class FreshnessCache {
     this.s.loads++;
     const p = (async () => {
       if (this.shared !== undefined && !this.map.has(key)) {
-        const hit = await this.shared.get(key).catch(() => undefined);
+        const hit = await sharedGet(this.shared, key);
         if (hit !== undefined && this.now() - hit.storedAt < this.freshMs) {
           this.store(key, hit.value, hit.storedAt, false);
           return hit.value;
@@ -240,7 +242,7 @@ export class FreshnessCache {
       this.remove(this.tail);
       this.s.evictions++;
     }
-    if (share && this.shared !== undefined) this.shared.set(key, value, storedAt, this.staleMs).catch(() => undefined);
+    if (share && this.shared !== undefined) sharedSet(this.shared, key, value, storedAt, this.staleMs);
   }
 
   private touch(e: Entry): void {
@@ -264,6 +266,30 @@ export class FreshnessCache {
     e.prev = e.next = undefined;
     this.map.delete(e.key);
     this.bytes -= e.bytes;
+  }
+}
+
+/**
+ * The shared store is a dependency of the cache, not part of the call: a get that throws, rejects or
+ * answers something malformed is a miss; a failing set is ignored.
+ */
+async function sharedGet(store: SharedCacheStore, key: string): Promise<{ value: unknown; storedAt: number } | undefined> {
+  try {
+    const hit = (await store.get(key)) as unknown;
+    if (hit === undefined || hit === null || typeof hit !== 'object') return undefined;
+    const { storedAt } = hit as { storedAt?: unknown };
+    return typeof storedAt === 'number' && Number.isFinite(storedAt) && 'value' in hit ? (hit as { value: unknown; storedAt: number }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sharedSet(store: SharedCacheStore, key: string, value: unknown, storedAt: number, ttlMs: number): void {
+  try {
+    const p = store.set(key, value, storedAt, ttlMs) as unknown;
+    if (p instanceof Promise) p.catch(() => undefined);
+  } catch {
+    // ignored: see sharedGet
   }
 }
 

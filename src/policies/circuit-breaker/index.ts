@@ -4,7 +4,8 @@ import { durationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError, isBlastwallError } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
 import { type Next, PolicyBase } from '../../core/policy.js';
-import { configError, fnOption, intOption, isPlainObject, objectOption, ratioOption } from '../../core/validate.js';
+import { callbackFailed, warnCallback } from '../../core/callback.js';
+import { clockOption, configError, fnOption, intOption, isPlainObject, nameOption, objectOption, ratioOption } from '../../core/validate.js';
 import { CountWindow, type SlidingWindow, TimeWindow, type WindowTotals } from './window.js';
 
 export * from './window.js';
@@ -23,13 +24,20 @@ export interface CircuitBreakerOptions {
   window?: Duration | { calls: number };
   /** Calls needed in the window before rates are judged. Default 20. */
   minimumCalls?: number;
-  /** How long the breaker stays open: a duration, or a schedule of the consecutive-open count. Default 5s. */
+  /**
+   * How long the breaker stays open: a duration, or a schedule of the consecutive-open count. Default 5s.
+   * A schedule that throws or returns something other than a finite number ≥ 0 is reported (a process
+   * warning) and the default 5s is used for that opening, so the breaker never stays open for ever.
+   */
   halfOpenAfter?: Duration | OpenSchedule;
   /** Probe calls admitted while half-open. Default 1. */
   probes?: number;
   /** Successful probes needed to close (≤ probes). Default: all probes. */
   probeSuccesses?: number;
-  /** Which errors count as failures (others count as successes). Default: all. A caller's own abort is never recorded. */
+  /**
+   * Which errors count as failures (others count as successes). Default: all. A caller's own abort is never
+   * recorded. If it throws, the call counts as a failure and rejects with `CALLBACK_FAILED` (cause: what it threw).
+   */
   isFailure?: (error: unknown) => boolean;
   clock?: Clock;
   name?: string;
@@ -61,6 +69,7 @@ const NAMES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
 const KNOWN = ['failureRate', 'slowCall', 'window', 'minimumCalls', 'halfOpenAfter', 'probes', 'probeSuccesses', 'isFailure', 'clock', 'name'];
 
 const defaultIsFailure = () => true;
+const DEFAULT_OPEN_MS = 5000;
 
 export class CircuitBreakerPolicy extends PolicyBase {
   readonly name: string | undefined;
@@ -71,6 +80,8 @@ export class CircuitBreakerPolicy extends PolicyBase {
   readonly probes: number;
   readonly probeSuccesses: number;
   private readonly openFor: OpenSchedule;
+  /** How long the current (or last) opening lasts. */
+  private openMs = 0;
   private readonly isFailure: (e: unknown) => boolean;
   private readonly window: SlidingWindow;
   private readonly now: () => number;
@@ -89,8 +100,8 @@ export class CircuitBreakerPolicy extends PolicyBase {
 
   constructor(options: CircuitBreakerOptions = {}) {
     const o = objectOption('breaker', options, KNOWN);
-    super(o.clock as Clock | undefined);
-    this.name = o.name as string | undefined;
+    super(clockOption('breaker.clock', o.clock));
+    this.name = nameOption('breaker.name', o.name);
     this.failureRate = o.failureRate === undefined ? 0.5 : ratioOption('breaker.failureRate', o.failureRate);
     if (o.slowCall !== undefined) {
       const sc = objectOption('breaker.slowCall', o.slowCall, ['over', 'rate']);
@@ -115,7 +126,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
     }
     if (typeof o.halfOpenAfter === 'function') this.openFor = o.halfOpenAfter as OpenSchedule;
     else {
-      const ms = o.halfOpenAfter === undefined ? 5000 : durationOption('breaker.halfOpenAfter', o.halfOpenAfter);
+      const ms = o.halfOpenAfter === undefined ? DEFAULT_OPEN_MS : durationOption('breaker.halfOpenAfter', o.halfOpenAfter);
       this.openFor = () => ms;
     }
     this.probes = o.probes === undefined ? 1 : intOption('breaker.probes', o.probes, 1, 10_000);
@@ -137,9 +148,20 @@ export class CircuitBreakerPolicy extends PolicyBase {
   };
 
   private readonly closedErr = (e: unknown): never => {
-    if (!isBlastwallError(e, 'ABORTED')) this.onResult(this.generation, false, this.isFailure(e), false);
-    throw e;
+    if (isBlastwallError(e, 'ABORTED')) throw e;
+    const verdict = this.verdict(e);
+    this.onResult(this.generation, false, verdict !== false, false);
+    throw verdict === true || verdict === false ? e : verdict;
   };
+
+  /** Whether `e` counts as a failure; a throwing `isFailure` counts as one and gives the error to fail with. */
+  private verdict(e: unknown): boolean | BlastwallError {
+    try {
+      return Boolean(this.isFailure(e));
+    } catch (err) {
+      return callbackFailed('breaker.isFailure', err, this.name);
+    }
+  }
 
   run(ctx: CallContext, next: Next): Promise<unknown> {
     // a call admitted while closed is recorded only if the breaker is still closed when it ends
@@ -161,8 +183,11 @@ export class CircuitBreakerPolicy extends PolicyBase {
         if (isBlastwallError(e, 'ABORTED')) {
           // the caller gave up: says nothing about the dependency; a probe slot is handed back
           if (probe && gen === this.generation && this.probesAdmitted > 0) this.probesAdmitted--;
-        } else this.onResult(gen, probe, this.isFailure(e), t0 !== 0 && this.now() - t0 >= this.slowOverMs);
-        throw e;
+          throw e;
+        }
+        const verdict = this.verdict(e);
+        this.onResult(gen, probe, verdict !== false, t0 !== 0 && this.now() - t0 >= this.slowOverMs);
+        throw verdict === true || verdict === false ? e : verdict;
       },
     );
   }
@@ -170,7 +195,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
   /** Returns an error when the call is refused; otherwise admits a probe. */
   private admitNonClosed(): BlastwallError | undefined {
     const now = this.now();
-    if (this.s === OPEN && now >= this.openUntil) this.transition(HALF_OPEN, `open for ${this.openFor(this.consecutiveOpens)}ms; probing`);
+    if (this.s === OPEN && now >= this.openUntil) this.transition(HALF_OPEN, `open for ${this.openMs}ms; probing`);
     if (this.s === HALF_OPEN) {
       if (this.probesAdmitted < this.probes) {
         this.probesAdmitted++;
@@ -193,11 +218,16 @@ export class CircuitBreakerPolicy extends PolicyBase {
     return this.s === CLOSED ? this.generation : -1;
   }
 
-  /** @internal Records a call admitted through `closedGeneration()`. */
-  recordClosed(gen: number, error: unknown, startedAt: number): void {
-    if (error !== undefined && isBlastwallError(error, 'ABORTED')) return;
+  /**
+   * @internal Records a call admitted through `closedGeneration()`. Returns the error the call fails with:
+   * `error` itself, or `CALLBACK_FAILED` when `isFailure` threw. Never throws.
+   */
+  recordClosed(gen: number, error: unknown, startedAt: number): unknown {
+    if (error !== undefined && isBlastwallError(error, 'ABORTED')) return error;
     const slow = startedAt !== 0 && this.now() - startedAt >= this.slowOverMs;
-    this.onResult(gen, false, error !== undefined && this.isFailure(error), slow);
+    const verdict = error === undefined ? false : this.verdict(error);
+    this.onResult(gen, false, verdict !== false, slow);
+    return verdict === true || verdict === false ? error : verdict;
   }
 
   /** @internal Start time for slow-call measurement (0 when slow calls are not judged). */
@@ -234,9 +264,26 @@ export class CircuitBreakerPolicy extends PolicyBase {
 
   private open(reason: string, totals?: WindowTotals): void {
     this.consecutiveOpens++;
-    const ms = this.openFor(this.consecutiveOpens);
+    const ms = this.openDuration(this.consecutiveOpens);
+    this.openMs = ms;
     this.openUntil = this.clock.now() + ms;
     this.transition(OPEN, `${reason}; open for ${ms}ms`, totals);
+  }
+
+  /** The schedule's duration for this opening; a throwing or nonsensical schedule gets the default. */
+  private openDuration(opens: number): number {
+    let ms: unknown;
+    try {
+      ms = this.openFor(opens);
+    } catch (err) {
+      warnCallback('breaker.halfOpenAfter', err);
+      return DEFAULT_OPEN_MS;
+    }
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      warnCallback('breaker.halfOpenAfter', new Error(`returned ${String(ms)}, not a finite number of ms ≥ 0; opening for ${DEFAULT_OPEN_MS}ms`));
+      return DEFAULT_OPEN_MS;
+    }
+    return ms;
   }
 
   private transition(to: number, reason: string, totals?: WindowTotals): void {

@@ -1,10 +1,10 @@
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
-import { durationOption, type Duration } from '../../core/duration.js';
+import { timerDurationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
 import { abortedError, type Next, PolicyBase } from '../../core/policy.js';
-import { intOption, objectOption } from '../../core/validate.js';
+import { clockOption, intOption, nameOption, objectOption } from '../../core/validate.js';
 
 export interface BulkheadOptions {
   /** Calls allowed to run at once. */
@@ -53,11 +53,11 @@ export class BulkheadPolicy extends PolicyBase {
 
   constructor(options: BulkheadOptions) {
     const o = objectOption('concurrency', options, ['limit', 'queue', 'queueTimeout', 'clock', 'name']);
-    super(o.clock as Clock | undefined);
-    this.name = o.name as string | undefined;
+    super(clockOption('concurrency.clock', o.clock));
+    this.name = nameOption('concurrency.name', o.name);
     this.maxActive = intOption('concurrency.limit', o.limit, 1);
     this.maxQueued = o.queue === undefined ? 0 : intOption('concurrency.queue', o.queue, 0);
-    this.queueTimeoutMs = o.queueTimeout === undefined ? Number.POSITIVE_INFINITY : durationOption('concurrency.queueTimeout', o.queueTimeout);
+    this.queueTimeoutMs = o.queueTimeout === undefined ? Number.POSITIVE_INFINITY : timerDurationOption('concurrency.queueTimeout', o.queueTimeout);
   }
 
   get limit(): number {

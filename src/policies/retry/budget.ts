@@ -1,7 +1,7 @@
 import { type Clock, coarseClock, realClock } from '../../core/clock.js';
 import { durationOption, type Duration } from '../../core/duration.js';
 import { RollingCounters } from '../../core/rolling-counters.js';
-import { numberOption, objectOption, ratioOption } from '../../core/validate.js';
+import { clockOption, configError, isPlainObject, numberOption, objectOption, ratioOption } from '../../core/validate.js';
 
 export interface RetryBudgetOptions {
   /** Retries allowed as a share of the requests seen in the window (Finagle's `percentCanRetry`). Default 0.1. */
@@ -44,7 +44,7 @@ export class RetryBudget {
     this.ratio = o.ratio === undefined ? 0.1 : ratioOption('retry.budget.ratio', o.ratio, true);
     this.minPerSecond = o.minPerSecond === undefined ? 10 : numberOption('retry.budget.minPerSecond', o.minPerSecond, 0);
     this.windowMs = o.window === undefined ? 10_000 : durationOption('retry.budget.window', o.window, 100);
-    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.clock = clockOption('retry.budget.clock', o.clock) ?? realClock;
     this.now = coarseClock(this.clock);
     this.counters = new RollingCounters(this.windowMs, 2, this.clock.now());
   }
@@ -77,6 +77,20 @@ export class RetryBudget {
       windowMs: this.windowMs,
     };
   }
+}
+
+/**
+ * The `budget` option of a retry: `false` (none), a shared `RetryBudget`, options for a new one, or
+ * `undefined` (the default budget). Anything else (`null`, `0`, `true`, `NaN`) is a `CONFIG_INVALID`
+ * naming `field`, never a silent default.
+ */
+export function budgetOption(field: string, value: unknown, clock: Clock): RetryBudget | undefined {
+  if (value === false) return undefined;
+  if (value instanceof RetryBudget) return value;
+  if (value === undefined || isPlainObject(value)) {
+    return new RetryBudget({ clock, ...(value as RetryBudgetOptions | undefined) });
+  }
+  throw configError(field, 'false, a RetryBudget, or options { ratio?, minPerSecond?, window? }', value);
 }
 
 export function retryBudget(options?: RetryBudgetOptions): RetryBudget {

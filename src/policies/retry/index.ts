@@ -4,8 +4,9 @@ import { durationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError, isNonRetryable, retryAfterOf } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
 import { type Next, PolicyBase } from '../../core/policy.js';
-import { fnOption, intOption, objectOption } from '../../core/validate.js';
-import { RetryBudget, type RetryBudgetOptions } from './budget.js';
+import { guarded } from '../../core/callback.js';
+import { clockOption, fnOption, intOption, nameOption, objectOption } from '../../core/validate.js';
+import { type RetryBudget, type RetryBudgetOptions, budgetOption } from './budget.js';
 import { type BackoffSpec, type Schedule, scheduleFrom } from './schedule.js';
 
 export * from './budget.js';
@@ -18,7 +19,11 @@ export interface RetryOptions {
   backoff?: Schedule | BackoffSpec | Duration;
   /** Give up when the next attempt would start later than this after the first began. */
   maxElapsed?: Duration;
-  /** Which errors are worth another attempt. Default: all, except errors that say not to retry. */
+  /**
+   * Which errors are worth another attempt. Default: all, except errors that say not to retry. This and
+   * `retryOnResult`, `random` and a function `backoff` are user code: if one throws, the call rejects with
+   * `CALLBACK_FAILED` (cause: what it threw).
+   */
   retryOn?: (error: unknown, attempt: number) => boolean;
   /** Retry on a successful result too (e.g. a 503 response object). */
   retryOnResult?: (value: unknown, attempt: number) => boolean;
@@ -76,19 +81,18 @@ export class RetryPolicy extends PolicyBase {
 
   constructor(options: RetryOptions = {}) {
     const o = objectOption('retry', options, KNOWN);
-    super(o.clock as Clock | undefined);
-    this.name = o.name as string | undefined;
+    super(clockOption('retry.clock', o.clock));
+    this.name = nameOption('retry.name', o.name);
     this.attempts = o.attempts === undefined ? 3 : intOption('retry.attempts', o.attempts, 1, 100);
     this.schedule = scheduleFrom(o.backoff, 'retry.backoff');
     this.maxElapsed = o.maxElapsed === undefined ? Number.POSITIVE_INFINITY : durationOption('retry.maxElapsed', o.maxElapsed);
     this.minAttemptTime = o.minAttemptTime === undefined ? 0 : durationOption('retry.minAttemptTime', o.minAttemptTime, 0);
-    this.retryOn = o.retryOn === undefined ? undefined : fnOption('retry.retryOn', o.retryOn);
-    this.retryOnResult = o.retryOnResult === undefined ? undefined : fnOption('retry.retryOnResult', o.retryOnResult);
-    this.random = o.random === undefined ? Math.random : fnOption('retry.random', o.random);
+    this.retryOn = o.retryOn === undefined ? undefined : guarded('retry.retryOn', fnOption<(e: unknown, n: number) => boolean>('retry.retryOn', o.retryOn));
+    this.retryOnResult =
+      o.retryOnResult === undefined ? undefined : guarded('retry.retryOnResult', fnOption<(v: unknown, n: number) => boolean>('retry.retryOnResult', o.retryOnResult));
+    this.random = o.random === undefined ? Math.random : guarded('retry.random', fnOption<() => number>('retry.random', o.random));
     this.now = coarseClock(this.clock);
-    if (o.budget === false) this.budget = undefined;
-    else if (o.budget instanceof RetryBudget) this.budget = o.budget;
-    else this.budget = new RetryBudget({ ...(o.budget as RetryBudgetOptions | undefined), clock: this.clock });
+    this.budget = budgetOption('retry.budget', o.budget, this.clock);
   }
 
   run(ctx: CallContext, next: Next): Promise<unknown> {
@@ -113,7 +117,8 @@ export class RetryPolicy extends PolicyBase {
       }
       if (ctx.attempt >= this.attempts) return this.giveUp(ctx, failure, 'attempts');
       step ??= this.schedule(this.random);
-      let delay = Math.max(0, step(ctx.attempt));
+      let delay = step(ctx.attempt);
+      if (!(delay >= 0)) delay = 0; // NaN from a user's random
       const hint = failure instanceof RetryResult ? undefined : retryAfterOf(failure);
       if (hint !== undefined && hint > delay) delay = hint;
       const now = this.clock.now();

@@ -1,4 +1,5 @@
-import { durationOption, type Duration } from '../../core/duration.js';
+import { callbackFailed, guarded } from '../../core/callback.js';
+import { timerDurationOption, type Duration } from '../../core/duration.js';
 import { configError } from '../../core/validate.js';
 import { enumOption, numberOption, objectOption } from '../../core/validate.js';
 
@@ -25,7 +26,7 @@ export interface BackoffSpec extends ExponentialOptions {
 
 /** Always the same delay. */
 export function constant(delay: Duration): Schedule {
-  const ms = durationOption('backoff.delay', delay, 0);
+  const ms = timerDurationOption('backoff.delay', delay, 0);
   return () => () => ms;
 }
 
@@ -35,8 +36,8 @@ export function constant(delay: Duration): Schedule {
  */
 export function exponential(options: ExponentialOptions = {}, field = 'backoff'): Schedule {
   const o = objectOption(field, options, ['base', 'max', 'factor', 'jitter']);
-  const base = o.base === undefined ? 50 : durationOption(`${field}.base`, o.base, 0);
-  const max = o.max === undefined ? 30_000 : durationOption(`${field}.max`, o.max, 0);
+  const base = o.base === undefined ? 50 : timerDurationOption(`${field}.base`, o.base, 0);
+  const max = o.max === undefined ? 30_000 : timerDurationOption(`${field}.max`, o.max, 0);
   if (max < base) throw configError(`${field}.max`, `a duration ≥ \`${field}.base\` (${base}ms)`, o.max);
   const factor = o.factor === undefined ? 2 : numberOption(`${field}.factor`, o.factor, 1);
   const jitter = o.jitter === undefined ? 'full' : enumOption(`${field}.jitter`, o.jitter, ['none', 'full', 'equal', 'decorrelated'] as const);
@@ -58,12 +59,34 @@ export function exponential(options: ExponentialOptions = {}, field = 'backoff')
 
 /** Builds a schedule from the declarative form used in dependency specs. */
 export function scheduleFrom(spec: unknown, field = 'backoff'): Schedule {
-  if (typeof spec === 'function') return spec as Schedule;
+  if (typeof spec === 'function') return guardedSchedule(field, spec as Schedule);
   if (spec === undefined) return exponential({}, field);
-  if (typeof spec === 'number' || typeof spec === 'string') return constant(spec as Duration);
+  if (typeof spec === 'number' || typeof spec === 'string') return constantAt(field, spec);
   const o = objectOption(field, spec, ['kind', 'base', 'max', 'factor', 'jitter']);
   const kind = o.kind === undefined ? 'exponential' : enumOption(`${field}.kind`, o.kind, ['exponential', 'constant'] as const);
-  if (kind === 'constant') return constant((o.base ?? 0) as Duration);
+  if (kind === 'constant') return constantAt(`${field}.base`, o.base ?? 0);
   const { kind: _k, ...rest } = o;
   return exponential(rest as ExponentialOptions, field);
+}
+
+function constantAt(field: string, delay: unknown): Schedule {
+  const ms = timerDurationOption(field, delay, 0);
+  return () => () => ms;
+}
+
+/**
+ * A schedule given as a function is user code: a throw (starting it or computing a delay) becomes
+ * `CALLBACK_FAILED` naming `field`; a delay that is not a number ≥ 0 counts as 0.
+ */
+function guardedSchedule(field: string, schedule: Schedule): Schedule {
+  const start = guarded(field, schedule);
+  return (random) => {
+    const step = start(random) as unknown;
+    if (typeof step !== 'function') throw callbackFailed(field, new TypeError(`the schedule returned ${typeof step}, not a step function`));
+    const guardedStep = guarded(field, step as (n: number) => number);
+    return (n) => {
+      const d = guardedStep(n);
+      return typeof d === 'number' && d >= 0 ? d : 0;
+    };
+  };
 }

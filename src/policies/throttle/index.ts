@@ -4,7 +4,8 @@ import { durationOption, type Duration } from '../../core/duration.js';
 import { RollingCounters } from '../../core/rolling-counters.js';
 import { BlastwallError } from '../../core/errors.js';
 import { type Next, PolicyBase } from '../../core/policy.js';
-import { fnOption, numberOption, objectOption } from '../../core/validate.js';
+import { guarded } from '../../core/callback.js';
+import { clockOption, fnOption, nameOption, numberOption, objectOption } from '../../core/validate.js';
 
 export interface ThrottleOptions {
   /** Accepts multiplier K: a backend that accepts half of what is sent still gets 2× that. Default 2. */
@@ -38,12 +39,13 @@ export class ThrottlePolicy extends PolicyBase {
 
   constructor(options: ThrottleOptions = {}) {
     const o = objectOption('throttle', options, ['k', 'window', 'isRejection', 'random', 'clock', 'name']);
-    super(o.clock as Clock | undefined);
+    super(clockOption('throttle.clock', o.clock));
     this.k = o.k === undefined ? 2 : numberOption('throttle.k', o.k, 1);
     this.windowMs = o.window === undefined ? 120_000 : durationOption('throttle.window', o.window, 1000);
-    this.random = o.random === undefined ? Math.random : fnOption('throttle.random', o.random);
-    this.isRejection = o.isRejection === undefined ? () => true : fnOption('throttle.isRejection', o.isRejection);
-    this.name = o.name as string | undefined;
+    this.random = o.random === undefined ? Math.random : guarded('throttle.random', fnOption<() => number>('throttle.random', o.random));
+    this.isRejection =
+      o.isRejection === undefined ? () => true : guarded('throttle.isRejection', fnOption<(e: unknown) => boolean>('throttle.isRejection', o.isRejection));
+    this.name = nameOption('throttle.name', o.name);
     this.now = coarseClock(this.clock);
     this.counters = new RollingCounters(this.windowMs, 2, this.clock.now(), 12);
   }
@@ -59,6 +61,7 @@ export class ThrottlePolicy extends PolicyBase {
     return v;
   };
 
+  /** A throwing `isRejection` counts the call as a rejection and fails it with `CALLBACK_FAILED`. */
   private readonly failed = (e: unknown): never => {
     if (!this.isRejection(e)) this.counters.add(ACCEPTS, this.now());
     throw e;

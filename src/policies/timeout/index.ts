@@ -1,11 +1,11 @@
 import { type Clock, coarseClock } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
-import { durationOption } from '../../core/duration.js';
+import { timerDurationOption } from '../../core/duration.js';
 import { BlastwallError } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
 import { type Next, PolicyBase } from '../../core/policy.js';
-import { type DeadlineScheduler, type Expirable, schedulerFor } from '../../core/scheduler.js';
-import { objectOption } from '../../core/validate.js';
+import { DeadlineScheduler, type Expirable, schedulerFor } from '../../core/scheduler.js';
+import { clockOption, configError, nameOption, objectOption } from '../../core/validate.js';
 import type { Duration } from '../../core/duration.js';
 
 export interface TimeoutOptions {
@@ -60,9 +60,12 @@ export class TimeoutPolicy extends PolicyBase {
 
   constructor(duration: Duration, options: TimeoutOptions = {}) {
     const o = objectOption('timeout options', options, ['clock', 'name', 'scheduler']);
-    super(o.clock as Clock | undefined);
-    this.ms = durationOption('timeout', duration);
-    this.name = o.name as string | undefined;
+    super(clockOption('timeout.clock', o.clock));
+    this.ms = timerDurationOption('timeout', duration);
+    this.name = nameOption('timeout.name', o.name);
+    if (o.scheduler !== undefined && !(o.scheduler instanceof DeadlineScheduler)) {
+      throw configError('timeout.scheduler', 'a DeadlineScheduler', o.scheduler);
+    }
     this.scheduler = (o.scheduler as DeadlineScheduler | undefined) ?? schedulerFor(this.clock);
     this.now = coarseClock(this.clock);
   }
