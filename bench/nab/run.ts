@@ -8,7 +8,9 @@ import { join, resolve } from 'node:path';
 import { type Detector, RobustDriftDetector } from '../../src/drift/detector.js';
 import { LikelihoodDriftDetector, type LikelihoodDetectorOptions } from '../../src/drift/likelihood.js';
 import { type NabFile, PROFILES, scoreCorpus } from '../../src/drift/nab/scorer.js';
-import { howToGetNab, labelsFileIn, nabDir, readLabels, readSeries } from './corpus.js';
+import { LikelihoodDriftDetectorA579f8b, type LikelihoodDetectorOptionsA579f8b } from './baseline/likelihood-a579f8b.js';
+import { leaveOneCategoryOut, locoTable } from './loco.js';
+import { howToGetNab, labelsFileIn, nabDir, numentaFixture, readCsv, readLabels, readSeries } from './corpus.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -43,18 +45,61 @@ function run(make: () => Detector): { files: NabFile[]; ms: number } {
   return { files, ms: performance.now() - t0 };
 }
 
+/** The detectors bench:nab knows, each with the grid its LOCO tunes over (on the training categories only). */
+interface Candidate {
+  label: string;
+  make: (options: object) => Detector;
+  grid: object[];
+}
+const candidates: Record<string, Candidate> = {
+  likelihood: {
+    label: 'LikelihoodDriftDetector',
+    make: (o) => new LikelihoodDriftDetector(o as LikelihoodDetectorOptions),
+    grid: [{}],
+  },
+  a579f8b: {
+    label: "LikelihoodDriftDetector as of commit a579f8b (before issue 16)",
+    make: (o) => new LikelihoodDriftDetectorA579f8b(o as LikelihoodDetectorOptionsA579f8b),
+    grid: [{}],
+  },
+};
+
 const started = performance.now();
 // --options '{"rank":false}': one changed setting, for the ablation table in bench/README.md
 const optionsText = flag('options');
-let options: LikelihoodDetectorOptions = {};
+let options: object = {};
 if (optionsText !== undefined) {
   try {
-    options = JSON.parse(optionsText) as LikelihoodDetectorOptions;
+    options = JSON.parse(optionsText) as object;
   } catch (e) {
-    fail(`--options must be a JSON object of LikelihoodDetectorOptions, got ${optionsText}: ${(e as Error).message}`);
+    fail(`--options must be a JSON object of detector options, got ${optionsText}: ${(e as Error).message}`);
   }
 }
-const main = run(() => new LikelihoodDriftDetector(options));
+const detectorName = flag('detector') ?? 'likelihood';
+const chosen = candidates[detectorName] ?? fail(`--detector must be one of ${Object.keys(candidates).join(', ')}, got ${detectorName}`);
+
+if (args.includes('--loco')) {
+  const categoryOf = new Map(series.map((s) => [s.name, s.category]));
+  console.log(`bench:nab --loco — ${series.length} files in ${new Set(series.map((s) => s.category)).size} categories; each fold tunes on the other categories and scores the held-out one with the tuned threshold (never re-swept on it)\n`);
+  for (const [name, c] of Object.entries(candidates)) {
+    const t0 = performance.now();
+    const grid = c.grid.map((g) => ({ ...g, ...options }));
+    const runs = grid.map((g) => run(() => c.make(g)).files);
+    const loco = leaveOneCategoryOut(runs, (f) => categoryOf.get(f.name)!);
+    const describeConfig = (i: number) => (grid.length > 1 ? JSON.stringify(grid[i]) : undefined);
+    console.log(locoTable(`### ${c.label} (\`--detector ${name}\`, ${grid.length} configuration${grid.length > 1 ? 's' : ''} tuned, ${((performance.now() - t0) / 1000).toFixed(1)} s)`, loco, describeConfig));
+    console.log('');
+  }
+  // the published Numenta HTM scores under the same folds (threshold tuned on the other three), when they are here
+  const fixtures = series.map((s) => numentaFixture(nab, s.category, s.file));
+  if (flag('data') === undefined && fixtures.every((f) => f !== undefined)) {
+    const files = series.map((s, i) => ({ name: s.name, timestamps: s.timestamps, scores: readCsv(fixtures[i]!, s.name, 'anomaly_score').values, windows: s.windows }));
+    console.log(locoTable('### Numenta HTM (published scores, for reference)', leaveOneCategoryOut([files], (f) => categoryOf.get(f.name)!), () => undefined));
+  }
+  process.exit(0);
+}
+
+const main = run(() => chosen.make(options));
 const monitorDetector = run(() => new RobustDriftDetector());
 const files = main.files;
 if (outDir !== undefined) {
@@ -80,14 +125,14 @@ const published: [string, number, number, number][] = [
   ['Bayes changepoint', 34.33, 14.75, 49.55],
 ];
 const mine: [string, number, number, number] = [
-  optionsText === undefined ? '**blastwall LikelihoodDriftDetector**' : `**blastwall LikelihoodDriftDetector ${optionsText}**`,
+  `**blastwall ${chosen.label}${optionsText === undefined ? '' : ` ${optionsText}`}**`,
   results.standard!.normalized,
   results.reward_low_FP_rate!.normalized,
   results.reward_low_FN_rate!.normalized,
 ];
 const other = Object.fromEntries(Object.entries(PROFILES).map(([k, p]) => [k, scoreCorpus(monitorDetector.files, p).normalized]));
 const monitorRow: [string, number, number, number] = [
-  'blastwall RobustDriftDetector (the wall\'s monitors: held alerts, not spikes)',
+  'blastwall RobustDriftDetector (held alerts, not spikes)',
   other.standard!,
   other.reward_low_FP_rate!,
   other.reward_low_FN_rate!,
@@ -95,7 +140,7 @@ const monitorRow: [string, number, number, number] = [
 // the published scores are for the shared subset; beside another corpus they would mislead
 const onSubset = flag('data') === undefined && flag('labels') === undefined;
 const rows = [...(onSubset ? published : []), mine, monitorRow].sort((a, b) => b[1] - a[1]);
-console.log(`bench:nab — ${files.length} files, ${files.reduce((a, f) => a + f.scores.length, 0)} rows; LikelihoodDriftDetector ${main.ms.toFixed(0)} ms, RobustDriftDetector ${monitorDetector.ms.toFixed(0)} ms (${elapsed.toFixed(0)} ms in all); one fixed configuration each`);
+console.log(`bench:nab — ${files.length} files, ${files.reduce((a, f) => a + f.scores.length, 0)} rows; ${chosen.label} ${main.ms.toFixed(0)} ms, RobustDriftDetector ${monitorDetector.ms.toFixed(0)} ms (${elapsed.toFixed(0)} ms in all); one fixed configuration each`);
 if (!onSubset) console.log(`\n${dataDir} with ${labelsFile}: the published detectors' scores are for the shared subset only, so they are not shown`);
 console.log('\n| detector | standard | low FP | low FN |\n|---|---:|---:|---:|');
 for (const r of rows) console.log(`| ${r[0]} | ${r[1].toFixed(2)} | ${r[2].toFixed(2)} | ${r[3].toFixed(2)} |`);

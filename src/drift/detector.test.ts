@@ -1,6 +1,34 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RobustDriftDetector } from './detector.js';
+import { RobustDriftDetector, SortedWindow } from './detector.js';
+
+describe('SortedWindow', () => {
+  it('answers every quantile and rank exactly as a sort of the last `size` values (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.array(fc.integer({ min: -5, max: 5 }), { maxLength: 80 }), (size, xs) => {
+        const w = new SortedWindow(size);
+        for (let i = 0; i < xs.length; i++) {
+          w.push(xs[i]!);
+          const last = xs.slice(Math.max(0, i + 1 - size), i + 1).sort((a, b) => a - b);
+          if (w.count !== last.length) return false;
+          for (const q of [0, 0.25, 0.5, 0.9, 1]) {
+            const idx = q * (last.length - 1);
+            const lo = Math.floor(idx);
+            const hi = Math.min(last.length - 1, lo + 1);
+            if (w.quantile(q) !== last[lo]! + (last[hi]! - last[lo]!) * (idx - lo)) return false;
+          }
+          for (const x of [-6, 0, 3]) {
+            const below = last.filter((v) => v < x).length;
+            const atMost = last.filter((v) => v <= x).length;
+            if (w.rank(x) !== (below + atMost) / 2 / last.length) return false;
+          }
+        }
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
 
 describe('RobustDriftDetector', () => {
   it('has no look-ahead: the scores of a prefix equal the first scores of the whole series (property)', () => {

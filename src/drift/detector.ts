@@ -18,48 +18,69 @@ export function finiteValue(detector: string, x: unknown): void {
   }
 }
 
-/** Insertion-sorted copy of a ring buffer: order statistics in O(W) per update. */
+/**
+ * Insertion-sorted copy of a ring buffer: order statistics in O(1), an update in O(log W) plus one move of
+ * the values between the leaving value's place and the arriving value's place (at most W, usually fewer).
+ */
 export class SortedWindow {
   private readonly ring: Float64Array;
-  private readonly sorted: number[] = [];
+  private readonly sorted: Float64Array;
   private pos = 0;
   private filled = 0;
   constructor(readonly size: number) {
     this.ring = new Float64Array(size);
+    this.sorted = new Float64Array(size);
   }
   push(x: number): void {
+    const s = this.sorted;
     if (this.filled === this.size) {
       const old = this.ring[this.pos]!;
-      this.sorted.splice(lowerBound(this.sorted, old), 1);
-    } else this.filled++;
+      const from = lowerBound(s, this.filled, old);
+      // the place of x once `old` is gone: shift the values in between by one towards `from`
+      let to = lowerBound(s, this.filled, x);
+      if (to > from) {
+        to--;
+        s.copyWithin(from, from + 1, to + 1);
+      } else if (to < from) s.copyWithin(to + 1, to, from);
+      s[to] = x;
+    } else {
+      const to = lowerBound(s, this.filled, x);
+      s.copyWithin(to + 1, to, this.filled);
+      s[to] = x;
+      this.filled++;
+    }
     this.ring[this.pos] = x;
     this.pos = (this.pos + 1) % this.size;
-    this.sorted.splice(lowerBound(this.sorted, x), 0, x);
   }
   get count(): number {
     return this.filled;
   }
   quantile(q: number): number {
     const s = this.sorted;
-    if (s.length === 0) return Number.NaN;
-    const idx = q * (s.length - 1);
+    const n = this.filled;
+    if (n === 0) return Number.NaN;
+    const idx = q * (n - 1);
     const lo = Math.floor(idx);
-    const hi = Math.min(s.length - 1, lo + 1);
+    const hi = Math.min(n - 1, lo + 1);
     return s[lo]! + (s[hi]! - s[lo]!) * (idx - lo);
   }
   /** Share of values strictly below x and at most x (for a mid-rank). */
   rank(x: number): number {
     const s = this.sorted;
-    if (s.length === 0) return 0.5;
-    const lo = lowerBound(s, x);
+    const n = this.filled;
+    if (n === 0) return 0.5;
+    const lo = lowerBound(s, n, x);
     let hi = lo;
-    while (hi < s.length && s[hi] === x) hi++;
-    return (lo + hi) / 2 / s.length;
+    while (hi < n && s[hi] === x) hi++;
+    return (lo + hi) / 2 / n;
   }
   clear(): void {
-    this.sorted.length = 0;
     this.pos = 0;
     this.filled = 0;
+  }
+  /** Bytes held (both buffers). */
+  get bytes(): number {
+    return this.ring.byteLength + this.sorted.byteLength;
   }
 }
 
@@ -79,9 +100,9 @@ export function robustScale(w: SortedWindow, floor = 0): number {
   return Math.max(iqr / 1.349, range / 20, floor, 1e-9);
 }
 
-function lowerBound(a: number[], x: number): number {
+function lowerBound(a: Float64Array, n: number, x: number): number {
   let lo = 0;
-  let hi = a.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (a[mid]! < x) lo = mid + 1;

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SUBSET_CATEGORIES, hasNab, howToGetNab, labelsFileIn, nabDir, numentaFixture, readCsv, readLabels } from '../../../bench/nab/corpus.js';
-import { type NabFile, PROFILES, parseNabTime, probationaryLength, scaledSigmoid, scoreCorpus } from './scorer.js';
+import { type NabFile, PROFILES, parseNabTime, probationaryLength, scaledSigmoid, scoreAtThreshold, scoreCorpus } from './scorer.js';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -69,6 +69,19 @@ describe('NAB v1.1 scorer on a hand-computed corpus (no data needed)', () => {
     const r = scoreCorpus(corpus, PROFILES.reward_low_FN_rate);
     expect(r).toMatchObject({ threshold: 0.5, tp: 2, fp: 10 });
     expect(r.normalized).toBeCloseTo(78.8042, 3);
+  });
+
+  it('at a given threshold (chosen on other files) the total is the row of the table above', () => {
+    // standard at 0.7: −0.143011 → 100·(−0.143011 + 2)/4 = 46.4247; low FP at 0.5: −0.370273 → 40.7432
+    expect(scoreAtThreshold(corpus, PROFILES.standard, 0.7)).toMatchObject({ tp: 1, fp: 1, fn: 1, windows: 2 });
+    expect(scoreAtThreshold(corpus, PROFILES.standard, 0.7).normalized).toBeCloseTo(46.4247, 3);
+    expect(scoreAtThreshold(corpus, PROFILES.reward_low_FP_rate, 0.5).normalized).toBeCloseTo(40.7432, 3);
+    // the swept best is never below any fixed threshold
+    for (const t of [0, 0.5, 0.55, 0.6, 0.7, 0.8, 1]) expect(scoreAtThreshold(corpus, PROFILES.standard, t).score).toBeLessThanOrEqual(scoreCorpus(corpus, PROFILES.standard).score + 1e-12);
+    // a file with no windows: only the false-positive cost is left (−A_FP per row before any window)
+    const quiet = file('t/q.csv', 20, { 8: 0.9, 9: 0.9 }, []);
+    expect(scoreAtThreshold([quiet], PROFILES.standard, 0.5)).toMatchObject({ windows: 0, fp: 2, normalized: 0 });
+    expect(scoreAtThreshold([quiet], PROFILES.standard, 0.5).score).toBeCloseTo(-0.22, 12);
   });
 
   it('a constant score flags every row at threshold 0 (the sum above) and a perfect detector scores 100', () => {

@@ -147,6 +147,44 @@ export function scoreCorpus(files: NabFile[], p: CostProfile): ThresholdResult {
   return best;
 }
 
+/**
+ * The total at one given threshold (a row is a detection when its score ≥ threshold), normalised like
+ * `scoreCorpus`: for scoring held-out files with a threshold chosen on others. With no windows the normalised
+ * score is 0 (null and perfect coincide) and only `score` (the false-positive cost) says anything.
+ */
+export function scoreAtThreshold(files: NabFile[], p: CostProfile, threshold: number): ThresholdResult {
+  const best = new Map<string, number>();
+  let fpSum = 0;
+  let fp = 0;
+  for (const f of files) {
+    for (const pt of sweepPoints(f, p)) {
+      if (pt.window === -1) continue;
+      if (typeof pt.window === 'string') {
+        if (!best.has(pt.window)) best.set(pt.window, Number.NEGATIVE_INFINITY);
+        if (pt.score >= threshold) best.set(pt.window, Math.max(best.get(pt.window)!, pt.sweepScore));
+      } else if (pt.score >= threshold) {
+        fp++;
+        fpSum += pt.sweepScore;
+      }
+    }
+  }
+  const windows = best.size;
+  let tp = 0;
+  let windowSum = 0;
+  for (const v of best.values()) {
+    if (v === Number.NEGATIVE_INFINITY) windowSum -= p.fnWeight;
+    else {
+      tp++;
+      windowSum += v;
+    }
+  }
+  const score = windowSum + fpSum;
+  const nullScore = -p.fnWeight * windows;
+  const perfect = p.tpWeight * windows;
+  const normalized = perfect === nullScore ? 0 : (100 * (score - nullScore)) / (perfect - nullScore);
+  return { threshold, score, windows, normalized, tp, fp, fn: windows - tp };
+}
+
 /** Parses NAB timestamps ("2014-04-10 07:15:00" or with ".000000") as UTC milliseconds. */
 export function parseNabTime(s: string): number {
   const t = Date.parse(`${s.trim().replace(' ', 'T').replace(/\.\d+$/, '')}Z`);
