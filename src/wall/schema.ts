@@ -1,4 +1,4 @@
-/** The Standard Schema v1 interface (https://standardschema.dev), implemented by zod, valibot and arktype. */
+/** The Standard Schema v1 interface (standardschema.dev), implemented by zod, valibot and arktype. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
   readonly '~standard': {
     readonly version: 1;
