@@ -6,6 +6,7 @@ import { describeEffect, FAILURE_MODES, fmtMs, worstCallMs, type Prediction } fr
 import type { Finding } from './rules.js';
 import type { ServiceGraph } from './graph.js';
 import type { TopologyDependency } from './topology.js';
+import { verifyTable, type VerifyCheck } from './verify.js';
 
 export interface AuditResult {
   services: string[];
@@ -14,6 +15,8 @@ export interface AuditResult {
   /** Findings the baseline accepted (not counted for `--fail-on`). */
   accepted: Finding[];
   at: number;
+  /** The checks `--verify` ran (each prediction against a short drill), when it ran. */
+  verified?: VerifyCheck[];
 }
 
 export function boundarySummary(d: TopologyDependency): string {
@@ -59,6 +62,11 @@ export function toText(result: AuditResult, graph: ServiceGraph): string {
       }
     }
   }
+  if (result.verified !== undefined) {
+    const ops = result.verified.flatMap((c) => c.operations);
+    lines.push('');
+    lines.push(`Predictions checked by drills: ${ops.length} (dependency × mode × operation), ${ops.filter((o) => !o.agrees).length} mismatch(es)`);
+  }
   lines.push('');
   lines.push(`Findings: ${counts(result.findings)}${result.accepted.length > 0 ? `; ${result.accepted.length} accepted by the baseline` : ''}`);
   for (const f of result.findings) {
@@ -97,6 +105,10 @@ export function toMarkdown(result: AuditResult, graph: ServiceGraph): string {
       }
       out.push('');
     }
+  }
+  if (result.verified !== undefined) {
+    const bad = result.verified.flatMap((c) => c.operations).filter((o) => !o.agrees).length;
+    out.push('## Predictions checked by drills (--verify)', '', `${result.verified.length} checks, ${bad} mismatch(es).`, '', verifyTable(result.verified), '');
   }
   out.push('## Findings', '');
   if (result.findings.length === 0) out.push('None.', '');

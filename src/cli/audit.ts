@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { auditTopologies, failsAt, readBaseline, writeBaseline } from '../audit/audit.js';
 import { isAuditableWall, topologyOfWall, type AuditableWall } from '../audit/from-wall.js';
 import { toJson, toMarkdown, toText } from '../audit/report.js';
+import { verifyPredictions, type VerifyFactory } from '../audit/verify.js';
 import type { Severity } from '../audit/rules.js';
 import { toSarif } from '../audit/sarif.js';
 import { AuditInputError, parseTopology, parseTopologyText, type Topology } from '../audit/topology.js';
@@ -33,6 +34,9 @@ Options:
   --baseline FILE      accept the findings listed in FILE; only new ones count
   --write-baseline FILE  write every current finding to FILE as accepted
   --root DIR           make source paths in SARIF relative to DIR (default: the current directory)
+  --verify             check every prediction with a short drill: each --module must also export
+                       \`verify\`, a function ({ clock }) => ({ wall, operations }) building a fresh target
+                       with fault injection on (see docs/audit.md); each mismatch is a finding (BW016)
 
 Exit codes: 0 done, 1 findings at --fail-on, 2 bad input (one line on standard error).`;
 
@@ -41,12 +45,13 @@ interface Parsed {
   modules: string[];
   urls: string[];
   opts: Record<string, string>;
+  verify: boolean;
 }
 
 const VALUE_OPTS = ['format', 'out', 'sarif', 'fail-on', 'baseline', 'write-baseline', 'root'];
 
 function parse(argv: string[]): Parsed {
-  const p: Parsed = { files: [], modules: [], urls: [], opts: {} };
+  const p: Parsed = { files: [], modules: [], urls: [], opts: {}, verify: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('--')) {
@@ -55,9 +60,14 @@ function parse(argv: string[]): Parsed {
     }
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
-    const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-    if (name !== 'module' && name !== 'url' && !VALUE_OPTS.includes(name)) {
+    const value = eq >= 0 ? a.slice(eq + 1) : name === 'verify' ? '' : argv[++i];
+    if (name !== 'verify' && name !== 'module' && name !== 'url' && !VALUE_OPTS.includes(name)) {
       throw new UsageError(`Unknown option \`--${name}\`; expected one of --module, --url, ${VALUE_OPTS.map((o) => `--${o}`).join(', ')}`);
+    }
+    if (name === 'verify') {
+      if (eq >= 0) throw new UsageError('`--verify` takes no value');
+      p.verify = true;
+      continue;
     }
     if (value === undefined || value === '' || (eq < 0 && value.startsWith('--'))) throw new UsageError(`Expected a value after \`--${name}\``);
     if (name === 'module') p.modules.push(value);
@@ -68,6 +78,7 @@ function parse(argv: string[]): Parsed {
     }
   }
   if (p.files.length + p.modules.length + p.urls.length === 0) throw new UsageError('nothing to audit: give a topology file, --module or --url');
+  if (p.verify && p.modules.length === 0) throw new UsageError('`--verify` needs a --module that exports `verify` (a target factory)');
   const format = p.opts.format ?? 'text';
   if (!['text', 'markdown', 'json', 'sarif'].includes(format)) throw new UsageError(`Expected \`--format\` to be text, markdown, json or sarif, got \`${format}\``);
   const failOn = p.opts['fail-on'];
@@ -88,6 +99,10 @@ function readTopologyFile(path: string): Topology {
 
 /** Loads a module and finds the wall(s) it exports; a TypeScript module needs tsx (registered on demand). */
 export async function loadWallModule(path: string): Promise<AuditableWall[]> {
+  return (await loadModule(path)).walls;
+}
+
+async function loadModule(path: string): Promise<{ walls: AuditableWall[]; verify: VerifyFactory | undefined }> {
   const url = pathToFileURL(resolve(path)).href;
   let mod: Record<string, unknown>;
   try {
@@ -124,7 +139,7 @@ export async function loadWallModule(path: string): Promise<AuditableWall[]> {
     const names = Object.keys(mod);
     throw new AuditInputError(`${path}: exports no wall (looked for \`wall\`, \`walls\` and the default export; it exports ${names.length === 0 ? 'nothing' : names.map((n) => `\`${n}\``).join(', ')})`);
   }
-  return found;
+  return { walls: found, verify: typeof mod.verify === 'function' ? (mod.verify as VerifyFactory) : undefined };
 }
 
 async function fetchTopology(url: string): Promise<Topology> {
@@ -171,14 +186,28 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const walls: AuditableWall[] = [];
   try {
     const topologies: Topology[] = p.files.map(readTopologyFile);
+    const factories: [string, VerifyFactory | undefined][] = [];
     for (const m of p.modules) {
-      const ws = await loadWallModule(m);
+      const { walls: ws, verify } = await loadModule(m);
+      factories.push([m, verify]);
       walls.push(...ws);
       ws.forEach((w, i) => topologies.push(topologyOfWall(w, ws.length > 1 ? `${m}#${i + 1}` : m)));
     }
     for (const u of p.urls) topologies.push(await fetchTopology(u));
     const baseline = p.opts.baseline === undefined ? undefined : readBaseline(p.opts.baseline);
     const { result, graph } = auditTopologies(topologies, baseline === undefined ? {} : { baseline });
+    if (p.verify) {
+      for (const [m, factory] of factories) {
+        if (factory === undefined) throw new AuditInputError(`${m}: exports no \`verify\` target factory, needed by --verify (see docs/audit.md)`);
+        const v = await verifyPredictions(factory, {
+          onCheck: (c, i, n) => io.err(`verify ${i + 1}/${n}: ${c.dependency} ${c.mode}: ${c.operations.every((o) => o.agrees) ? 'confirmed' : 'MISMATCH'}`),
+        });
+        const fresh = v.findings.filter((f) => !(baseline?.has(f.fingerprint) ?? false));
+        result.findings.unshift(...fresh);
+        result.accepted.push(...v.findings.filter((f) => baseline?.has(f.fingerprint) ?? false));
+        result.verified = (result.verified ?? []).concat(v.checks);
+      }
+    }
     const sarifOpts = p.opts.root === undefined ? {} : { root: resolve(p.opts.root) };
     const format = p.opts.format ?? 'text';
     const report =
