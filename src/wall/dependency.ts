@@ -1,112 +1,29 @@
 import { type Clock, coarseClock } from '../core/clock.js';
-import type { DeadlineScheduler } from '../core/scheduler.js';
 import { type AttemptFn, CallContext } from '../core/context.js';
-import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError, type ErrorCode } from '../core/errors.js';
 import { type Next, invokeUserFn, pipeline, withCallerSignal } from '../core/policy.js';
-import {
-
-  configError,
-  enumOption,
-  fnOption,
-  intOption,
-  isPlainObject,
-  objectOption,
-  ratioOption,
-} from '../core/validate.js';
-import { type ClassifierOptions, DEFAULT_CLASSIFIER, HealthClassifier, type HealthState } from '../health/classifier.js';
+import { HealthClassifier, type HealthState } from '../health/classifier.js';
 import { CallKind, RollingStats, type SignalTotals } from '../health/rolling.js';
-import { CircuitBreakerPolicy, type CircuitBreakerOptions } from '../policies/circuit-breaker/index.js';
-import { BulkheadPolicy } from '../policies/concurrency/index.js';
-import { AdaptiveConcurrencyPolicy } from '../policies/adaptive-concurrency/index.js';
-import { RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions } from '../policies/retry/index.js';
-import { TimeoutPolicy } from '../policies/timeout/index.js';
+import type { CircuitBreakerPolicy } from '../policies/circuit-breaker/index.js';
+import type { BulkheadPolicy } from '../policies/concurrency/index.js';
+import type { AdaptiveConcurrencyPolicy } from '../policies/adaptive-concurrency/index.js';
+import type { RetryBudget, RetryPolicy } from '../policies/retry/index.js';
+import type { TimeoutPolicy } from '../policies/timeout/index.js';
 import { FusedPipeline, type SettleHook } from '../policies/fused.js';
-import { FreshnessCache, type SharedCacheStore } from '../policies/cache/index.js';
+import type { FreshnessCache } from '../policies/cache/index.js';
 import type { Policy } from '../core/policy.js';
 import { type OperationContext, operationStorage } from './context.js';
-import { formatIssues, isStandardSchema, type StandardIssue, type StandardSchemaV1 } from './schema.js';
+import { type DeferReceipt, DeferredQueue } from './deferred-queue.js';
+import { type Criticality, type DependencySpec, parseDependencySpec } from './dependency-spec.js';
+import type { CallOptions, Outcome } from './call-types.js';
+import type { DependencyHost } from './host.js';
+import { formatIssues, type StandardIssue, type StandardSchemaV1 } from './schema.js';
 
-export type Criticality = 'core' | 'optional' | 'deferrable';
-export const CRITICALITIES: readonly Criticality[] = ['core', 'optional', 'deferrable'];
-
-export type Source = 'live' | 'cache' | 'fallback';
-
-/** The result of `attempt()`: never thrown, always described. */
-export interface Outcome<T> {
-  ok: boolean;
-  /** The live value, a cached one, or the fallback (undefined only when a core call failed). */
-  value: T;
-  source: Source;
-  /** Age of the value in ms (0 for live and fallback values). */
-  ageMs: number;
-  /** True when the caller got something other than a fresh live answer because of a fault. */
-  degraded: boolean;
-  error?: BlastwallError;
-}
-
-export interface DeferReceipt {
-  id: number;
-  queued: number;
-}
-
-export interface CallOptions<T = unknown> {
-  /** Overrides the dependency's criticality for this call site. */
-  criticality?: Criticality;
-  /** Overrides the fallback for this call site. */
-  fallback?: T | ((error: BlastwallError) => T);
-  /** The caller's own abort signal. */
-  signal?: AbortSignal;
-  /** Cache key (with `cache`). */
-  key?: string;
-  /** The request payload, measured against `payload.maxRequestBytes`. */
-  request?: unknown;
-}
-
-export interface DependencySpec {
-  criticality?: Criticality;
-  /** Per-attempt timeout. Default 10s: no dependency call waits forever. `false` for none. */
-  timeout?: Duration | false;
-  retry?: false | (Omit<RetryOptions, 'clock' | 'name' | 'budget' | 'minAttemptTime'> & { budget?: RetryBudgetOptions | false });
-  breaker?: false | Omit<CircuitBreakerOptions, 'clock' | 'name'>;
-  concurrency?:
-    | false
-    | { limit: number; queue?: number; queueTimeout?: Duration }
-    | { adaptive: true | { initial?: number; min?: number; max?: number; tolerance?: number; smoothing?: number }; queue?: number; queueTimeout?: Duration };
-  /** A Standard Schema validator (zod, valibot, arktype) for responses. */
-  validate?: StandardSchemaV1;
-  /** Receives responses that failed validation (they are never returned to the caller). */
-  quarantine?: (payload: unknown, issues: ReadonlyArray<StandardIssue>, dependency: string) => void;
-  /** For `optional` dependencies: the value (or a function of the error) served when the call fails. */
-  fallback?: unknown;
-  /**
-   * Values by `key` (a call option): served without a call while `fresh`; within `stale` served at once
-   * with one background refresh, and (optional dependencies) served when the call fails. Concurrent misses
-   * share one call. Bounded by `maxEntries` / `maxBytes` (LRU).
-   */
-  cache?: { fresh?: Duration; stale: Duration; revalidate?: boolean; maxEntries?: number; maxBytes?: number; jitter?: number; shared?: SharedCacheStore };
-  payload?: { maxRequestBytes?: number; maxResponseBytes?: number; measure?: (value: unknown) => number };
-  slo?: { latency?: { p99: Duration }; availability?: number };
-  /** For `deferrable` dependencies: the bounded in-memory queue. */
-  deferred?: { maxQueue?: number; workers?: number };
-  health?: Partial<ClassifierOptions> & { window?: Duration };
-}
-
-const SPEC_KEYS = [
-  'criticality',
-  'timeout',
-  'retry',
-  'breaker',
-  'concurrency',
-  'validate',
-  'quarantine',
-  'fallback',
-  'cache',
-  'payload',
-  'slo',
-  'deferred',
-  'health',
-];
+// declared in their own files, re-exported here so `wall/dependency.js` keeps offering what it always did
+export { CRITICALITIES, type Criticality, type DependencySpec } from './dependency-spec.js';
+export type { DeferReceipt } from './deferred-queue.js';
+export type { CallOptions, Outcome, Source } from './call-types.js';
+export type { DependencyHost, TelemetrySink } from './host.js';
 
 /** Outcome kind → how it counts for health, for telemetry. */
 const REJECTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -120,41 +37,6 @@ const REJECTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'READ_ONLY',
   'QUEUE_FULL',
 ]);
-
-/** Hooks the wall gives each dependency: telemetry and events, called only when someone listens. */
-export interface DependencyHost {
-  readonly clock: Clock;
-  /** The wall's own deadline scheduler: closing the wall ends its pending calls, not other walls'. */
-  readonly scheduler: DeadlineScheduler;
-  /** Non-null only when a telemetry exporter is enabled. */
-  telemetry: TelemetrySink | undefined;
-  onBreakerChange(dep: Dependency, from: string, to: string, reason: string): void;
-  onDeferredDead(dep: Dependency, id: number, error: BlastwallError): void;
-  onQuarantine(dep: Dependency): void;
-  isClosed(): boolean;
-}
-
-export interface TelemetrySink {
-  /** One finished call. `code` is set when the call failed or was refused. */
-  call(dep: Dependency, kind: CallKind, source: Source, durationMs: number, attempts: number, code: ErrorCode | undefined): void;
-  /** A failed call answered from the cache or the fallback. */
-  served(dep: Dependency, source: Source): void;
-}
-
-interface DeferredItem {
-  id: number;
-  fn: AttemptFn<unknown>;
-  enqueuedAt: number;
-  next: DeferredItem | undefined;
-}
-
-function defaultMeasure(v: unknown): number {
-  if (v === undefined || v === null) return 0;
-  if (typeof v === 'string') return Buffer.byteLength(v);
-  if (v instanceof ArrayBuffer) return v.byteLength;
-  if (ArrayBuffer.isView(v)) return v.byteLength;
-  return Buffer.byteLength(JSON.stringify(v) ?? '');
-}
 
 /**
  * One declared dependency: its pipeline (concurrency → breaker → retry → timeout), linked once, its
@@ -193,14 +75,7 @@ export class Dependency {
   private readonly maxRequestBytes: number;
   private readonly maxResponseBytes: number;
   private readonly measure: (v: unknown) => number;
-  private readonly deferMax: number;
-  private readonly deferWorkers: number;
-  private deferHead: DeferredItem | undefined;
-  private deferTail: DeferredItem | undefined;
-  private deferQueued = 0;
-  private deferActive = 0;
-  private deferSeq = 0;
-  private deferIdle: (() => void) | undefined;
+  private readonly deferred: DeferredQueue;
   /** Deferred work that failed after every attempt (bounded; the durable queue keeps a full dead-letter state). */
   readonly deadLetters: { id: number; error: BlastwallError; at: number }[] = [];
   /** Cumulative counters (monotonic), for telemetry and tests. */
@@ -214,94 +89,20 @@ export class Dependency {
     this.name = name;
     this.clock = host.clock;
     this.now = coarseClock(host.clock);
-    const s = objectOption(`dependency '${name}'`, spec, SPEC_KEYS) as DependencySpec;
-    const f = (k: string) => `${name}.${k}`;
-    this.criticality = s.criticality === undefined ? 'core' : enumOption(f('criticality'), s.criticality, CRITICALITIES);
-    this.boundaries = {};
+    const parsed = parseDependencySpec(name, spec, host);
+    this.criticality = parsed.criticality;
+    this.boundaries = parsed.boundaries;
+    this.bulkhead = parsed.bulkhead;
+    this.adaptive = parsed.adaptive;
+    this.breaker = parsed.breaker;
+    this.breaker?.onStateChange((e) => host.onBreakerChange(this, e.from, e.to, e.reason));
+    this.budget = parsed.budget;
+    this.retry = parsed.retry;
+    this.timeoutMs = parsed.timeoutMs;
+    this.timeoutPolicy = parsed.timeout;
+    this.expectedAttemptMs = parsed.timeoutMs ?? 0;
 
-    // boundaries, outer to inner
-    const policies: Policy[] = [];
-    if (s.concurrency !== undefined && s.concurrency !== false) {
-      const c = s.concurrency as Record<string, unknown>;
-      if (!isPlainObject(c)) throw configError(f('concurrency'), '{ limit, queue?, queueTimeout? } or false', c);
-      if (c.adaptive !== undefined) {
-        objectOption(f('concurrency'), c, ['adaptive', 'queue', 'queueTimeout']);
-        const g = c.adaptive === true ? {} : objectOption(f('concurrency.adaptive'), c.adaptive, ['initial', 'min', 'max', 'tolerance', 'smoothing', 'longWindow']);
-        const adaptive = prefixed(
-          name,
-          () =>
-            new AdaptiveConcurrencyPolicy({
-              ...g,
-              ...(c.queue === undefined ? {} : { queue: intOption(f('concurrency.queue'), c.queue, 0) }),
-              ...(c.queueTimeout === undefined ? {} : { queueTimeout: durationOption(f('concurrency.queueTimeout'), c.queueTimeout) }),
-              clock: this.clock,
-              name,
-            }),
-        );
-        this.adaptive = adaptive;
-        policies.push(adaptive);
-        this.boundaries.concurrency = { adaptive: true, min: adaptive.limiter.min, max: adaptive.limiter.max, queue: adaptive.bulkhead.maxQueued };
-      } else {
-        objectOption(f('concurrency'), c, ['limit', 'queue', 'queueTimeout']);
-        this.bulkhead = new BulkheadPolicy({
-          limit: intOption(f('concurrency.limit'), c.limit, 1),
-          ...(c.queue === undefined ? {} : { queue: intOption(f('concurrency.queue'), c.queue, 0) }),
-          ...(c.queueTimeout === undefined ? {} : { queueTimeout: durationOption(f('concurrency.queueTimeout'), c.queueTimeout) }),
-          clock: this.clock,
-          name,
-        });
-        policies.push(this.bulkhead);
-        this.boundaries.concurrency = { limit: this.bulkhead.limit, queue: this.bulkhead.maxQueued };
-      }
-    }
-    if (s.breaker !== false) {
-      const b = objectOption(f('breaker'), s.breaker, [
-        'failureRate',
-        'slowCall',
-        'window',
-        'minimumCalls',
-        'halfOpenAfter',
-        'probes',
-        'probeSuccesses',
-        'isFailure',
-      ]);
-      this.breaker = prefixed(name, () => new CircuitBreakerPolicy({ ...b, clock: this.clock, name }));
-      this.breaker.onStateChange((e) => host.onBreakerChange(this, e.from, e.to, e.reason));
-      policies.push(this.breaker);
-      this.boundaries.breaker = {
-        failureRate: this.breaker.failureRate,
-        minimumCalls: this.breaker.minimumCalls,
-        probes: this.breaker.probes,
-        window: this.breaker.windowKind(),
-        ...(Number.isFinite(this.breaker.slowOverMs) ? { slowCall: { overMs: this.breaker.slowOverMs, rate: this.breaker.slowRate } } : {}),
-      };
-    }
-    const defaultRetry = this.criticality === 'deferrable' ? { attempts: 5 } : undefined;
-    const r = s.retry === false ? undefined : s.retry === undefined ? defaultRetry : s.retry;
-    if (r !== undefined) {
-      const ro = objectOption(f('retry'), r, ['attempts', 'backoff', 'maxElapsed', 'retryOn', 'retryOnResult', 'budget', 'random']);
-      this.budget =
-        ro.budget === false
-          ? undefined
-          : prefixed(name, () => new RetryBudget({ ...(ro.budget as RetryBudgetOptions | undefined), clock: this.clock }));
-      this.retry = prefixed(
-        name,
-        () => new RetryPolicy({ ...(ro as RetryOptions), budget: this.budget ?? false, clock: this.clock, name }),
-      );
-      policies.push(this.retry);
-      this.boundaries.retry = {
-        attempts: this.retry.attempts,
-        ...(this.budget ? { budget: { ratio: this.budget.ratio, minPerSecond: this.budget.minPerSecond } } : {}),
-      };
-    }
-    if (s.timeout !== false) {
-      this.timeoutMs = s.timeout === undefined ? 10_000 : durationOption(f('timeout'), s.timeout);
-      this.timeoutPolicy = new TimeoutPolicy(this.timeoutMs, { clock: this.clock, name, scheduler: host.scheduler });
-      policies.push(this.timeoutPolicy);
-      this.boundaries.timeoutMs = this.timeoutMs;
-      this.expectedAttemptMs = this.timeoutMs;
-    }
-    const built = policies.length === 0 ? undefined : pipeline(...policies);
+    const built = parsed.policies.length === 0 ? undefined : pipeline(...parsed.policies);
     this.link = built === undefined ? invokeUserFn : linkOf(built);
     const hook: SettleHook = {
       value: (ctx, v) => this.finishValue(ctx, v),
@@ -319,61 +120,29 @@ export class Dependency {
         );
     }
 
-    // response validation
-    if (s.validate !== undefined && !isStandardSchema(s.validate)) {
-      throw configError(f('validate'), 'a Standard Schema validator (zod, valibot, arktype: an object with `~standard.validate`)', s.validate);
-    }
-    this.schema = s.validate;
-    this.quarantineHook = s.quarantine === undefined ? undefined : fnOption(f('quarantine'), s.quarantine);
-    if (this.schema) this.boundaries.validate = this.schema['~standard'].vendor;
-
-    // fallback and cache
-    this.hasFallback = 'fallback' in s && s.fallback !== undefined;
-    this.fallbackValue = s.fallback;
-    if (s.cache !== undefined) {
-      this.cache = prefixed(name, () => new FreshnessCache({ ...(s.cache as object), clock: this.clock } as never));
-      this.boundaries.cache = { freshMs: this.cache.freshMs, staleMs: this.cache.staleMs };
-    }
-    if (this.criticality === 'optional' && !this.hasFallback) {
-      throw configError(f('fallback'), "a value or a function of the error: an 'optional' dependency fails open", s.fallback);
-    }
-    if (this.criticality === 'core' && this.hasFallback) {
-      throw configError(f('fallback'), "absent on a 'core' dependency (it fails fast; use criticality 'optional' to fail open)", s.fallback);
-    }
-
-    // payload limits
-    const p = objectOption(f('payload'), s.payload, ['maxRequestBytes', 'maxResponseBytes', 'measure']);
-    this.maxRequestBytes = p.maxRequestBytes === undefined ? Number.POSITIVE_INFINITY : intOption(f('payload.maxRequestBytes'), p.maxRequestBytes, 1);
-    this.maxResponseBytes = p.maxResponseBytes === undefined ? Number.POSITIVE_INFINITY : intOption(f('payload.maxResponseBytes'), p.maxResponseBytes, 1);
-    this.measure = p.measure === undefined ? defaultMeasure : fnOption(f('payload.measure'), p.measure);
-    if (s.payload !== undefined) this.boundaries.payload = { maxRequestBytes: p.maxRequestBytes, maxResponseBytes: p.maxResponseBytes };
-
-    // objective and health
-    const slo = objectOption(f('slo'), s.slo, ['latency', 'availability']);
-    const lat = objectOption(f('slo.latency'), slo.latency, ['p99']);
-    this.objective = {
-      p99Ms: lat.p99 === undefined ? (this.timeoutMs ?? 10_000) * 0.8 : durationOption(f('slo.latency.p99'), lat.p99),
-      availability: slo.availability === undefined ? 0.99 : ratioOption(f('slo.availability'), slo.availability),
-    };
-    const h = objectOption(f('health'), s.health, ['window', 'minimumCalls', 'retryRatio', 'unavailableRatio', 'corruptRatio', 'exitFactor', 'minDwellMs']);
-    const co: ClassifierOptions = { ...DEFAULT_CLASSIFIER };
-    if (h.minimumCalls !== undefined) co.minimumCalls = intOption(f('health.minimumCalls'), h.minimumCalls, 1);
-    if (h.retryRatio !== undefined) co.retryRatio = ratioOption(f('health.retryRatio'), h.retryRatio);
-    if (h.unavailableRatio !== undefined) co.unavailableRatio = ratioOption(f('health.unavailableRatio'), h.unavailableRatio);
-    if (h.corruptRatio !== undefined) co.corruptRatio = ratioOption(f('health.corruptRatio'), h.corruptRatio);
-    if (h.exitFactor !== undefined) co.exitFactor = ratioOption(f('health.exitFactor'), h.exitFactor);
-    if (h.minDwellMs !== undefined) co.minDwellMs = durationOption(f('health.minDwellMs'), h.minDwellMs, 0);
-    this.stats = new RollingStats(h.window === undefined ? 60_000 : durationOption(f('health.window'), h.window, 1000));
-    this.classifier = new HealthClassifier(this.objective, co, this.clock.now());
-
-    // deferred queue
-    const d = objectOption(f('deferred'), s.deferred, ['maxQueue', 'workers']);
-    if (s.deferred !== undefined && this.criticality !== 'deferrable') {
-      throw configError(f('deferred'), "absent unless criticality is 'deferrable'", s.deferred);
-    }
-    this.deferMax = d.maxQueue === undefined ? 10_000 : intOption(f('deferred.maxQueue'), d.maxQueue, 1);
-    this.deferWorkers = d.workers === undefined ? 4 : intOption(f('deferred.workers'), d.workers, 1, 10_000);
-    if (this.criticality === 'deferrable') this.boundaries.deferred = { maxQueue: this.deferMax, workers: this.deferWorkers };
+    this.schema = parsed.schema;
+    this.quarantineHook = parsed.quarantine;
+    this.hasFallback = parsed.hasFallback;
+    this.fallbackValue = parsed.fallback;
+    this.cache = parsed.cache;
+    this.maxRequestBytes = parsed.maxRequestBytes;
+    this.maxResponseBytes = parsed.maxResponseBytes;
+    this.measure = parsed.measure;
+    this.objective = parsed.objective;
+    this.stats = new RollingStats(parsed.healthWindowMs);
+    this.classifier = new HealthClassifier(this.objective, parsed.classifier, this.clock.now());
+    this.deferred = new DeferredQueue(name, parsed.deferred.maxQueue, parsed.deferred.workers, this.clock, {
+      run: (fn) => this.callCore(fn, undefined),
+      accepted: () => void this.counters.deferred++,
+      isClosed: () => host.isClosed(),
+      done: () => void this.counters.deferredDone++,
+      dead: (id, err) => {
+        this.counters.deferredDead++;
+        this.deadLetters.push({ id, error: err, at: this.clock.now() });
+        if (this.deadLetters.length > 1000) this.deadLetters.shift();
+        host.onDeferredDead(this, id, err);
+      },
+    });
   }
 
   /**
@@ -537,59 +306,7 @@ export class Dependency {
   // ---- deferrable ----
 
   private defer(fn: AttemptFn<unknown>): Promise<DeferReceipt> {
-    if (this.host.isClosed()) return Promise.reject(new BlastwallError('CLOSED', 'The wall is closed', { dependency: this.name }));
-    if (this.deferQueued >= this.deferMax) {
-      return Promise.reject(
-        new BlastwallError('QUEUE_FULL', `Deferred queue of '${this.name}' is full (${this.deferMax} items waiting); the work was not accepted`, {
-          dependency: this.name,
-          retryAfterMs: 1000,
-        }),
-      );
-    }
-    const item: DeferredItem = { id: ++this.deferSeq, fn, enqueuedAt: this.clock.now(), next: undefined };
-    if (this.deferTail === undefined) this.deferHead = this.deferTail = item;
-    else {
-      this.deferTail.next = item;
-      this.deferTail = item;
-    }
-    this.deferQueued++;
-    this.counters.deferred++;
-    if (this.deferActive < this.deferWorkers) {
-      this.deferActive++;
-      // run outside the caller's operation: its deadline must not cut background work
-      operationStorage.exit(() => queueMicrotask(() => void this.deferWorker()));
-    }
-    return Promise.resolve({ id: item.id, queued: this.deferQueued });
-  }
-
-  private async deferWorker(): Promise<void> {
-    try {
-      for (let item = this.takeDeferred(); item !== undefined; item = this.takeDeferred()) {
-        try {
-          await this.callCore(item.fn, undefined);
-          this.counters.deferredDone++;
-        } catch (e) {
-          const err = e as BlastwallError;
-          this.counters.deferredDead++;
-          this.deadLetters.push({ id: item.id, error: err, at: this.clock.now() });
-          if (this.deadLetters.length > 1000) this.deadLetters.shift();
-          this.host.onDeferredDead(this, item.id, err);
-        }
-      }
-    } finally {
-      this.deferActive--;
-      if (this.deferActive === 0 && this.deferIdle !== undefined) this.deferIdle();
-    }
-  }
-
-  private takeDeferred(): DeferredItem | undefined {
-    if (this.host.isClosed() && this.deferIdle === undefined) return undefined;
-    const item = this.deferHead;
-    if (item === undefined) return undefined;
-    this.deferHead = item.next;
-    if (this.deferHead === undefined) this.deferTail = undefined;
-    this.deferQueued--;
-    return item;
+    return this.deferred.enqueue(fn);
   }
 
   /**
@@ -614,33 +331,24 @@ export class Dependency {
 
   /** Backlog of the deferred queue (in memory, plus attached durable queues): size and age of the oldest item. */
   backlog(): { size: number; oldestAgeMs: number; active: number } {
-    let size = this.deferQueued;
-    let oldestAgeMs = this.deferHead === undefined ? 0 : this.clock.now() - this.deferHead.enqueuedAt;
+    const own = this.deferred.backlog();
+    let { size, oldestAgeMs } = own;
     for (const src of this.backlogSources) {
       const b = src();
       size += b.size;
       oldestAgeMs = Math.max(oldestAgeMs, b.oldestAgeMs);
     }
-    return { size, oldestAgeMs, active: this.deferActive };
+    return { size, oldestAgeMs, active: own.active };
   }
 
   /** Waits for queued deferred work to finish (used by `wall.close()` within its grace period). */
   drainDeferred(): Promise<void> {
-    if (this.deferActive === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.deferIdle = () => {
-        this.deferIdle = undefined;
-        resolve();
-      };
-    });
+    return this.deferred.drain();
   }
 
   /** Drops queued deferred work; returns how many items were dropped. */
   dropDeferred(): number {
-    const n = this.deferQueued;
-    this.deferHead = this.deferTail = undefined;
-    this.deferQueued = 0;
-    return n;
+    return this.deferred.drop();
   }
 
   // ---- health ----
@@ -677,17 +385,4 @@ function hasTimeoutCause(e: BlastwallError): boolean {
 
 function linkOf(p: Policy): Next {
   return (ctx) => p.run(ctx, invokeUserFn);
-}
-
-/** Adds the dependency's name to the field of a policy's configuration error. */
-function prefixed<T>(name: string, build: () => T): T {
-  try {
-    return build();
-  } catch (e) {
-    if (e instanceof BlastwallError && e.code === 'CONFIG_INVALID') {
-      const msg = e.message.replace(/`(retry|breaker|concurrency|timeout|cache)/, `\`${name}.$1`);
-      throw new BlastwallError('CONFIG_INVALID', msg, { details: e.details });
-    }
-    throw e;
-  }
 }

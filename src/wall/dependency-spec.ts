@@ -1,0 +1,299 @@
+import type { Clock } from '../core/clock.js';
+import type { DeadlineScheduler } from '../core/scheduler.js';
+import { durationOption, type Duration } from '../core/duration.js';
+import { BlastwallError } from '../core/errors.js';
+import type { Policy } from '../core/policy.js';
+import { configError, enumOption, fnOption, intOption, isPlainObject, objectOption, ratioOption } from '../core/validate.js';
+import { type ClassifierOptions, DEFAULT_CLASSIFIER } from '../health/classifier.js';
+import { AdaptiveConcurrencyPolicy } from '../policies/adaptive-concurrency/index.js';
+import { FreshnessCache, type SharedCacheStore } from '../policies/cache/index.js';
+import { CircuitBreakerPolicy, type CircuitBreakerOptions } from '../policies/circuit-breaker/index.js';
+import { BulkheadPolicy } from '../policies/concurrency/index.js';
+import { RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions } from '../policies/retry/index.js';
+import { TimeoutPolicy } from '../policies/timeout/index.js';
+import { isStandardSchema, type StandardIssue, type StandardSchemaV1 } from './schema.js';
+
+export type Criticality = 'core' | 'optional' | 'deferrable';
+export const CRITICALITIES: readonly Criticality[] = ['core', 'optional', 'deferrable'];
+
+export interface DependencySpec {
+  criticality?: Criticality;
+  /** Per-attempt timeout. Default 10s: no dependency call waits forever. `false` for none. */
+  timeout?: Duration | false;
+  retry?: false | (Omit<RetryOptions, 'clock' | 'name' | 'budget' | 'minAttemptTime'> & { budget?: RetryBudgetOptions | false });
+  breaker?: false | Omit<CircuitBreakerOptions, 'clock' | 'name'>;
+  concurrency?:
+    | false
+    | { limit: number; queue?: number; queueTimeout?: Duration }
+    | { adaptive: true | { initial?: number; min?: number; max?: number; tolerance?: number; smoothing?: number }; queue?: number; queueTimeout?: Duration };
+  /** A Standard Schema validator (zod, valibot, arktype) for responses. */
+  validate?: StandardSchemaV1;
+  /** Receives responses that failed validation (they are never returned to the caller). */
+  quarantine?: (payload: unknown, issues: ReadonlyArray<StandardIssue>, dependency: string) => void;
+  /** For `optional` dependencies: the value (or a function of the error) served when the call fails. */
+  fallback?: unknown;
+  /**
+   * Values by `key` (a call option): served without a call while `fresh`; within `stale` served at once
+   * with one background refresh, and (optional dependencies) served when the call fails. Concurrent misses
+   * share one call. Bounded by `maxEntries` / `maxBytes` (LRU).
+   */
+  cache?: { fresh?: Duration; stale: Duration; revalidate?: boolean; maxEntries?: number; maxBytes?: number; jitter?: number; shared?: SharedCacheStore };
+  payload?: { maxRequestBytes?: number; maxResponseBytes?: number; measure?: (value: unknown) => number };
+  slo?: { latency?: { p99: Duration }; availability?: number };
+  /** For `deferrable` dependencies: the bounded in-memory queue. */
+  deferred?: { maxQueue?: number; workers?: number };
+  health?: Partial<ClassifierOptions> & { window?: Duration };
+}
+
+const SPEC_KEYS = [
+  'criticality',
+  'timeout',
+  'retry',
+  'breaker',
+  'concurrency',
+  'validate',
+  'quarantine',
+  'fallback',
+  'cache',
+  'payload',
+  'slo',
+  'deferred',
+  'health',
+];
+
+/** A dependency spec checked field by field, with its policies built (outer to inner in `policies`). */
+export interface ParsedDependencySpec {
+  criticality: Criticality;
+  /** Free-form description of the boundaries, for topology and audit. */
+  boundaries: Record<string, unknown>;
+  policies: Policy[];
+  bulkhead?: BulkheadPolicy;
+  adaptive?: AdaptiveConcurrencyPolicy;
+  breaker?: CircuitBreakerPolicy;
+  retry?: RetryPolicy;
+  budget?: RetryBudget;
+  timeout?: TimeoutPolicy;
+  timeoutMs?: number;
+  schema: StandardSchemaV1 | undefined;
+  quarantine: DependencySpec['quarantine'];
+  hasFallback: boolean;
+  fallback: unknown;
+  cache?: FreshnessCache;
+  maxRequestBytes: number;
+  maxResponseBytes: number;
+  measure: (value: unknown) => number;
+  objective: { p99Ms: number; availability: number };
+  classifier: ClassifierOptions;
+  /** Width of the rolling health window (ms). */
+  healthWindowMs: number;
+  deferred: { maxQueue: number; workers: number };
+}
+
+/** What building a dependency's policies needs from its wall. */
+export interface SpecContext {
+  clock: Clock;
+  scheduler: DeadlineScheduler;
+}
+
+/**
+ * Checks a dependency spec (every field named `<dependency>.<field>` in errors) and builds its policies,
+ * outer to inner: concurrency → breaker → retry → timeout.
+ */
+export function parseDependencySpec(name: string, spec: DependencySpec, env: SpecContext): ParsedDependencySpec {
+  const s = objectOption(`dependency '${name}'`, spec, SPEC_KEYS) as DependencySpec;
+  const criticality = s.criticality === undefined ? 'core' : enumOption(`${name}.criticality`, s.criticality, CRITICALITIES);
+  const out: ParsedDependencySpec = {
+    criticality,
+    boundaries: {},
+    policies: [],
+    schema: undefined,
+    quarantine: undefined,
+    hasFallback: false,
+    fallback: undefined,
+    maxRequestBytes: Number.POSITIVE_INFINITY,
+    maxResponseBytes: Number.POSITIVE_INFINITY,
+    measure: defaultMeasure,
+    objective: { p99Ms: 0, availability: 0 },
+    classifier: { ...DEFAULT_CLASSIFIER },
+    healthWindowMs: 60_000,
+    deferred: { maxQueue: 0, workers: 0 },
+  };
+  if (s.concurrency !== undefined && s.concurrency !== false) parseConcurrency(name, s.concurrency, env.clock, out);
+  if (s.breaker !== false) parseBreaker(name, s.breaker, env.clock, out);
+  parseRetry(name, s.retry, env.clock, out);
+  if (s.timeout !== false) parseTimeout(name, s.timeout, env, out);
+  parseValidation(name, s.validate, s.quarantine, out);
+  parseFallbackAndCache(name, s, env.clock, out);
+  parsePayload(name, s.payload, out);
+  parseObjective(name, s.slo, out);
+  parseHealth(name, s.health, out);
+  parseDeferred(name, s.deferred, out);
+  return out;
+}
+
+function parseConcurrency(name: string, value: unknown, clock: Clock, out: ParsedDependencySpec): void {
+  const field = `${name}.concurrency`;
+  if (!isPlainObject(value)) throw configError(field, '{ limit, queue?, queueTimeout? } or false', value);
+  const waiting = () => ({
+    ...(value.queue === undefined ? {} : { queue: intOption(`${field}.queue`, value.queue, 0) }),
+    ...(value.queueTimeout === undefined ? {} : { queueTimeout: durationOption(`${field}.queueTimeout`, value.queueTimeout) }),
+  });
+  if (value.adaptive !== undefined) {
+    objectOption(field, value, ['adaptive', 'queue', 'queueTimeout']);
+    const tuning =
+      value.adaptive === true ? {} : objectOption(`${field}.adaptive`, value.adaptive, ['initial', 'min', 'max', 'tolerance', 'smoothing', 'longWindow']);
+    const adaptive = prefixed(name, () => new AdaptiveConcurrencyPolicy({ ...tuning, ...waiting(), clock, name }));
+    out.adaptive = adaptive;
+    out.policies.push(adaptive);
+    out.boundaries.concurrency = { adaptive: true, min: adaptive.limiter.min, max: adaptive.limiter.max, queue: adaptive.bulkhead.maxQueued };
+  } else {
+    objectOption(field, value, ['limit', 'queue', 'queueTimeout']);
+    const bulkhead = new BulkheadPolicy({ limit: intOption(`${field}.limit`, value.limit, 1), ...waiting(), clock, name });
+    out.bulkhead = bulkhead;
+    out.policies.push(bulkhead);
+    out.boundaries.concurrency = { limit: bulkhead.limit, queue: bulkhead.maxQueued };
+  }
+}
+
+function parseBreaker(name: string, value: unknown, clock: Clock, out: ParsedDependencySpec): void {
+  const options = objectOption(`${name}.breaker`, value, [
+    'failureRate',
+    'slowCall',
+    'window',
+    'minimumCalls',
+    'halfOpenAfter',
+    'probes',
+    'probeSuccesses',
+    'isFailure',
+  ]);
+  const breaker = prefixed(name, () => new CircuitBreakerPolicy({ ...options, clock, name }));
+  out.breaker = breaker;
+  out.policies.push(breaker);
+  out.boundaries.breaker = {
+    failureRate: breaker.failureRate,
+    minimumCalls: breaker.minimumCalls,
+    probes: breaker.probes,
+    window: breaker.windowKind(),
+    ...(Number.isFinite(breaker.slowOverMs) ? { slowCall: { overMs: breaker.slowOverMs, rate: breaker.slowRate } } : {}),
+  };
+}
+
+/** Retries are off unless asked for, except on deferrable dependencies (5 attempts by default). */
+function parseRetry(name: string, value: DependencySpec['retry'], clock: Clock, out: ParsedDependencySpec): void {
+  const defaultRetry = out.criticality === 'deferrable' ? { attempts: 5 } : undefined;
+  const retry = value === false ? undefined : value === undefined ? defaultRetry : value;
+  if (retry === undefined) return;
+  const options = objectOption(`${name}.retry`, retry, ['attempts', 'backoff', 'maxElapsed', 'retryOn', 'retryOnResult', 'budget', 'random']);
+  const budget =
+    options.budget === false ? undefined : prefixed(name, () => new RetryBudget({ ...(options.budget as RetryBudgetOptions | undefined), clock }));
+  const policy = prefixed(name, () => new RetryPolicy({ ...(options as RetryOptions), budget: budget ?? false, clock, name }));
+  if (budget !== undefined) out.budget = budget;
+  out.retry = policy;
+  out.policies.push(policy);
+  out.boundaries.retry = {
+    attempts: policy.attempts,
+    ...(budget ? { budget: { ratio: budget.ratio, minPerSecond: budget.minPerSecond } } : {}),
+  };
+}
+
+/** Per-attempt timeout, 10s unless given: no dependency call waits forever. */
+function parseTimeout(name: string, value: unknown, env: SpecContext, out: ParsedDependencySpec): void {
+  const timeoutMs = value === undefined ? 10_000 : durationOption(`${name}.timeout`, value);
+  out.timeoutMs = timeoutMs;
+  out.timeout = new TimeoutPolicy(timeoutMs, { clock: env.clock, name, scheduler: env.scheduler });
+  out.policies.push(out.timeout);
+  out.boundaries.timeoutMs = timeoutMs;
+}
+
+function parseValidation(name: string, validate: unknown, quarantine: unknown, out: ParsedDependencySpec): void {
+  if (validate !== undefined && !isStandardSchema(validate)) {
+    throw configError(`${name}.validate`, 'a Standard Schema validator (zod, valibot, arktype: an object with `~standard.validate`)', validate);
+  }
+  out.schema = validate;
+  out.quarantine = quarantine === undefined ? undefined : fnOption(`${name}.quarantine`, quarantine);
+  if (out.schema) out.boundaries.validate = out.schema['~standard'].vendor;
+}
+
+/** An `optional` dependency must have a fallback (it fails open); a `core` one must not (it fails fast). */
+function parseFallbackAndCache(name: string, s: DependencySpec, clock: Clock, out: ParsedDependencySpec): void {
+  out.hasFallback = 'fallback' in s && s.fallback !== undefined;
+  out.fallback = s.fallback;
+  if (s.cache !== undefined) {
+    const cache = prefixed(name, () => new FreshnessCache({ ...(s.cache as object), clock } as never));
+    out.cache = cache;
+    out.boundaries.cache = { freshMs: cache.freshMs, staleMs: cache.staleMs };
+  }
+  if (out.criticality === 'optional' && !out.hasFallback) {
+    throw configError(`${name}.fallback`, "a value or a function of the error: an 'optional' dependency fails open", s.fallback);
+  }
+  if (out.criticality === 'core' && out.hasFallback) {
+    throw configError(`${name}.fallback`, "absent on a 'core' dependency (it fails fast; use criticality 'optional' to fail open)", s.fallback);
+  }
+}
+
+function parsePayload(name: string, value: unknown, out: ParsedDependencySpec): void {
+  const field = `${name}.payload`;
+  const p = objectOption(field, value, ['maxRequestBytes', 'maxResponseBytes', 'measure']);
+  if (p.maxRequestBytes !== undefined) out.maxRequestBytes = intOption(`${field}.maxRequestBytes`, p.maxRequestBytes, 1);
+  if (p.maxResponseBytes !== undefined) out.maxResponseBytes = intOption(`${field}.maxResponseBytes`, p.maxResponseBytes, 1);
+  if (p.measure !== undefined) out.measure = fnOption(`${field}.measure`, p.measure);
+  if (value !== undefined) out.boundaries.payload = { maxRequestBytes: p.maxRequestBytes, maxResponseBytes: p.maxResponseBytes };
+}
+
+/** The objective health is judged against: p99 latency (80% of the timeout unless given) and availability. */
+function parseObjective(name: string, value: unknown, out: ParsedDependencySpec): void {
+  const slo = objectOption(`${name}.slo`, value, ['latency', 'availability']);
+  const latency = objectOption(`${name}.slo.latency`, slo.latency, ['p99']);
+  out.objective = {
+    p99Ms: latency.p99 === undefined ? (out.timeoutMs ?? 10_000) * 0.8 : durationOption(`${name}.slo.latency.p99`, latency.p99),
+    availability: slo.availability === undefined ? 0.99 : ratioOption(`${name}.slo.availability`, slo.availability),
+  };
+}
+
+function parseHealth(name: string, value: unknown, out: ParsedDependencySpec): void {
+  const field = `${name}.health`;
+  const h = objectOption(field, value, ['window', 'minimumCalls', 'retryRatio', 'unavailableRatio', 'corruptRatio', 'exitFactor', 'minDwellMs']);
+  const co = out.classifier;
+  if (h.minimumCalls !== undefined) co.minimumCalls = intOption(`${field}.minimumCalls`, h.minimumCalls, 1);
+  if (h.retryRatio !== undefined) co.retryRatio = ratioOption(`${field}.retryRatio`, h.retryRatio);
+  if (h.unavailableRatio !== undefined) co.unavailableRatio = ratioOption(`${field}.unavailableRatio`, h.unavailableRatio);
+  if (h.corruptRatio !== undefined) co.corruptRatio = ratioOption(`${field}.corruptRatio`, h.corruptRatio);
+  if (h.exitFactor !== undefined) co.exitFactor = ratioOption(`${field}.exitFactor`, h.exitFactor);
+  if (h.minDwellMs !== undefined) co.minDwellMs = durationOption(`${field}.minDwellMs`, h.minDwellMs, 0);
+  if (h.window !== undefined) out.healthWindowMs = durationOption(`${field}.window`, h.window, 1000);
+}
+
+/** The bounded in-memory queue of a `deferrable` dependency (10 000 items, 4 workers unless given). */
+function parseDeferred(name: string, value: unknown, out: ParsedDependencySpec): void {
+  const field = `${name}.deferred`;
+  const d = objectOption(field, value, ['maxQueue', 'workers']);
+  if (value !== undefined && out.criticality !== 'deferrable') {
+    throw configError(field, "absent unless criticality is 'deferrable'", value);
+  }
+  out.deferred = {
+    maxQueue: d.maxQueue === undefined ? 10_000 : intOption(`${field}.maxQueue`, d.maxQueue, 1),
+    workers: d.workers === undefined ? 4 : intOption(`${field}.workers`, d.workers, 1, 10_000),
+  };
+  if (out.criticality === 'deferrable') out.boundaries.deferred = { ...out.deferred };
+}
+
+function defaultMeasure(v: unknown): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'string') return Buffer.byteLength(v);
+  if (v instanceof ArrayBuffer) return v.byteLength;
+  if (ArrayBuffer.isView(v)) return v.byteLength;
+  return Buffer.byteLength(JSON.stringify(v) ?? '');
+}
+
+/** Adds the dependency's name to the field of a policy's configuration error. */
+function prefixed<T>(name: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof BlastwallError && e.code === 'CONFIG_INVALID') {
+      const msg = e.message.replace(/`(retry|breaker|concurrency|timeout|cache)/, `\`${name}.$1`);
+      throw new BlastwallError('CONFIG_INVALID', msg, { details: e.details });
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,56 @@
+import type { HealthState } from '../health/classifier.js';
+import type { SignalTotals } from '../health/rolling.js';
+import type { Mode, ModeChange } from '../degrade/modes.js';
+import type { Criticality } from './dependency-spec.js';
+
+/** The service status that follows from its dependencies' health and criticality. */
+export type ServiceStatus = 'ok' | 'degraded' | 'unavailable';
+
+export interface DependencyHealth {
+  state: HealthState;
+  since: number;
+  reason: string;
+  criticality: Criticality;
+  breaker: string | undefined;
+  signals: SignalTotals & { backlog?: number; oldestDeferredAgeMs?: number };
+}
+
+export interface WallHealth {
+  service: string;
+  status: ServiceStatus;
+  mode: Mode;
+  at: number;
+  dependencies: Record<string, DependencyHealth>;
+}
+
+/** Everything the wall reports: to `onEvent` listeners, and (except per-item dead letters) to the timeline. */
+export type WallEvent =
+  | {
+      type: 'health';
+      at: number;
+      dependency: string;
+      criticality: Criticality;
+      from: HealthState;
+      to: HealthState;
+      reason: string;
+    }
+  | { type: 'breaker'; at: number; dependency: string; from: string; to: string; reason: string }
+  | { type: 'deferred-dead'; at: number; dependency: string; id: number; code: string; message: string }
+  | { type: 'quarantine'; at: number; dependency: string }
+  | { type: 'status'; at: number; from: ServiceStatus; to: ServiceStatus; reason: string }
+  | ({ type: 'mode' } & ModeChange)
+  | { type: 'feature'; at: number; feature: string; state: 'on' | 'off' | 'auto'; reason: string }
+  | {
+      type: 'drift';
+      at: number;
+      state: 'raised' | 'cleared';
+      /** The dependency or the operation whose signal drifted. */
+      dependency?: string;
+      operation?: string;
+      signal: string;
+      onset: number;
+      baseline: number;
+      level: number;
+    }
+  | { type: 'burn-rate'; at: number; state: 'raised' | 'cleared'; objective: string; rule: string; severity: 'page' | 'ticket'; longBurn: number; shortBurn: number }
+  | { type: 'impact'; at: number; operation: string; intervalMs: number; requests: number; failed: number; degraded: number; shed: number; codes: Record<string, number> };

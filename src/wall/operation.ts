@@ -1,0 +1,114 @@
+import type { Clock } from '../core/clock.js';
+import { durationOption, type Duration } from '../core/duration.js';
+import { BlastwallError } from '../core/errors.js';
+import { configError, enumOption, objectOption, ratioOption } from '../core/validate.js';
+import { CallKind, RollingStats } from '../health/rolling.js';
+import { type Priority, PRIORITIES, type OperationContext, operationStorage } from './context.js';
+
+export interface OperationSpec {
+  priority?: Priority;
+  /** The longest this operation may take, end to end. */
+  deadline?: Duration;
+  /** Availability objective: multi-window burn-rate alerts are raised against it. */
+  slo?: { availability: number };
+}
+
+export interface RunOptions {
+  /** Remaining time granted by the caller (e.g. from a deadline header); the smaller of this and the operation's deadline wins. */
+  deadlineMs?: number;
+  /** This run's priority class when it differs from the operation's (e.g. a trusted priority header). */
+  priority?: Priority;
+  idempotencyKey?: string;
+}
+
+export class Operation {
+  readonly priority: Priority;
+  readonly deadlineMs: number;
+  /** Dependencies this operation has been seen calling. */
+  readonly edges = new Set<string>();
+  /** Cumulative outcomes of runs (the wall reports the change per health interval as impact). */
+  readonly counts = { requests: 0, failed: 0, degraded: 0, shed: 0 };
+  readonly failureCodes = new Map<string, number>();
+  /** @internal Counts at the last impact report. */
+  reported = { requests: 0, failed: 0, degraded: 0, shed: 0 };
+  readonly availability: number | undefined;
+  /** Rolling latency and outcome signals of this operation's runs (for drift detection and health). */
+  readonly stats = new RollingStats(60_000);
+
+  constructor(
+    readonly name: string,
+    spec: OperationSpec,
+    private readonly clock: Clock,
+  ) {
+    const o = objectOption(`operation '${name}'`, spec, ['priority', 'deadline', 'slo']);
+    if (o.slo !== undefined) {
+      const slo = objectOption(`${name}.slo`, o.slo, ['availability']);
+      this.availability = ratioOption(`${name}.slo.availability`, slo.availability);
+    }
+    this.priority = o.priority === undefined ? 'critical' : enumOption(`${name}.priority`, o.priority, PRIORITIES);
+    this.deadlineMs = o.deadline === undefined ? Number.POSITIVE_INFINITY : durationOption(`${name}.deadline`, o.deadline);
+  }
+
+  private failedWith(code: string): void {
+    if (code === 'SHED') this.counts.shed++;
+    else this.counts.failed++;
+    this.failureCodes.set(code, (this.failureCodes.get(code) ?? 0) + 1);
+  }
+
+  /**
+   * Runs `fn` inside this operation: every dependency call made within it (through async code too) is
+   * capped by the operation's deadline and recorded as an edge. Work whose deadline already passed is
+   * not started (`DEADLINE_EXCEEDED`).
+   */
+  run<T>(fn: () => T | Promise<T>, options: RunOptions = {}): Promise<T> {
+    let budget = this.deadlineMs;
+    if (options.deadlineMs !== undefined) {
+      if (typeof options.deadlineMs !== 'number' || Number.isNaN(options.deadlineMs)) {
+        return Promise.reject(configError('deadlineMs', 'a number of milliseconds', options.deadlineMs));
+      }
+      budget = Math.min(budget, options.deadlineMs);
+    }
+    this.counts.requests++;
+    if (budget <= 0) {
+      this.failedWith('DEADLINE_EXCEEDED');
+      return Promise.reject(new BlastwallError('DEADLINE_EXCEEDED', `Operation '${this.name}' arrived with no time left; not started`));
+    }
+    if (options.priority !== undefined && !(PRIORITIES as readonly string[]).includes(options.priority)) {
+      return Promise.reject(configError('priority', `one of ${PRIORITIES.map((p) => `'${p}'`).join(', ')}`, options.priority));
+    }
+    const edges = new Set<string>();
+    const ctx: OperationContext = {
+      operation: this.name,
+      priority: options.priority ?? this.priority,
+      deadline: this.clock.now() + budget,
+      idempotencyKey: options.idempotencyKey,
+      edges,
+      degraded: false,
+    };
+    const started = this.clock.now();
+    return operationStorage.run(ctx, async () => {
+      try {
+        const value = await fn();
+        if (ctx.degraded) this.counts.degraded++;
+        const now = this.clock.now();
+        this.stats.record(now, CallKind.Success, now - started, 0, false);
+        if (ctx.degraded) this.stats.recordFallback(now);
+        return value;
+      } catch (err) {
+        this.failedWith(err instanceof BlastwallError ? err.code : 'ERROR');
+        const now = this.clock.now();
+        this.stats.record(now, CallKind.Failure, now - started, 0, false);
+        throw err;
+      } finally {
+        for (const e of edges) this.edges.add(e);
+      }
+    });
+  }
+}
+
+export interface OperationImpact {
+  requests: number;
+  failed: number;
+  degraded: number;
+  shed: number;
+}

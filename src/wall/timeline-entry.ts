@@ -1,0 +1,82 @@
+import type { TimelineEntryInput } from '../timeline/index.js';
+import type { WallEvent } from './events.js';
+
+/** How a wall event reads on the incident timeline: kind, severity, a one-line title and the data behind it. */
+export function toTimelineEntry(e: WallEvent): TimelineEntryInput {
+  switch (e.type) {
+    case 'health':
+      return {
+        kind: 'health',
+        severity: e.to === 'unavailable' || e.to === 'corrupt' ? 'critical' : e.to === 'healthy' ? 'info' : 'warning',
+        title: `${e.dependency} ${e.from} → ${e.to}: ${e.reason}`,
+        dependency: e.dependency,
+        data: { from: e.from, to: e.to, reason: e.reason, criticality: e.criticality },
+      };
+    case 'breaker':
+      return {
+        kind: 'breaker',
+        severity: e.to === 'open' || e.to === 'isolated' ? 'critical' : 'info',
+        title: `${e.dependency} breaker ${e.from} → ${e.to}: ${e.reason}`,
+        dependency: e.dependency,
+        data: { from: e.from, to: e.to, reason: e.reason },
+      };
+    case 'deferred-dead':
+      return { kind: 'action', severity: 'warning', title: `${e.dependency}: deferred item ${e.id} dead-lettered (${e.code})`, dependency: e.dependency };
+    case 'quarantine':
+      return { kind: 'action', severity: 'warning', title: `${e.dependency}: response quarantined`, dependency: e.dependency };
+    case 'mode':
+      return {
+        kind: 'mode',
+        severity: e.to === 'normal' ? 'info' : e.to === 'degraded' ? 'warning' : 'critical',
+        title: `mode ${e.from} → ${e.to}${e.manual ? ' (by hand)' : ''}: ${e.reason}`,
+        data: { from: e.from, to: e.to, reason: e.reason, manual: e.manual },
+      };
+    case 'feature':
+      return {
+        kind: 'flag',
+        severity: 'info',
+        title: `feature ${e.feature} → ${e.state}: ${e.reason}`,
+        data: { feature: e.feature, state: e.state, reason: e.reason },
+      };
+    case 'drift':
+      return {
+        kind: 'drift',
+        severity: e.state === 'raised' ? 'warning' : 'info',
+        title:
+          e.state === 'raised'
+            ? `${e.dependency ?? e.operation} ${e.signal} drifting: ${fmt(e.baseline)} → ${fmt(e.level)} (since ${new Date(e.onset).toISOString()})`
+            : `${e.dependency ?? e.operation} ${e.signal} back to normal (${fmt(e.level)})`,
+        ...(e.dependency !== undefined ? { dependency: e.dependency } : {}),
+        ...(e.operation !== undefined ? { operation: e.operation } : {}),
+        data: { state: e.state, signal: e.signal, baseline: e.baseline, level: e.level, onset: e.onset },
+      };
+    case 'burn-rate':
+      return {
+        kind: 'burn-rate',
+        severity: e.state === 'cleared' ? 'info' : e.severity === 'page' ? 'critical' : 'warning',
+        title: `${e.objective} error budget ${e.state === 'raised' ? `burning: ${e.rule} (${e.severity}; ${e.longBurn.toFixed(1)}× long, ${e.shortBurn.toFixed(1)}× short)` : `burn ${e.rule} cleared`}`,
+        ...(e.objective.startsWith('dependency:') ? { dependency: e.objective.slice(11) } : { operation: e.objective.slice(10) }),
+        data: { state: e.state, rule: e.rule, severity: e.severity, longBurn: e.longBurn, shortBurn: e.shortBurn },
+      };
+    case 'impact':
+      return {
+        kind: 'impact',
+        severity: e.failed > 0 ? 'critical' : 'warning',
+        title: `${e.operation}: ${e.failed} failed, ${e.degraded} degraded, ${e.shed} shed of ${e.requests} requests`,
+        operation: e.operation,
+        data: { requests: e.requests, failed: e.failed, degraded: e.degraded, shed: e.shed, intervalMs: e.intervalMs, codes: e.codes },
+      };
+    case 'status':
+      return {
+        kind: 'health',
+        severity: e.to === 'unavailable' ? 'critical' : e.to === 'degraded' ? 'warning' : 'info',
+        title: `service ${e.from} → ${e.to}: ${e.reason}`,
+        data: { from: e.from, to: e.to, reason: e.reason },
+      };
+  }
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(1) : x.toPrecision(2);
+}
