@@ -12,15 +12,32 @@ interface FakeTimer {
  */
 export class FakeClock implements Clock {
   private t: number;
+  /** What `coarseNow()` reads: like the real clock's, it does not see synchronous work (`block`) until the turn ends. */
+  private coarse: number;
   private seq = 0;
   private timers: FakeTimer[] = [];
 
   constructor(start = 1_700_000_000_000) {
     this.t = start;
+    this.coarse = start;
   }
 
   now(): number {
     return this.t;
+  }
+
+  /** Like the real clock's: the time as of the last turn boundary; `block(ms)` does not move it. */
+  coarseNow(): number {
+    return this.coarse;
+  }
+
+  /**
+   * Simulates synchronous work of `ms` inside the current turn: `now()` moves, `coarseNow()` and timers do
+   * not (as with the real clock, whose cheap reading refreshes only between turns). The next `advance`
+   * catches up and fires what became due.
+   */
+  block(ms: number): void {
+    this.t += ms;
   }
 
   setTimer(fn: () => void, ms: number): TimerHandle {
@@ -46,22 +63,26 @@ export class FakeClock implements Clock {
   /** Moves time forward by `ms`, firing due timers in order and flushing microtasks after each. */
   async advance(ms: number): Promise<void> {
     const target = this.t + ms;
+    this.coarse = this.t;
     await flushMicrotasks();
     for (;;) {
       const next = this.timers[0];
       if (next === undefined || next.at > target) break;
       this.timers.shift();
       this.t = Math.max(this.t, next.at);
+      this.coarse = this.t;
       next.fn();
       await flushMicrotasks();
     }
-    this.t = target;
+    this.t = Math.max(this.t, target); // a timer may have blocked past the target
+    this.coarse = this.t;
     await flushMicrotasks();
   }
 
   /** Moves time forward without firing timers or yielding; for synchronous tests of rolling windows. */
   set(ms: number): void {
     this.t = ms;
+    this.coarse = ms;
   }
 
   /** Runs every armed timer (and those they arm), up to `limit` timers. */

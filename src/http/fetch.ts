@@ -1,6 +1,8 @@
 import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
+import { guarded } from '../core/callback.js';
 import { BlastwallError } from '../core/errors.js';
-import { boolOption, fnOption, objectOption } from '../core/validate.js';
+import { failingResponse, parseRetryAfter, resultFailureError } from '../core/result.js';
+import { boolOption, clockOption, configError, fnOption, objectOption } from '../core/validate.js';
 import { currentOperation } from '../wall/context.js';
 import { DEADLINE_HEADER, OVERLOADED_HEADER, PRIORITY_HEADER, isOverloadedAnswer } from './headers.js';
 
@@ -11,7 +13,13 @@ export interface FetchOptions {
   clock?: Clock;
   /** Send the operation's priority class in `Blastwall-Priority`. Default true. */
   propagatePriority?: boolean;
-  /** Throw a retryable `DEPENDENCY_FAILED` on 5xx answers (so retry and breaker see them). Default true. */
+  /**
+   * Which answers are failures: thrown as a retryable `DEPENDENCY_FAILED` (status in `details.status`,
+   * `Retry-After` as `retryAfterMs`), so retry, breaker and health see them. Default: 5xx and 429 (the
+   * same rule as a dependency's `failOnResult`); `false` returns every answer as it is.
+   */
+  failOnResult?: false | ((res: Response) => boolean);
+  /** @deprecated Use `failOnResult`. `false` is `failOnResult: false`. */
   throwOn5xx?: boolean;
 }
 
@@ -31,11 +39,20 @@ export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promi
  * retries stop at this layer instead of multiplying up the call chain.
  */
 export function createFetch(options: FetchOptions = {}): Fetch {
-  const o = objectOption('fetch', options, ['fetch', 'clock', 'propagatePriority', 'throwOn5xx']);
+  const o = objectOption('fetch', options, ['fetch', 'clock', 'propagatePriority', 'failOnResult', 'throwOn5xx']);
   const doFetch = o.fetch === undefined ? undefined : fnOption<typeof fetch>('fetch.fetch', o.fetch);
-  const clock = (o.clock as Clock | undefined) ?? realClock;
+  const clock = clockOption('fetch.clock', o.clock) ?? realClock;
   const sendPriority = o.propagatePriority === undefined ? true : boolOption('fetch.propagatePriority', o.propagatePriority);
   const throw5xx = o.throwOn5xx === undefined ? true : boolOption('fetch.throwOn5xx', o.throwOn5xx);
+  if (o.failOnResult !== undefined && o.failOnResult !== false && typeof o.failOnResult !== 'function') {
+    throw configError('fetch.failOnResult', 'false or a function (response) => boolean', o.failOnResult);
+  }
+  const fails: ((res: Response) => boolean) | undefined =
+    o.failOnResult === false || !throw5xx
+      ? undefined
+      : typeof o.failOnResult === 'function'
+        ? guarded('fetch.failOnResult', o.failOnResult as (res: Response) => boolean)
+        : failingResponse;
   return async (input, init = {}) => {
     const headers = new Headers(init.headers);
     const op = currentOperation();
@@ -58,17 +75,14 @@ export function createFetch(options: FetchOptions = {}): Fetch {
       const res = await (doFetch ?? fetch)(input, { ...init, headers, ...(signal === undefined ? {} : { signal }) });
       if (isOverloadedAnswer(res.headers.get(OVERLOADED_HEADER))) {
         await res.body?.cancel();
-        const ra = Number(res.headers.get('retry-after') ?? NaN);
+        const ra = parseRetryAfter(res.headers.get('retry-after'), clock.now());
         throw new BlastwallError('SHED', `Upstream answered ${res.status} "overloaded, don't retry"`, {
           retryable: false,
-          ...(Number.isFinite(ra) ? { retryAfterMs: ra * 1000 } : {}),
+          ...(ra === undefined ? {} : { retryAfterMs: ra }),
           details: { status: res.status },
         });
       }
-      if (throw5xx && res.status >= 500) {
-        await res.body?.cancel();
-        throw new BlastwallError('DEPENDENCY_FAILED', `Upstream answered ${res.status}`, { details: { status: res.status } });
-      }
+      if (fails !== undefined && fails(res)) throw resultFailureError(res, clock.now());
       return res;
     } catch (err) {
       if (deadlineError !== undefined) throw deadlineError;
