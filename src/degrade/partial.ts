@@ -2,7 +2,7 @@ import { type Clock, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { configError, isPlainObject, objectOption } from '../core/validate.js';
-import { currentOperation } from '../wall/context.js';
+import { currentOperation } from '../core/operation-context.js';
 
 export interface PartialResult<T extends Record<string, unknown>> {
   values: Partial<T>;

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { AttemptFn } from '../core/context.js';
 import { BlastwallError } from '../core/errors.js';
 import { type Linked, LinkedQueue } from '../core/linked-queue.js';
-import { operationStorage } from './context.js';
+import { operationStorage } from '../core/operation-context.js';
 
 export interface DeferReceipt {
   id: number;

@@ -12,7 +12,7 @@ import type { TimeoutPolicy } from '../policies/timeout/index.js';
 import { FusedPipeline, type SettleHook } from '../policies/fused.js';
 import type { FreshnessCache } from '../policies/cache/index.js';
 import type { Policy } from '../core/policy.js';
-import { type OperationContext, operationStorage } from './context.js';
+import { type OperationContext, operationStorage } from '../core/operation-context.js';
 import { type DeferReceipt, DeferredQueue } from './deferred-queue.js';
 import { type Criticality, type DependencySpec, parseDependencySpec } from './dependency-spec.js';
 import type { CallOptions, Outcome } from './call-types.js';

@@ -1,4 +1,4 @@
-export * from './context.js';
+export * from '../core/operation-context.js';
 export * from './call-types.js';
 export * from './deferred-queue.js';
 export * from './dependency-spec.js';

@@ -3,7 +3,7 @@ import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { configError, enumOption, objectOption, ratioOption } from '../core/validate.js';
 import { CallKind, RollingStats } from '../health/rolling.js';
-import { type Priority, PRIORITIES, type OperationContext, operationStorage } from './context.js';
+import { type Priority, PRIORITIES, type OperationContext, operationStorage } from '../core/operation-context.js';
 
 export interface OperationSpec {
   priority?: Priority;

@@ -1,4 +1,4 @@
-import type { Priority } from './context.js';
+import type { Priority } from '../core/operation-context.js';
 import type { Dependency } from './dependency.js';
 import type { Criticality } from './dependency-spec.js';
 import type { Operation } from './operation.js';

@@ -2,7 +2,7 @@ import type { TimerHandle } from '../../core/clock.js';
 import { BlastwallError } from '../../core/errors.js';
 import { enumOption } from '../../core/validate.js';
 import type { Gradient2Limit } from '../../policies/adaptive-concurrency/gradient2.js';
-import { PRIORITIES, type Priority } from '../../wall/context.js';
+import { PRIORITIES, type Priority } from '../../core/operation-context.js';
 import { admissionSettings, type AdmissionOptions, type AdmissionSettings } from './options.js';
 import { ShedController, type LoopReading, type ShedState } from './shed.js';
 import { eventLoopUtilizationReader } from './signals.js';
