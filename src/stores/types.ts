@@ -12,6 +12,9 @@
  * completed idempotency response, the consumer's "processed" mark) is committed in one atomic step,
  * fenced by the lease token of the idempotency claim or of the queue message. A handler whose lease was
  * lost (it crashed, stalled past the lease, another process took over) commits nothing.
+ *
+ * A store that cannot serve a call (server unreachable, file locked by another process, closed) rejects
+ * with a BlastwallError of code `STORE_UNAVAILABLE`; other errors are bugs or the caller's own.
  */
 
 export type StoreKind = 'memory' | 'sqlite' | 'redis' | 'postgres';
@@ -41,6 +44,17 @@ export interface ClaimInput {
   token: string;
   now: number;
   leaseMs: number;
+  /** The incarnation claiming (see {@link IntegrityStore.register}); its next restart releases the lease. */
+  owner?: Incarnation;
+}
+
+/**
+ * One run of a named instance: `instance` is stable across restarts (e.g. a StatefulSet pod name) and
+ * unique among live processes; `epoch` is the store-assigned fencing number of this run.
+ */
+export interface Incarnation {
+  instance: string;
+  epoch: number;
 }
 
 export interface Effect {
@@ -149,6 +163,13 @@ export interface IntegrityStore {
   renew(key: string, token: string, now: number, leaseMs: number): Promise<boolean>;
   /** Gives a claim back (the execution failed and left nothing behind); no-op when not held. */
   release(key: string, token: string): Promise<void>;
+  /**
+   * Starts a new incarnation of `instance`: its fencing epoch goes up by one (1 on first use), and every
+   * idempotency key still in flight under an earlier epoch of the same instance is released at once
+   * (its token is revoked, so the old execution, if it still runs, commits nothing). Keys held by other
+   * instances, unowned keys and completed keys are untouched.
+   */
+  register(instance: string, now: number): Promise<{ epoch: number; released: number }>;
 
   // --- the atomic unit
   commit(unit: Unit): Promise<CommitResult>;

@@ -1,10 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { configError, enumOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
+import { describeSqliteError, isBusy, openSqlite } from '../stores/sqlite/driver.js';
+import { TimelineFile, type TimelineRow } from './file.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
 /** Kinds the wall writes; others may be added by applications. */
@@ -69,25 +68,32 @@ export interface TimelineOptions {
 const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
 
 /**
- * The durable, append-only record of what happened. `record` never blocks or throws on the call path:
- * entries go to a bounded buffer (full → dropped and counted) and are written in batches, one transaction
- * each, on a timer or by `flush()`, which returns once they are committed (WAL: they survive a crash of the
- * process from then on).
+ * The durable, append-only record of what happened. `record` never blocks on the call path: entries are
+ * checked and serialised at once (a malformed or unstorable entry is refused with CONFIG_INVALID, so it
+ * can never poison a batch), held in a bounded buffer (full → dropped and counted) and written in
+ * batches, one transaction each, on a timer or by `flush()`, which returns once they are committed (WAL:
+ * they survive a crash of the process from then on).
+ *
+ * A file locked by another process fails a write within a few ms instead of blocking the event loop: the
+ * entries stay buffered and the timer tries again. Entries still buffered when the process exits are
+ * written on the way out; a file deleted or replaced under the service is noticed at the next write and
+ * recreated (`stats().reopened`).
  */
 export class Timeline {
   readonly path: string;
   readonly service: string;
-  private readonly db: Database.Database;
+  private readonly file: TimelineFile;
   private readonly clock: Clock;
   private readonly bufferSize: number;
   private readonly flushEveryMs: number;
-  private buffer: TimelineEntryInput[] = [];
+  private buffer: TimelineRow[] = [];
   private timer: TimerHandle | undefined;
   private written = 0;
   private dropped = 0;
+  private reopened = 0;
+  /** The last write failed (one warning per run of failures). */
+  private failing = false;
   private closed = false;
-  private readonly insert: Database.Statement;
-  private readonly writeBatch: (entries: TimelineEntryInput[]) => void;
 
   constructor(options: TimelineOptions = {}) {
     const o = objectOption('createTimeline options', options, ['path', 'clock', 'service', 'bufferSize', 'flushEvery']);
@@ -96,52 +102,27 @@ export class Timeline {
     this.clock = (o.clock as Clock | undefined) ?? realClock;
     this.bufferSize = o.bufferSize === undefined ? 10_000 : intOption('bufferSize', o.bufferSize, 1);
     this.flushEveryMs = o.flushEvery === undefined ? 200 : durationOption('flushEvery', o.flushEvery);
-    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-    this.db = new Database(this.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS timeline (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      at REAL NOT NULL,
-      kind TEXT NOT NULL,
-      service TEXT NOT NULL,
-      severity TEXT NOT NULL,
-      title TEXT NOT NULL,
-      dependency TEXT,
-      operation TEXT,
-      data TEXT
-    );
-    CREATE INDEX IF NOT EXISTS timeline_at ON timeline(at);
-    CREATE INDEX IF NOT EXISTS timeline_dep ON timeline(dependency, at);`);
-    this.insert = this.db.prepare(
-      'INSERT INTO timeline (at, kind, service, severity, title, dependency, operation, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.writeBatch = this.db.transaction((entries: TimelineEntryInput[]) => {
-      for (const e of entries) {
-        this.insert.run(e.at, e.kind, this.service, e.severity, e.title, e.dependency ?? null, e.operation ?? null, e.data === undefined ? null : JSON.stringify(e.data));
-      }
-    });
+    this.file = new TimelineFile(this.path, this.service);
+    if (this.path !== ':memory:') track(this);
   }
 
   /**
    * Adds an entry (never blocks, never throws for a full buffer): returns false when it was dropped.
-   * A malformed entry is rejected with CONFIG_INVALID before anything is buffered.
+   * A malformed entry, or one whose data cannot be stored as JSON (a BigInt, a cycle), is rejected with
+   * CONFIG_INVALID before anything is buffered.
    */
   record(entry: TimelineEntryInput): boolean {
     if (this.closed) {
       this.dropped++;
       return false;
     }
-    validateEntry(entry);
+    const row = toRow(entry, this.clock);
     if (this.buffer.length >= this.bufferSize) {
       this.dropped++;
       return false;
     }
-    this.buffer.push(entry.at === undefined ? { ...entry, at: this.clock.now() } : entry);
-    if (this.timer === undefined) {
-      this.timer = this.clock.setTimer(this.onTimer, this.flushEveryMs);
-      this.clock.refTimer?.(this.timer, false);
-    }
+    this.buffer.push(row);
+    this.arm(false);
     return true;
   }
 
@@ -156,39 +137,64 @@ export class Timeline {
     return this.record({ kind: 'note', severity: 'info', title: text, ...(author ? { data: { author } } : {}) });
   }
 
+  /** Arms the flush timer (unless armed); `keepAlive` holds the process open for it (used on the way out). */
+  private arm(keepAlive: boolean): void {
+    if (this.timer !== undefined || this.closed || this.buffer.length === 0) return;
+    this.timer = this.clock.setTimer(this.onTimer, this.flushEveryMs);
+    this.clock.refTimer?.(this.timer, keepAlive);
+  }
+
   private readonly onTimer = (): void => {
     this.timer = undefined;
-    try {
-      this.flush();
-    } catch (err) {
-      // a write failure must not crash the service; the entries stay buffered for the next try
-      process.emitWarning(`blastwall timeline: write failed, will retry: ${String(err)}`);
-      if (!this.closed && this.buffer.length > 0 && this.timer === undefined) {
-        this.timer = this.clock.setTimer(this.onTimer, this.flushEveryMs);
-        this.clock.refTimer?.(this.timer, false);
-      }
-    }
+    this.tryFlush();
+    this.arm(false);
   };
 
-  /** Writes every buffered entry in one transaction; returns how many were written. */
+  /** Writes what is buffered; a failure keeps the entries and is reported once per run of failures. */
+  private tryFlush(): boolean {
+    try {
+      this.flush();
+      return true;
+    } catch (err) {
+      if (!this.failing) process.emitWarning(`blastwall timeline: ${(err as Error).message}; the entries stay buffered and are retried`);
+      this.failing = true;
+      return false;
+    }
+  }
+
+  /**
+   * Writes every buffered entry in one transaction; returns how many were written. When the file cannot
+   * be written now (locked by another process, read-only, deleted and not recreatable) it throws
+   * STORE_UNAVAILABLE and keeps the entries for the next try.
+   */
   flush(): number {
     if (this.buffer.length === 0 || this.closed) return 0;
     const batch = this.buffer;
-    this.buffer = [];
     try {
-      this.writeBatch(batch);
+      if (this.file.reopenIfGone()) {
+        this.reopened++;
+        process.emitWarning(`blastwall timeline: ${this.path} was deleted or replaced while open; recreated it`);
+      }
+      this.file.write(batch);
     } catch (err) {
-      this.buffer = batch.concat(this.buffer).slice(0, this.bufferSize);
-      throw err;
+      throw err instanceof BlastwallError
+        ? err
+        : new BlastwallError(
+            'STORE_UNAVAILABLE',
+            `cannot write the timeline at ${this.path}: ${isBusy(err) ? 'another process holds the write lock' : describeSqliteError(err)}`,
+            { cause: err, details: { path: this.path } },
+          );
     }
+    this.buffer = this.buffer.length === batch.length ? [] : this.buffer.slice(batch.length);
     this.written += batch.length;
+    this.failing = false;
     return batch.length;
   }
 
-  /** Durable entries matching the query, oldest first (buffered entries are written first). */
+  /** Durable entries matching the query, oldest first (buffered entries are written first when the file allows). */
   query(q: TimelineQuery = {}): TimelineEntry[] {
     const o = objectOption('query', q, ['from', 'to', 'dependency', 'kind', 'limit']);
-    if (!this.closed) this.flush();
+    if (!this.closed) this.tryFlush();
     const where: string[] = [];
     const args: unknown[] = [];
     if (o.from !== undefined) {
@@ -208,37 +214,92 @@ export class Timeline {
       args.push(o.kind);
     }
     const limit = o.limit === undefined ? 100_000 : intOption('limit', o.limit, 1);
-    const rows = this.db
+    const rows = this.file.db
       .prepare(`SELECT * FROM timeline ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, seq LIMIT ${limit}`)
       .all(...args) as Record<string, unknown>[];
     return rows.map(rowToEntry);
   }
 
-  stats(): { written: number; dropped: number; buffered: number } {
-    return { written: this.written, dropped: this.dropped, buffered: this.buffer.length };
+  /** `reopened`: how many times the file was found deleted or replaced and recreated. */
+  stats(): { written: number; dropped: number; buffered: number; reopened: number } {
+    return { written: this.written, dropped: this.dropped, buffered: this.buffer.length, reopened: this.reopened };
   }
 
-  /** Writes what is buffered, stops the timer and closes the database. */
+  /**
+   * Writes what is buffered, stops the timer and closes the database. Entries that cannot be written now
+   * (the file is locked or unwritable) are counted as dropped and reported in a warning.
+   */
   close(): void {
     if (this.closed) return;
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
+    openTimelines.delete(this);
     try {
       this.flush();
+    } catch (err) {
+      this.dropped += this.buffer.length;
+      process.emitWarning(`blastwall timeline: ${this.buffer.length} entries not written at close: ${(err as Error).message}`);
+      this.buffer = [];
     } finally {
       this.closed = true;
-      this.db.close();
+      this.file.close();
     }
   }
+
+  /**
+   * @internal The process is exiting. `final` false (beforeExit: it ends by itself): write what is
+   * buffered, and on failure keep the process alive for a few more flush timers; `final` true (exit): one
+   * last synchronous write.
+   */
+  exiting(final: boolean): void {
+    if (this.buffer.length === 0 || this.closed) return;
+    if (this.tryFlush() || final) return;
+    if (++this.exitRetries <= EXIT_RETRIES) this.arm(true);
+  }
+  private exitRetries = 0;
 }
 
-function validateEntry(e: TimelineEntryInput): void {
+/** How many flush timers a process exiting by itself waits for before giving up on a locked file. */
+const EXIT_RETRIES = 25;
+
+/** Open file-backed timelines: one pair of process hooks (not a listener per timeline) writes their buffers at exit. */
+const openTimelines = new Set<Timeline>();
+let hooked = false;
+
+function track(t: Timeline): void {
+  openTimelines.add(t);
+  if (hooked) return;
+  hooked = true;
+  process.on('beforeExit', () => {
+    for (const tl of openTimelines) tl.exiting(false);
+  });
+  process.on('exit', () => {
+    for (const tl of openTimelines) tl.exiting(true);
+  });
+}
+
+/** Checks an entry and serialises it: everything that could fail later fails here, with the field named. */
+function toRow(e: TimelineEntryInput, clock: Clock): TimelineRow {
   if (!isPlainObject(e)) throw configError('timeline entry', 'an object', e);
   stringOption('entry.kind', e.kind);
   enumOption('entry.severity', e.severity, SEVERITIES);
   stringOption('entry.title', e.title);
   if (e.at !== undefined && (typeof e.at !== 'number' || !Number.isFinite(e.at))) throw configError('entry.at', 'a finite number (ms since epoch)', e.at);
-  if (e.data !== undefined && !isPlainObject(e.data)) throw configError('entry.data', 'a plain object', e.data);
+  if (e.dependency !== undefined && e.dependency !== null) stringOption('entry.dependency', e.dependency);
+  if (e.operation !== undefined && e.operation !== null) stringOption('entry.operation', e.operation);
+  let data: string | null = null;
+  if (e.data !== undefined) {
+    if (!isPlainObject(e.data)) throw configError('entry.data', 'a plain object', e.data);
+    try {
+      data = JSON.stringify(e.data);
+    } catch (err) {
+      throw new BlastwallError('CONFIG_INVALID', `Expected \`entry.data\` to be JSON-serialisable (no BigInt, no cycles): ${(err as Error).message}`, {
+        cause: err,
+        details: { field: 'entry.data' },
+      });
+    }
+  }
+  return [e.at ?? clock.now(), e.kind, e.severity, e.title, e.dependency ?? null, e.operation ?? null, data];
 }
 
 function rowToEntry(r: Record<string, unknown>): TimelineEntry {
@@ -273,9 +334,9 @@ export function createTimeline(options?: TimelineOptions): Timeline {
 /** Opens an existing timeline file read-only-ish for the CLI; throws a clear error when it does not exist. */
 export function openTimeline(path: string): Timeline {
   try {
-    new Database(path, { fileMustExist: true }).close();
-  } catch {
-    throw new BlastwallError('CONFIG_INVALID', `No timeline at ${path}: run the service with createWall({ timeline: createTimeline({ path }) }) first, or pass --db`);
+    openSqlite(path, 'timeline', 'path', { fileMustExist: true, readonly: true }).close();
+  } catch (err) {
+    throw new BlastwallError('CONFIG_INVALID', `No timeline at ${path}: run the service with createWall({ timeline: createTimeline({ path }) }) first, or pass --db`, { cause: err });
   }
   return new Timeline({ path });
 }

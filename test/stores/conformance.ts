@@ -248,6 +248,62 @@ export function storeConformance(target: ConformanceTarget): void {
         }));
     }
 
+    it('a restarted instance releases the leases of its previous incarnation; live instances and finished keys are untouched', () =>
+      withStore(async (s) => {
+        const a1 = await s.register('node-a', T0);
+        expect(a1).toEqual({ epoch: 1, released: 0 });
+        const b1 = await s.register('node-b', T0);
+        expect(b1.epoch).toBe(1);
+        const claim = (key: string, token: string, owner?: { instance: string; epoch: number }, now = T0): ReturnType<IntegrityStore['claim']> =>
+          s.claim({ key, fingerprint: 'f', token, now, leaseMs: 30_000, ...(owner ? { owner } : {}) });
+        await claim('held-by-a', 'ta', { instance: 'node-a', epoch: 1 });
+        await claim('held-by-b', 'tb', { instance: 'node-b', epoch: 1 });
+        await claim('no-owner', 'tn');
+        await claim('done-by-a', 'td', { instance: 'node-a', epoch: 1 });
+        expect(await s.commit({ now: T0, complete: { key: 'done-by-a', token: 'td', response: resp('done'), expiresAt: T0 + 60_000 } })).toMatchObject({ ok: true });
+
+        // node-a crashes and starts again: its old lease is released, fenced against the old execution
+        expect(await s.register('node-a', T0 + 500)).toEqual({ epoch: 2, released: 1 });
+        expect(await claim('held-by-a', 'ta2', { instance: 'node-a', epoch: 2 }, T0 + 600)).toMatchObject({ state: 'claimed', token: 'ta2', takeover: true });
+        expect(await s.renew('held-by-a', 'ta', T0 + 600, 30_000)).toBe(false);
+        expect(
+          await s.commit({ now: T0 + 600, complete: { key: 'held-by-a', token: 'ta', response: resp('zombie'), expiresAt: T0 + 60_000 }, effects: [{ collection: 'z', id: 'z', data: 1 }] }),
+        ).toEqual({ ok: false, reason: 'lease-lost' });
+        expect(await s.effects('z')).toEqual([]);
+        // another live instance's lease, an unowned lease and a completed key are kept
+        expect(await claim('held-by-b', 'x', { instance: 'node-a', epoch: 2 }, T0 + 600)).toEqual({ state: 'in-flight', leaseUntil: T0 + 30_000 });
+        expect(await claim('no-owner', 'x', undefined, T0 + 600)).toEqual({ state: 'in-flight', leaseUntil: T0 + 30_000 });
+        expect(await claim('done-by-a', 'x', undefined, T0 + 600)).toMatchObject({ state: 'completed', response: resp('done') });
+        // the new incarnation's own lease survives until the next restart
+        expect(await s.register('node-b', T0 + 700)).toEqual({ epoch: 2, released: 1 });
+        expect(await s.register('node-a', T0 + 800)).toEqual({ epoch: 3, released: 1 });
+        expect(await s.register('node-a', T0 + 900)).toEqual({ epoch: 4, released: 0 });
+      }));
+
+    it('a closed store answers every call with STORE_UNAVAILABLE (a BlastwallError), never a TypeError', async () => {
+      const s = await target.make();
+      await s.close();
+      const calls: [string, () => Promise<unknown>][] = [
+        ['ping', () => s.ping()],
+        ['claim', () => s.claim({ key: 'k', fingerprint: 'f', token: 't', now: T0, leaseMs: 1000 })],
+        ['renew', () => s.renew('k', 't', T0, 1000)],
+        ['commit', () => s.commit({ now: T0, effects: [{ collection: 'c', id: 'x', data: 1 }] })],
+        ['enqueue', () => s.enqueue('q', [{ id: 'a', payload: 1, availableAt: T0 }], T0)],
+        ['lease', () => s.lease('q', 1, T0, 1000)],
+        ['queueStats', () => s.queueStats('q', T0)],
+        ['outboxPending', () => s.outboxPending(10)],
+        ['version', () => s.version('e')],
+        ['register', () => s.register('node', T0)],
+      ];
+      for (const [name, call] of calls) {
+        const err = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err, name).toMatchObject({ name: 'BlastwallError', code: 'STORE_UNAVAILABLE' });
+      }
+    });
+
     it('model-based (fast-check commands): the backend answers every random command like the in-memory model', async () => {
       await fc.assert(
         fc.asyncProperty(fc.commands([commandArb.map((c) => new StoreCommand(c))], { maxCommands: 60, size: 'max' }), async (cmds) => {

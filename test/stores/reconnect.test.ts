@@ -10,8 +10,8 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/core/fake-clock.js';
 import { watchStore } from '../../src/integrity/watch.js';
-import { PostgresStore } from '../../src/stores/postgres/index.js';
-import { RedisStore } from '../../src/stores/redis/index.js';
+import { PostgresStore, postgresStore } from '../../src/stores/postgres/index.js';
+import { RedisStore, redisStore } from '../../src/stores/redis/index.js';
 import type { IntegrityStore } from '../../src/stores/types.js';
 import { createWall } from '../../src/wall/wall.js';
 import { PG_URL, pgAvailable, REDIS_URL, redisAvailable } from '../support/services.js';
@@ -141,5 +141,84 @@ describe('stores survive connection loss and server restarts', () => {
       await s.init();
       return s;
     }, target);
+  }, 30_000);
+});
+
+/**
+ * A store whose server is down when the service starts (issue 17, finding 11): the factory resolves
+ * with a store that answers STORE_UNAVAILABLE, the wall's `store:<kind>` shows it unavailable, and the
+ * store reconnects by itself once the server is reachable (here: the proxy starts listening on the port
+ * that was closed when the store was made).
+ */
+async function downAtStartup(make: (port: number) => Promise<IntegrityStore>, target: URL): Promise<void> {
+  const proxy = new ChaosProxy(target.hostname, Number(target.port));
+  await proxy.up(); // reserve a port, then close it: nothing listens there now
+  await proxy.down();
+  const t0 = Date.now();
+  const store = await make(proxy.port);
+  expect(Date.now() - t0).toBeLessThan(5000);
+  const clock = new FakeClock();
+  const wall = createWall({ service: 'startup', clock });
+  const watched = watchStore(wall, store, { timeout: '1s', halfOpenAfter: '200ms' });
+  const name = `store:${store.kind}`;
+  try {
+    const claimErr = await store.claim({ key: 'k', fingerprint: 'f', token: 't', now: clock.now(), leaseMs: 1000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(claimErr).toMatchObject({ name: 'BlastwallError', code: 'STORE_UNAVAILABLE' });
+    for (let i = 0; i < 6; i++) await watched.ping().catch(() => undefined);
+    expect(wall.health().dependencies[name]?.state).toBe('unavailable');
+
+    await proxy.up(); // the server comes up
+    let ok = false;
+    for (let i = 0; i < 100 && !ok; i++) {
+      ok = await store.ping().then(
+        () => true,
+        () => false,
+      );
+      if (!ok) await new Promise((r) => setTimeout(r, 100)); // the client's own reconnect backoff runs in real time
+    }
+    expect(ok).toBe(true);
+    // the schema / scripts are in place: the store works end to end
+    expect(await store.claim({ key: 'k', fingerprint: 'f', token: 't', now: clock.now(), leaseMs: 1000 })).toMatchObject({ state: 'claimed' });
+    await clock.advance(200);
+    expect(await watched.ping().then(() => true, () => false)).toBe(true);
+  } finally {
+    await wall.close();
+    await store.close();
+    await proxy.down();
+  }
+}
+
+describe('a store that is down when the service starts', () => {
+  it.skipIf(!redisUp)('redis: redisStore(url) resolves, reports STORE_UNAVAILABLE, reconnects', async () => {
+    const prefix = `bwt:{${randomBytes(4).toString('hex')}}:`;
+    const target = new URL(REDIS_URL);
+    target.port ||= '6379';
+    cleanups.push(async () => {
+      const s = await redisStore({ connection: REDIS_URL, prefix });
+      const keys = await s.redis.keys(`${prefix}*`);
+      if (keys.length > 0) await s.redis.del(...keys);
+      await s.close();
+    });
+    await downAtStartup((port) => redisStore({ connection: `redis://127.0.0.1:${port}`, prefix, commandTimeoutMs: 500 }), target);
+  }, 30_000);
+
+  it.skipIf(!pgUp)('postgres: postgresStore(url) resolves, reports STORE_UNAVAILABLE, reconnects', async () => {
+    const schema = `bw_t_${randomBytes(4).toString('hex')}`;
+    cleanups.push(async () => {
+      const c = new pg.Client(PG_URL);
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.end();
+    });
+    const target = new URL(PG_URL);
+    target.port ||= '5432';
+    const user = target.username || 'postgres';
+    await downAtStartup(
+      (port) => postgresStore({ connection: `postgres://${user}@127.0.0.1:${port}${target.pathname}`, schema, statementTimeoutMs: 500, poolSize: 2 }),
+      target,
+    );
   }, 30_000);
 });

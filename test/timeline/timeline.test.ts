@@ -74,9 +74,9 @@ describe('timeline', () => {
     let accepted = 0;
     for (let i = 0; i < 25; i++) if (tl.record({ kind: 'note', severity: 'info', title: `n${i}` })) accepted++;
     expect(accepted).toBe(10);
-    expect(tl.stats()).toEqual({ written: 0, dropped: 15, buffered: 10 });
+    expect(tl.stats()).toEqual({ written: 0, dropped: 15, buffered: 10, reopened: 0 });
     expect(tl.flush()).toBe(10);
-    expect(tl.stats()).toEqual({ written: 10, dropped: 15, buffered: 0 });
+    expect(tl.stats()).toEqual({ written: 10, dropped: 15, buffered: 0, reopened: 0 });
     expect(() => tl.record({ kind: 'note', severity: 'loud' as never, title: 'x' })).toThrow(/Expected `entry.severity` to be one of 'info', 'warning', 'critical'/);
     expect(tl.stats().buffered).toBe(0);
     tl.close();

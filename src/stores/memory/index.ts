@@ -9,6 +9,7 @@ import type {
   DeadLetter,
   Effect,
   EnqueueMessage,
+  Incarnation,
   IntegrityStore,
   LeasedMessage,
   OutboxMessage,
@@ -20,6 +21,7 @@ import type {
   VersionedWrite,
 } from '../types.js';
 import { leaseToken as tokenOf } from '../options.js';
+import { storeClosed } from '../unavailable.js';
 
 const leaseToken = (m: QueueMsg): string => tokenOf(m.id, m.attempts);
 
@@ -28,6 +30,7 @@ interface KeyRecord {
   state: 'in-flight' | 'completed';
   token: string;
   leaseUntil: number;
+  owner?: Incarnation | undefined;
   response?: StoredResponse;
   completedAt?: number;
   expiresAt: number;
@@ -57,6 +60,7 @@ export class MemoryStore implements IntegrityStore {
   private readonly outboxRows = new Map<string, OutboxRow & { sent: boolean }>();
   private readonly versions = new Map<string, { version: number; value: unknown }>();
   private readonly quarantine: QuarantineItem[] = [];
+  private readonly epochs = new Map<string, number>();
   private seq = 0;
   private closed = false;
 
@@ -64,7 +68,7 @@ export class MemoryStore implements IntegrityStore {
     return Promise.resolve();
   }
   ping(): Promise<void> {
-    return this.closed ? Promise.reject(new Error('memory store closed')) : Promise.resolve();
+    return this.closed ? Promise.reject(storeClosed('memory')) : Promise.resolve();
   }
   close(): Promise<void> {
     this.closed = true;
@@ -72,10 +76,11 @@ export class MemoryStore implements IntegrityStore {
   }
 
   claim(i: ClaimInput): Promise<ClaimResult> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     const r = this.keys.get(i.key);
     const fresh = (takeover: boolean): ClaimResult => {
       const leaseUntil = i.now + i.leaseMs;
-      this.keys.set(i.key, { fingerprint: i.fingerprint, state: 'in-flight', token: i.token, leaseUntil, expiresAt: leaseUntil });
+      this.keys.set(i.key, { fingerprint: i.fingerprint, state: 'in-flight', token: i.token, leaseUntil, expiresAt: leaseUntil, owner: i.owner && { ...i.owner } });
       return { state: 'claimed', token: i.token, leaseUntil, takeover };
     };
     if (r === undefined) return Promise.resolve(fresh(false));
@@ -90,6 +95,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   renew(key: string, token: string, now: number, leaseMs: number): Promise<boolean> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     const r = this.keys.get(key);
     if (r === undefined || r.state !== 'in-flight' || r.token !== token) return Promise.resolve(false);
     r.leaseUntil = now + leaseMs;
@@ -98,12 +104,28 @@ export class MemoryStore implements IntegrityStore {
   }
 
   release(key: string, token: string): Promise<void> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     const r = this.keys.get(key);
     if (r !== undefined && r.state === 'in-flight' && r.token === token) this.keys.delete(key);
     return Promise.resolve();
   }
 
+  register(instance: string): Promise<{ epoch: number; released: number }> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
+    const epoch = (this.epochs.get(instance) ?? 0) + 1;
+    this.epochs.set(instance, epoch);
+    let released = 0;
+    for (const r of this.keys.values()) {
+      if (r.state !== 'in-flight' || r.owner?.instance !== instance || r.owner.epoch >= epoch) continue;
+      // revoke the token: the old execution can neither renew nor commit; the next claim takes over
+      Object.assign(r, { token: '', leaseUntil: 0, expiresAt: 0, owner: undefined });
+      released++;
+    }
+    return Promise.resolve({ epoch, released });
+  }
+
   commit(u: Unit): Promise<CommitResult> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     // checks first, then writes: nothing is applied unless everything can be
     if (u.complete !== undefined) {
       const r = this.keys.get(u.complete.key);
@@ -150,6 +172,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   enqueue(queue: string, messages: EnqueueMessage[], now: number): Promise<number> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     const q = this.queue(queue);
     let added = 0;
     for (const m of messages) {
@@ -172,6 +195,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   lease(queue: string, max: number, now: number, leaseMs: number): Promise<LeasedMessage[]> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     const due = [...this.queue(queue).values()]
       .filter((m) => (m.state === 'ready' && m.availableAt <= now) || (m.state === 'leased' && m.leaseUntil <= now))
       .sort((a, b) => a.availableAt - b.availableAt || a.seq - b.seq)
@@ -192,6 +216,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   ack(queue: string, id: string, token: string, now: number): Promise<boolean> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     const m = this.held(queue, id, token);
     if (m === undefined) return Promise.resolve(false);
     m.state = 'done';
@@ -200,6 +225,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   retryLater(queue: string, id: string, token: string, availableAt: number): Promise<boolean> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     const m = this.held(queue, id, token);
     if (m === undefined) return Promise.resolve(false);
     m.state = 'ready';
@@ -208,6 +234,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   deadLetter(queue: string, id: string, token: string, reason: string, now: number): Promise<boolean> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     const m = this.held(queue, id, token);
     if (m === undefined) return Promise.resolve(false);
     m.state = 'dead';
@@ -217,6 +244,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   queueStats(queue: string, now: number): Promise<QueueStats> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     let backlog = 0;
     let leased = 0;
     let dead = 0;
@@ -232,6 +260,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     return Promise.resolve(
       [...this.queue(queue).values()]
         .filter((m) => m.state === 'dead')
@@ -242,6 +271,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   outboxPending(limit: number): Promise<OutboxRow[]> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     return Promise.resolve(
       [...this.outboxRows.values()]
         .filter((r) => !r.sent)
@@ -252,6 +282,7 @@ export class MemoryStore implements IntegrityStore {
   }
 
   markSent(ids: string[]): Promise<void> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     for (const id of ids) {
       const r = this.outboxRows.get(id);
       if (r !== undefined) r.sent = true;
@@ -260,26 +291,31 @@ export class MemoryStore implements IntegrityStore {
   }
 
   version(entity: string): Promise<{ version: number; value: unknown } | undefined> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     const v = this.versions.get(entity);
     return Promise.resolve(v === undefined ? undefined : { version: v.version, value: clone(v.value) });
   }
 
   effects(collection: string): Promise<Effect[]> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     return Promise.resolve(
       [...this.effectRows.values()].filter((e) => e.collection === collection).map((e) => ({ ...e, data: clone(e.data) })),
     );
   }
 
   putQuarantine(item: QuarantineItem): Promise<void> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     this.quarantine.push({ ...item });
     return Promise.resolve();
   }
 
   quarantined(source?: string, limit = 100): Promise<QuarantineItem[]> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     return Promise.resolve(this.quarantine.filter((q) => source === undefined || q.source === source).slice(0, limit).map((q) => ({ ...q })));
   }
 
   sweep(now: number, doneRetentionMs = 7 * 24 * 3_600_000): Promise<{ expiredKeys: number; doneMessages: number }> {
+    if (this.closed) return Promise.reject(storeClosed('memory'));
     let expiredKeys = 0;
     let doneMessages = 0;
     for (const [k, r] of this.keys) {

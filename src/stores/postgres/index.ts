@@ -2,6 +2,10 @@
  * The PostgreSQL store (pg). Units run in one transaction with row locks on the fence (the idempotency
  * record or the leased message), so two processes can never both commit for the same key; the queue
  * leases with `FOR UPDATE SKIP LOCKED`; the outbox can be written inside the caller's own transaction.
+ *
+ * A server that is down (at start-up or later) does not stop the service: `postgresStore(url)` resolves,
+ * the calls answer STORE_UNAVAILABLE, and each call tries again (the pool opens a new connection, and the
+ * schema is created on the first call that reaches the server).
  */
 import pg from 'pg';
 import { configError } from '../../core/validate.js';
@@ -22,6 +26,7 @@ import type {
   VersionedWrite,
 } from '../types.js';
 import { leaseToken, tokenAttempts } from '../options.js';
+import { guardStoreMethods } from '../unavailable.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://…` connection string, or your own pg.Pool (then `close()` leaves it open). */
@@ -39,12 +44,19 @@ type Q = Pick<pg.PoolClient, 'query'>;
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const json = (v: unknown): string => JSON.stringify(v === undefined ? null : v);
 
+/** SQLSTATE classes of a server that cannot serve: connection exceptions, resources, operator intervention. */
+const DOWN_STATE = /^(08|53|57P)/;
+const DOWN_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end|Client has encountered a connection error|Query read timeout|Connection closed|not queryable/i;
+const DOWN_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
+
 export class PostgresStore implements IntegrityStore {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
   readonly schema: string;
   private readonly ownsPool: boolean;
   private ready: Promise<void> | undefined;
+  private initialised = false;
+  private closed = false;
 
   constructor(options: PostgresStoreOptions) {
     const schema = options.schema ?? 'blastwall';
@@ -76,6 +88,22 @@ export class PostgresStore implements IntegrityStore {
     return `"${this.schema}"."${name}"`;
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+  /** Until the schema is in place every call first tries to create it (so a store made while the server was down starts working by itself). */
+  whenReady(): Promise<void> | undefined {
+    return this.initialised ? undefined : this.init();
+  }
+  isDown(err: unknown): boolean {
+    if (!(err instanceof Error)) return false;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && (DOWN_STATE.test(code) || DOWN_ERRNO.has(code))) return true;
+    if ((err as { severity?: unknown }).severity !== undefined) return false; // the server answered: an SQL error
+    return DOWN_MESSAGE.test(err.message) || (err instanceof AggregateError && err.errors.some((e) => this.isDown(e)));
+  }
+
+  /** Creates the schema and tables (once; again after a failure). */
   init(): Promise<void> {
     this.ready ??= this.inTx(async (c) => {
       await c.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`blastwall:${this.schema}`]);
@@ -98,11 +126,19 @@ export class PostgresStore implements IntegrityStore {
         CREATE TABLE IF NOT EXISTS ${T('versions')} (entity text PRIMARY KEY, version double precision NOT NULL, value jsonb);
         CREATE TABLE IF NOT EXISTS ${T('quarantine')} (seq bigserial PRIMARY KEY, source text NOT NULL, reason text NOT NULL,
           payload text NOT NULL, at bigint NOT NULL);
+        CREATE TABLE IF NOT EXISTS ${T('instances')} (instance text PRIMARY KEY, epoch bigint NOT NULL, started_at bigint NOT NULL);
+        ALTER TABLE ${T('idem')} ADD COLUMN IF NOT EXISTS owner text, ADD COLUMN IF NOT EXISTS owner_epoch bigint;
+        CREATE INDEX IF NOT EXISTS idem_owner ON ${T('idem')} (owner, owner_epoch) WHERE owner IS NOT NULL;
       `);
-    }).catch((err: unknown) => {
-      this.ready = undefined;
-      throw err;
-    });
+    }).then(
+      () => {
+        this.initialised = true;
+      },
+      (err: unknown) => {
+        this.ready = undefined;
+        throw err;
+      },
+    );
     return this.ready;
   }
 
@@ -111,6 +147,7 @@ export class PostgresStore implements IntegrityStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.ownsPool && !this.pool.ended) await this.pool.end();
   }
 
@@ -142,10 +179,12 @@ export class PostgresStore implements IntegrityStore {
   async claim(i: ClaimInput): Promise<ClaimResult> {
     const leaseUntil = i.now + i.leaseMs;
     // a fresh key (the common case) is one statement; an existing one is decided under its row lock
+    const owner = i.owner?.instance ?? null;
+    const epoch = i.owner?.epoch ?? null;
     const ins = await this.q(
-      `INSERT INTO ${this.t('idem')} (key, fingerprint, state, token, lease_until, expires_at) VALUES ($1, $2, 'in-flight', $3, $4, $4)
-       ON CONFLICT (key) DO NOTHING RETURNING key`,
-      [i.key, i.fingerprint, i.token, leaseUntil],
+      `INSERT INTO ${this.t('idem')} (key, fingerprint, state, token, lease_until, expires_at, owner, owner_epoch)
+       VALUES ($1, $2, 'in-flight', $3, $4, $4, $5, $6) ON CONFLICT (key) DO NOTHING RETURNING key`,
+      [i.key, i.fingerprint, i.token, leaseUntil, owner, epoch],
     );
     if (ins.length === 1) return { state: 'claimed', token: i.token, leaseUntil, takeover: false };
     return this.inTx(async (c): Promise<ClaimResult> => {
@@ -153,8 +192,8 @@ export class PostgresStore implements IntegrityStore {
       const fresh = async (takeover: boolean): Promise<ClaimResult> => {
         await this.q(
           `UPDATE ${this.t('idem')} SET fingerprint = $2, state = 'in-flight', token = $3, lease_until = $4, expires_at = $4,
-             response = NULL, completed_at = NULL WHERE key = $1`,
-          [i.key, i.fingerprint, i.token, leaseUntil],
+             response = NULL, completed_at = NULL, owner = $5, owner_epoch = $6 WHERE key = $1`,
+          [i.key, i.fingerprint, i.token, leaseUntil, owner, epoch],
           c,
         );
         return { state: 'claimed', token: i.token, leaseUntil, takeover };
@@ -181,6 +220,24 @@ export class PostgresStore implements IntegrityStore {
 
   async release(key: string, token: string): Promise<void> {
     await this.pool.query(`DELETE FROM ${this.t('idem')} WHERE key = $1 AND token = $2 AND state = 'in-flight'`, [key, token]);
+  }
+
+  register(instance: string, now: number): Promise<{ epoch: number; released: number }> {
+    return this.inTx(async (c) => {
+      const [r] = await this.q(
+        `INSERT INTO ${this.t('instances')} (instance, epoch, started_at) VALUES ($1, 1, $2)
+         ON CONFLICT (instance) DO UPDATE SET epoch = ${this.t('instances')}.epoch + 1, started_at = excluded.started_at RETURNING epoch`,
+        [instance, now],
+        c,
+      );
+      const epoch = num(r?.epoch);
+      const released = await c.query(
+        `UPDATE ${this.t('idem')} SET token = '', lease_until = 0, expires_at = 0, owner = NULL, owner_epoch = NULL
+         WHERE owner = $1 AND owner_epoch < $2 AND state = 'in-flight'`,
+        [instance, epoch],
+      );
+      return { epoch, released: released.rowCount ?? 0 };
+    });
   }
 
   commit(u: Unit): Promise<CommitResult> {
@@ -379,8 +436,22 @@ export class PostgresStore implements IntegrityStore {
   }
 }
 
+guardStoreMethods(PostgresStore);
+
+/**
+ * Makes a PostgreSQL store and creates its schema. A server that cannot be reached does not fail the
+ * start: the store is returned anyway, answers STORE_UNAVAILABLE, and its first call that reaches the
+ * server creates the schema. Other failures (a wrong password, no permission to create the schema) reject.
+ */
 export async function postgresStore(options: PostgresStoreOptions | string): Promise<PostgresStore> {
   const s = new PostgresStore(typeof options === 'string' ? { connection: options } : options);
-  await s.init();
+  try {
+    await s.init();
+  } catch (err) {
+    if (!s.isDown(err)) {
+      await s.close();
+      throw err;
+    }
+  }
   return s;
 }

@@ -8,6 +8,9 @@
  *
  * Keys share one prefix with a hash tag (default `bw:{blastwall}:`), so all of them live in one slot
  * and the scripts also run on Redis Cluster.
+ *
+ * A server that is down (at start-up or later) does not stop the service: `redisStore(url)` resolves,
+ * the calls answer STORE_UNAVAILABLE at once (no offline queue), and the client reconnects by itself.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -28,6 +31,7 @@ import type {
   VersionedWrite,
 } from '../types.js';
 import { leaseToken } from '../options.js';
+import { guardStoreMethods } from '../unavailable.js';
 
 export interface RedisStoreOptions {
   /** `redis://…` URL or your own ioredis client (then `close()` leaves it open). */
@@ -38,13 +42,19 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
+/** ARGV: prefix, key, fingerprint, token, now, leaseUntil, owner instance ('' for none), owner epoch. */
 const CLAIM = `
 local k = ARGV[1]..'idem:'..ARGV[2]
 local fp, token, now, leaseUntil = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local r = redis.call('HMGET', k, 'state', 'fp', 'lease_until', 'expires_at', 'response', 'completed_at')
+local r = redis.call('HMGET', k, 'state', 'fp', 'lease_until', 'expires_at', 'response', 'completed_at', 'owner')
 local function fresh(takeover)
+  if r[7] then redis.call('SREM', ARGV[1]..'owned:'..r[7], ARGV[2]) end
   redis.call('DEL', k)
   redis.call('HSET', k, 'state', 'in-flight', 'fp', fp, 'token', token, 'lease_until', leaseUntil, 'expires_at', leaseUntil)
+  if ARGV[7] ~= '' then
+    redis.call('HSET', k, 'owner', ARGV[7], 'oepoch', ARGV[8])
+    redis.call('SADD', ARGV[1]..'owned:'..ARGV[7], ARGV[2])
+  end
   redis.call('ZADD', ARGV[1]..'idem-exp', leaseUntil, ARGV[2])
   return {'claimed', takeover}
 end
@@ -70,9 +80,37 @@ return 1
 
 const RELEASE = `
 local k = ARGV[1]..'idem:'..ARGV[2]
-local r = redis.call('HMGET', k, 'state', 'token')
-if r[1] == 'in-flight' and r[2] == ARGV[3] then redis.call('DEL', k); redis.call('ZREM', ARGV[1]..'idem-exp', ARGV[2]) end
+local r = redis.call('HMGET', k, 'state', 'token', 'owner')
+if r[1] == 'in-flight' and r[2] == ARGV[3] then
+  if r[3] then redis.call('SREM', ARGV[1]..'owned:'..r[3], ARGV[2]) end
+  redis.call('DEL', k)
+  redis.call('ZREM', ARGV[1]..'idem-exp', ARGV[2])
+end
 return 1
+`;
+
+/**
+ * ARGV: prefix, instance. A new epoch for the instance; its keys still in flight under an older epoch are
+ * released (token revoked, lease over). The instance's set of owned keys is emptied (completion, release
+ * and takeover remove keys from it as they happen).
+ */
+const REGISTER = `
+local P, inst = ARGV[1], ARGV[2]
+local epoch = redis.call('HINCRBY', P..'instances', inst, 1)
+local owned = P..'owned:'..inst
+local released = 0
+for _, key in ipairs(redis.call('SMEMBERS', owned)) do
+  local k = P..'idem:'..key
+  local r = redis.call('HMGET', k, 'state', 'owner', 'oepoch')
+  if r[1] == 'in-flight' and r[2] == inst and tonumber(r[3]) < epoch then
+    redis.call('HSET', k, 'token', '', 'lease_until', 0, 'expires_at', 0)
+    redis.call('HDEL', k, 'owner', 'oepoch')
+    redis.call('ZADD', P..'idem-exp', 0, key)
+    released = released + 1
+  end
+end
+redis.call('DEL', owned)
+return {epoch, released}
 `;
 
 /** ARGV: prefix, unit JSON (payloads pre-encoded as strings, numbers as strings). Lease tokens are `id#attempts` (see leaseToken). */
@@ -111,6 +149,8 @@ for i, w in ipairs(u.versions) do
 end
 if u.complete then
   local k = P..'idem:'..u.complete.key
+  local owner = redis.call('HGET', k, 'owner')
+  if owner then redis.call('SREM', P..'owned:'..owner, u.complete.key) end
   redis.call('HSET', k, 'state', 'completed', 'response', u.complete.response, 'completed_at', u.now, 'expires_at', u.complete.expiresAt)
   redis.call('ZADD', P..'idem-exp', u.complete.expiresAt, u.complete.key)
 end
@@ -205,7 +245,11 @@ return 1
 const SWEEP = `
 local P, now = ARGV[1], ARGV[2]
 local keys = redis.call('ZRANGEBYSCORE', P..'idem-exp', '-inf', now)
-for _, k in ipairs(keys) do redis.call('DEL', P..'idem:'..k) end
+for _, k in ipairs(keys) do
+  local owner = redis.call('HGET', P..'idem:'..k, 'owner')
+  if owner then redis.call('SREM', P..'owned:'..owner, k) end
+  redis.call('DEL', P..'idem:'..k)
+end
 if #keys > 0 then redis.call('ZREMRANGEBYSCORE', P..'idem-exp', '-inf', now) end
 local done = 0
 for i = 4, #ARGV do
@@ -225,6 +269,7 @@ type Scripted = Redis & {
   bwClaim(anchor: string, ...args: string[]): Promise<string[]>;
   bwRenew(anchor: string, ...args: string[]): Promise<number>;
   bwRelease(anchor: string, ...args: string[]): Promise<number>;
+  bwRegister(anchor: string, ...args: string[]): Promise<[number, number]>;
   bwCommit(anchor: string, ...args: string[]): Promise<string>;
   bwEnqueue(anchor: string, ...args: string[]): Promise<number>;
   bwLease(anchor: string, ...args: string[]): Promise<(string | number)[]>;
@@ -235,11 +280,17 @@ type Scripted = Redis & {
 const enc = (v: unknown): string => JSON.stringify(v === undefined ? null : v);
 const dec = (s: unknown): unknown => (typeof s === 'string' ? JSON.parse(s) : null);
 
+/** Server replies that mean "cannot serve now" rather than "bad command". */
+const DOWN_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|BUSY|TRYAGAIN|NOREPLICAS)\b/;
+/** Client-side errors of a connection that is down, closing or too slow. */
+const DOWN_CLIENT = /Connection is closed|Stream isn't writeable|Command timed out|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|connect/i;
+
 export class RedisStore implements IntegrityStore {
   readonly kind = 'redis' as const;
   readonly redis: Scripted;
   readonly prefix: string;
   private readonly ownsClient: boolean;
+  private closed = false;
   private readonly consumer = `c-${process.pid}-${randomBytes(3).toString('hex')}`;
 
   constructor(options: RedisStoreOptions) {
@@ -252,6 +303,8 @@ export class RedisStore implements IntegrityStore {
       this.redis = new Redis(options.connection, {
         lazyConnect: true,
         maxRetriesPerRequest: 1,
+        // a command while disconnected fails at once (STORE_UNAVAILABLE) instead of waiting in a queue
+        enableOfflineQueue: false,
         commandTimeout: timeout,
         connectTimeout: 3000,
         // reconnect forever with a capped backoff: the store recovers when the server returns
@@ -270,6 +323,7 @@ export class RedisStore implements IntegrityStore {
     def('bwClaim', CLAIM);
     def('bwRenew', RENEW);
     def('bwRelease', RELEASE);
+    def('bwRegister', REGISTER);
     def('bwCommit', COMMIT);
     def('bwEnqueue', ENQUEUE);
     def('bwLease', LEASE);
@@ -281,6 +335,20 @@ export class RedisStore implements IntegrityStore {
     return `${this.prefix}anchor`;
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+  /** Ready once connected; the client connects and reconnects by itself. */
+  whenReady(): undefined {
+    return undefined;
+  }
+  isDown(err: unknown): boolean {
+    if (!(err instanceof Error)) return false;
+    if (err.name === 'ReplyError') return DOWN_REPLY.test(err.message);
+    return err.name === 'MaxRetriesPerRequestError' || DOWN_CLIENT.test(err.message) || typeof (err as { errno?: unknown }).errno === 'number';
+  }
+
+  /** Connects (when blastwall made the client) and checks the server answers. */
   async init(): Promise<void> {
     if (this.redis.status === 'wait') await this.redis.connect();
     await this.redis.ping();
@@ -288,14 +356,25 @@ export class RedisStore implements IntegrityStore {
   async ping(): Promise<void> {
     await this.redis.ping();
   }
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closed = true;
     if (this.ownsClient) this.redis.disconnect();
     return Promise.resolve();
   }
 
   async claim(i: ClaimInput): Promise<ClaimResult> {
     const leaseUntil = i.now + i.leaseMs;
-    const r = await this.redis.bwClaim(this.anchor, this.prefix, i.key, i.fingerprint, i.token, String(i.now), String(leaseUntil));
+    const r = await this.redis.bwClaim(
+      this.anchor,
+      this.prefix,
+      i.key,
+      i.fingerprint,
+      i.token,
+      String(i.now),
+      String(leaseUntil),
+      i.owner?.instance ?? '',
+      String(i.owner?.epoch ?? 0),
+    );
     switch (r[0]) {
       case 'claimed':
         return { state: 'claimed', token: i.token, leaseUntil, takeover: r[1] === '1' };
@@ -314,6 +393,11 @@ export class RedisStore implements IntegrityStore {
 
   async release(key: string, token: string): Promise<void> {
     await this.redis.bwRelease(this.anchor, this.prefix, key, token);
+  }
+
+  async register(instance: string): Promise<{ epoch: number; released: number }> {
+    const [epoch, released] = await this.redis.bwRegister(this.anchor, this.prefix, instance);
+    return { epoch: Number(epoch), released: Number(released) };
   }
 
   async commit(u: Unit): Promise<CommitResult> {
@@ -455,8 +539,22 @@ export class RedisStore implements IntegrityStore {
   }
 }
 
+guardStoreMethods(RedisStore);
+
+/**
+ * Makes a Redis store and connects it. A server that cannot be reached does not fail the start: the
+ * store is returned anyway, answers STORE_UNAVAILABLE, and the client keeps reconnecting in the
+ * background. Other failures (a wrong password, a non-Redis server) reject.
+ */
 export async function redisStore(options: RedisStoreOptions | string): Promise<RedisStore> {
   const s = new RedisStore(typeof options === 'string' ? { connection: options } : options);
-  await s.init();
+  try {
+    await s.init();
+  } catch (err) {
+    if (!s.isDown(err)) {
+      await s.close();
+      throw err;
+    }
+  }
   return s;
 }

@@ -1,11 +1,15 @@
 /**
  * The SQLite store (better-sqlite3, WAL): the embedded default. Every unit is one synchronous
  * transaction, so it is atomic against crashes (WAL) and against other processes on the same file
- * (`BEGIN IMMEDIATE` + busy timeout).
+ * (`BEGIN IMMEDIATE`).
+ *
+ * better-sqlite3 is synchronous: a statement that waits for another process's write lock blocks the
+ * event loop for the whole wait. So the store waits at most BUSY_TIMEOUT_MS (5 ms) and then answers
+ * STORE_UNAVAILABLE, which the caller's boundary (watchStore: timeout, breaker, health `store:sqlite`)
+ * sees like any other unavailability (docs/sqlite.md).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { configError } from '../../core/validate.js';
 import type {
   ClaimInput,
@@ -24,10 +28,17 @@ import type {
   VersionedWrite,
 } from '../types.js';
 import { leaseToken, tokenAttempts } from '../options.js';
+import { storeClosed, storeUnavailable } from '../unavailable.js';
+import { isUnavailable, openError, openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
+
+export type { SqliteDatabase } from './driver.js';
 
 export interface SqliteStoreOptions {
-  /** A file path (created with its directory), `:memory:`, or an open better-sqlite3 Database to share with your own tables. */
-  database: string | Database.Database;
+  /**
+   * A file path (created with its directory), `:memory:`, or an open better-sqlite3 Database to share with
+   * your own tables (it keeps its own busy timeout: open it with a small `timeout`, see docs/sqlite.md).
+   */
+  database: string | SqliteDatabase;
   /** Table name prefix (default `bw_`). */
   prefix?: string;
 }
@@ -38,18 +49,26 @@ const parse = (s: unknown): unknown => (typeof s === 'string' ? JSON.parse(s) : 
 
 export class SqliteStore implements IntegrityStore {
   readonly kind = 'sqlite' as const;
-  readonly db: Database.Database;
+  readonly db: SqliteDatabase;
   private readonly ownsDb: boolean;
+  private closed = false;
   private readonly t: (name: string) => string;
-  private readonly s: Record<string, Database.Statement>;
+  private readonly s: Record<string, SqliteStatement>;
 
   constructor(options: SqliteStoreOptions) {
     const prefix = options.prefix ?? 'bw_';
     if (!/^[a-z_][a-z0-9_]{0,30}$/i.test(prefix)) throw configError('prefix', 'an identifier prefix such as `bw_`', prefix);
     if (typeof options.database === 'string') {
       if (options.database.length === 0) throw configError('database', 'a file path, `:memory:` or a better-sqlite3 Database', options.database);
-      if (options.database !== ':memory:') mkdirSync(dirname(options.database), { recursive: true });
-      this.db = new Database(options.database);
+      const path = options.database;
+      if (path !== ':memory:') {
+        try {
+          mkdirSync(dirname(path), { recursive: true });
+        } catch (err) {
+          throw openError(path, 'SQLite store', 'database', err);
+        }
+      }
+      this.db = openSqlite(path, 'SQLite store', 'database');
       this.ownsDb = true;
     } else if (options.database !== null && typeof options.database === 'object' && typeof options.database.prepare === 'function') {
       this.db = options.database;
@@ -57,19 +76,34 @@ export class SqliteStore implements IntegrityStore {
     } else {
       throw configError('database', 'a file path, `:memory:` or a better-sqlite3 Database', options.database);
     }
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    if (!this.ownsDb) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+    }
     this.t = (n) => `${prefix}${n}`;
-    this.createTables();
+    try {
+      this.createTables();
+    } catch (err) {
+      if (this.ownsDb) this.db.close();
+      throw isUnavailable(err) ? storeUnavailable('sqlite', err) : err;
+    }
     const T = this.t;
-    const st = (sql: string): Database.Statement => this.db.prepare(sql);
+    const st = (sql: string): SqliteStatement => this.db.prepare(sql);
     this.s = {
       getKey: st(`SELECT * FROM ${T('idem')} WHERE key = ?`),
       putKey: st(
-        `INSERT INTO ${T('idem')} (key, fingerprint, state, token, lease_until, expires_at) VALUES (?, ?, 'in-flight', ?, ?, ?)
+        `INSERT INTO ${T('idem')} (key, fingerprint, state, token, lease_until, expires_at, owner, owner_epoch) VALUES (?, ?, 'in-flight', ?, ?, ?, ?, ?)
          ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', token = excluded.token,
-           lease_until = excluded.lease_until, expires_at = excluded.expires_at, response = NULL, completed_at = NULL`,
+           lease_until = excluded.lease_until, expires_at = excluded.expires_at, response = NULL, completed_at = NULL,
+           owner = excluded.owner, owner_epoch = excluded.owner_epoch`,
+      ),
+      nextEpoch: st(
+        `INSERT INTO ${T('instances')} (instance, epoch, started_at) VALUES (?, 1, ?)
+         ON CONFLICT(instance) DO UPDATE SET epoch = epoch + 1, started_at = excluded.started_at RETURNING epoch`,
+      ),
+      releaseOwned: st(
+        `UPDATE ${T('idem')} SET token = '', lease_until = 0, expires_at = 0, owner = NULL, owner_epoch = NULL
+         WHERE owner = ? AND owner_epoch < ? AND state = 'in-flight'`,
       ),
       renew: st(`UPDATE ${T('idem')} SET lease_until = ?, expires_at = ? WHERE key = ? AND token = ? AND state = 'in-flight'`),
       release: st(`DELETE FROM ${T('idem')} WHERE key = ? AND token = ? AND state = 'in-flight'`),
@@ -119,7 +153,7 @@ export class SqliteStore implements IntegrityStore {
     const T = this.t;
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS ${T('idem')} (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL, token TEXT NOT NULL,
-        lease_until INTEGER NOT NULL, response TEXT, completed_at INTEGER, expires_at INTEGER NOT NULL);
+        lease_until INTEGER NOT NULL, response TEXT, completed_at INTEGER, expires_at INTEGER NOT NULL, owner TEXT, owner_epoch INTEGER);
       CREATE INDEX IF NOT EXISTS ${T('idem_exp')} ON ${T('idem')} (expires_at);
       CREATE TABLE IF NOT EXISTS ${T('queue')} (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, id TEXT NOT NULL, payload TEXT,
         enqueued_at INTEGER NOT NULL, available_at INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, lease_until INTEGER NOT NULL,
@@ -133,30 +167,40 @@ export class SqliteStore implements IntegrityStore {
       CREATE TABLE IF NOT EXISTS ${T('versions')} (entity TEXT PRIMARY KEY, version REAL NOT NULL, value TEXT);
       CREATE TABLE IF NOT EXISTS ${T('quarantine')} (seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, reason TEXT NOT NULL,
         payload TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS ${T('instances')} (instance TEXT PRIMARY KEY, epoch INTEGER NOT NULL, started_at INTEGER NOT NULL);
     `);
+    // files made before instance identities: add the owner columns in place
+    const columns = (this.db.prepare(`SELECT name FROM pragma_table_info('${T('idem')}')`).all() as Row[]).map((r) => r.name);
+    if (!columns.includes('owner')) this.db.exec(`ALTER TABLE ${T('idem')} ADD COLUMN owner TEXT; ALTER TABLE ${T('idem')} ADD COLUMN owner_epoch INTEGER;`);
+    this.db.exec(`CREATE INDEX IF NOT EXISTS ${T('idem_owner')} ON ${T('idem')} (owner, owner_epoch) WHERE owner IS NOT NULL`);
   }
 
   init(): Promise<void> {
-    return Promise.resolve();
+    return this.read(() => undefined);
   }
   ping(): Promise<void> {
-    try {
+    return this.read(() => {
       this.db.prepare('SELECT 1').get();
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+    });
   }
   close(): Promise<void> {
+    this.closed = true;
     if (this.ownsDb && this.db.open) this.db.close();
     return Promise.resolve();
   }
 
+  /** Runs `fn` in one `BEGIN IMMEDIATE` transaction; a locked file or a closed store answers STORE_UNAVAILABLE. */
   private tx<T>(fn: () => T): Promise<T> {
+    return this.read(() => this.db.transaction(fn).immediate());
+  }
+
+  /** Runs `fn` now; unavailability (closed, locked, I/O) becomes STORE_UNAVAILABLE, other errors pass unchanged. */
+  private read<T>(fn: () => T): Promise<T> {
+    if (this.closed || !this.db.open) return Promise.reject(storeClosed('sqlite'));
     try {
-      return Promise.resolve(this.db.transaction(fn).immediate());
+      return Promise.resolve(fn());
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(isUnavailable(err) ? storeUnavailable('sqlite', err) : err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -165,7 +209,7 @@ export class SqliteStore implements IntegrityStore {
       const r = this.s.getKey!.get(i.key) as Row | undefined;
       const fresh = (takeover: boolean): ClaimResult => {
         const leaseUntil = i.now + i.leaseMs;
-        this.s.putKey!.run(i.key, i.fingerprint, i.token, leaseUntil, leaseUntil);
+        this.s.putKey!.run(i.key, i.fingerprint, i.token, leaseUntil, leaseUntil, i.owner?.instance ?? null, i.owner?.epoch ?? null);
         return { state: 'claimed', token: i.token, leaseUntil, takeover };
       };
       if (r === undefined) return fresh(false);
@@ -187,6 +231,13 @@ export class SqliteStore implements IntegrityStore {
   release(key: string, token: string): Promise<void> {
     return this.tx(() => {
       this.s.release!.run(key, token);
+    });
+  }
+
+  register(instance: string, now: number): Promise<{ epoch: number; released: number }> {
+    return this.tx(() => {
+      const epoch = Number((this.s.nextEpoch!.get(instance, now) as Row).epoch);
+      return { epoch, released: this.s.releaseOwned!.run(instance, epoch).changes };
     });
   }
 
@@ -220,7 +271,7 @@ export class SqliteStore implements IntegrityStore {
   }
 
   enqueueOutboxWith(handle: unknown, m: OutboxMessage, now: number): void {
-    const db = handle as Database.Database;
+    const db = handle as SqliteDatabase;
     if (db === null || typeof db !== 'object' || typeof db.prepare !== 'function') {
       throw configError('handle', 'the better-sqlite3 Database whose transaction is open', handle);
     }
@@ -264,18 +315,20 @@ export class SqliteStore implements IntegrityStore {
   }
 
   queueStats(queue: string, now: number): Promise<QueueStats> {
-    const r = this.s.stats!.get(now, queue) as Row;
-    const backlog = Number(r.backlog ?? 0);
-    return Promise.resolve({
-      backlog,
-      leased: Number(r.leased ?? 0),
-      dead: Number(r.dead ?? 0),
-      oldestAgeMs: backlog === 0 || r.oldest === null ? 0 : Math.max(0, now - (r.oldest as number)),
+    return this.read(() => {
+      const r = this.s.stats!.get(now, queue) as Row;
+      const backlog = Number(r.backlog ?? 0);
+      return {
+        backlog,
+        leased: Number(r.leased ?? 0),
+        dead: Number(r.dead ?? 0),
+        oldestAgeMs: backlog === 0 || r.oldest === null ? 0 : Math.max(0, now - (r.oldest as number)),
+      };
     });
   }
 
   deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
-    return Promise.resolve(
+    return this.read(() =>
       (this.s.deadList!.all(queue, limit) as Row[]).map((r) => ({
         id: r.id as string,
         payload: parse(r.payload),
@@ -287,7 +340,7 @@ export class SqliteStore implements IntegrityStore {
   }
 
   outboxPending(limit: number): Promise<OutboxRow[]> {
-    return Promise.resolve(
+    return this.read(() =>
       (this.s.pending!.all(limit) as Row[]).map((r) => ({
         seq: r.seq as number,
         id: r.id as string,
@@ -305,12 +358,14 @@ export class SqliteStore implements IntegrityStore {
   }
 
   version(entity: string): Promise<{ version: number; value: unknown } | undefined> {
-    const r = this.s.getVersion!.get(entity) as Row | undefined;
-    return Promise.resolve(r === undefined ? undefined : { version: r.version as number, value: parse(r.value) });
+    return this.read(() => {
+      const r = this.s.getVersion!.get(entity) as Row | undefined;
+      return r === undefined ? undefined : { version: r.version as number, value: parse(r.value) };
+    });
   }
 
   effects(collection: string): Promise<Effect[]> {
-    return Promise.resolve(
+    return this.read(() =>
       (this.s.effects!.all(collection) as Row[]).map((r) => ({
         collection: r.collection as string,
         id: r.id as string,
@@ -328,7 +383,7 @@ export class SqliteStore implements IntegrityStore {
 
   quarantined(source?: string, limit = 100): Promise<QuarantineItem[]> {
     const src = source ?? null;
-    return Promise.resolve(
+    return this.read(() =>
       (this.s.listQ!.all(src, src, limit) as Row[]).map((r) => ({
         source: r.source as string,
         reason: r.reason as string,
