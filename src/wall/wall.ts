@@ -7,7 +7,7 @@ import { DeadlineScheduler } from '../core/scheduler.js';
 import { configError, isPlainObject, objectOption, stringOption } from '../core/validate.js';
 import type { TimelineEntryInput } from '../timeline/index.js';
 import type { IntegrityStore } from '../stores/types.js';
-import { watchStore } from '../integrity/watch.js';
+import { watchStore } from './store-watch.js';
 import { storeOption } from '../stores/options.js';
 import { type Feature, FeatureRegistry, type FeatureSpec } from '../degrade/features.js';
 import { type Mode, ModeController, type ModeRule, type ModeSnapshot } from '../degrade/modes.js';
