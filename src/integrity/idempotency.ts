@@ -2,7 +2,9 @@
  * Idempotency keys: the first execution of a key runs and its result is stored atomically with its
  * effects; a later call with the same key gets the stored result; the same key with a different payload
  * is refused; a call while the first is running is refused. An execution holds a **lease** that it
- * renews while it runs: if the process dies, the key is usable again when the lease runs out.
+ * renews while it runs: if the process dies, the key is usable again when the lease runs out — or at
+ * once when the process starts again, if it has an `instance` identity (its previous incarnation's
+ * leases are released and fenced off when the guard starts).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { type Clock, realClock } from '../core/clock.js';
@@ -10,7 +12,7 @@ import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { configError, fnOption, isPlainObject, objectOption } from '../core/validate.js';
 import { storeOption, wholeMs } from '../stores/options.js';
-import type { IntegrityStore, StoredResponse, VersionedWrite } from '../stores/types.js';
+import type { Incarnation, IntegrityStore, StoredResponse, VersionedWrite } from '../stores/types.js';
 import { Work } from './work.js';
 
 export interface IdempotencyOptions {
@@ -27,6 +29,13 @@ export interface IdempotencyOptions {
   maxRun?: Duration;
   /** Ordering-guard writes that arrived stale (never applied). */
   onStale?: (writes: VersionedWrite[]) => void;
+  /**
+   * This process's identity, stable across its restarts and unique among live processes (a StatefulSet
+   * pod name, `host-1:worker-2`). Default: the `BLASTWALL_INSTANCE` environment variable, else none.
+   * With one, a restart releases the keys its crashed predecessor left in flight, instead of leaving them
+   * blocked until their lease runs out. Two live processes must never share one.
+   */
+  instance?: string;
 }
 
 export type RunResult =
@@ -64,11 +73,14 @@ export class Idempotency {
   /** The clock in whole milliseconds, the stores' unit. */
   private readonly now: () => number;
   private readonly onStale: ((w: VersionedWrite[]) => void) | undefined;
+  /** This process's identity (see IdempotencyOptions.instance). */
+  readonly instance: string | undefined;
+  private incarnation: Promise<Incarnation> | undefined;
   /** Counters since start. */
   readonly stats = { executed: 0, replayed: 0, inFlight: 0, mismatched: 0, leaseLost: 0, failed: 0, staleWrites: 0 };
 
   constructor(options: IdempotencyOptions) {
-    const o = objectOption('idempotency', options, ['store', 'clock', 'lease', 'ttl', 'maxRun', 'onStale']);
+    const o = objectOption('idempotency', options, ['store', 'clock', 'lease', 'ttl', 'maxRun', 'onStale', 'instance']);
     this.store = storeOption(o.store);
     this.clock = (o.clock as Clock | undefined) ?? realClock;
     this.now = wholeMs(this.clock);
@@ -77,6 +89,26 @@ export class Idempotency {
     if (this.ttlMs < this.leaseMs) throw configError('ttl', `a duration ≥ lease (${this.leaseMs}ms)`, o.ttl);
     this.maxRunMs = durationOption('maxRun', o.maxRun ?? '5m', this.leaseMs);
     this.onStale = o.onStale === undefined ? undefined : fnOption('onStale', o.onStale);
+    const instance = o.instance ?? process.env.BLASTWALL_INSTANCE;
+    if (instance !== undefined && (typeof instance !== 'string' || !/^\S{1,200}$/u.test(instance))) {
+      throw configError(o.instance === undefined ? 'instance (BLASTWALL_INSTANCE)' : 'instance', 'a name of 1–200 characters without spaces, such as a pod name', instance);
+    }
+    this.instance = instance;
+    // start the new incarnation now, so the predecessor's keys are free before the first request comes
+    if (this.instance !== undefined) this.owner().catch(() => undefined);
+  }
+
+  /** This run's incarnation: registered once (again after a failure, e.g. the store was down). */
+  private owner(): Promise<Incarnation> {
+    const instance = this.instance!;
+    this.incarnation ??= this.store.register(instance, this.now()).then(
+      (r) => ({ instance, epoch: r.epoch }),
+      (err: unknown) => {
+        this.incarnation = undefined;
+        throw err;
+      },
+    );
+    return this.incarnation;
   }
 
   /**
@@ -86,7 +118,8 @@ export class Idempotency {
    */
   async run(key: string, fp: string, fn: (work: Work) => Promise<StoredResponse> | StoredResponse): Promise<RunResult> {
     const token = randomUUID();
-    const claim = await this.store.claim({ key, fingerprint: fp, token, now: this.now(), leaseMs: this.leaseMs });
+    const owner = this.instance === undefined ? undefined : await this.owner();
+    const claim = await this.store.claim({ key, fingerprint: fp, token, now: this.now(), leaseMs: this.leaseMs, ...(owner && { owner }) });
     switch (claim.state) {
       case 'completed':
         this.stats.replayed++;
