@@ -43,7 +43,7 @@ import {
   registerIntegrityMetrics,
   type Work,
 } from 'blastwall';
-import { headerReader, pathOf, writeResponse } from 'blastwall/http';
+import { errorResponse, headerReader, parseJson, pathOf, writeResponse } from 'blastwall/http';
 import { MemoryStore } from 'blastwall/stores/memory';
 import { SqliteStore } from 'blastwall/stores/sqlite';
 import { Registry } from 'prom-client';
@@ -209,7 +209,9 @@ async function listPayments(): Promise<PaymentRow[]> {
 // ---- integrity pieces
 const lease = LEASE;
 const idempotency = createIdempotency({ store, lease, ttl: '24h' });
-const http = new IdempotentHttp({ idempotency, required: true });
+// keys are scoped explicitly: this example has no accounts, so one key space is shared on purpose; a service
+// with callers passes `scope: (req) => accountOf(req)` so two callers never see each other's answers
+const http = new IdempotentHttp({ idempotency, required: true, scope: 'global' });
 const quarantine = new Quarantine({ store });
 const guard = new OrderingGuard({ store });
 const events = new DurableQueue<{ paymentId: string; account: string; version: number; amount: number }>({
@@ -253,9 +255,10 @@ async function createPayment(body: Buffer, work: Work | undefined, key: string):
   maybeCrash('after-claim');
   let payload: unknown;
   try {
-    payload = JSON.parse(body.toString('utf8'));
-  } catch {
-    payload = body.toString('utf8');
+    payload = parseJson(body); // depth-bounded: a 100k-deep body is a 400 JSON_TOO_DEEP, thrown before any work
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'JSON_TOO_DEEP') throw err;
+    payload = body.toString('utf8'); // not JSON: quarantined below
   }
   if (!(await quarantine.admit('payments', payload, validate))) {
     return json(422, { type: 'urn:example:invalid-payment', title: 'Invalid payment', detail: validate(payload) });
@@ -277,10 +280,8 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req, http.maxBodyBytes);
     if (body === null) return writeResponse(res, json(413, { error: 'body too large' }));
     const header = headerReader(req.headers);
-    const b = await http.begin({ method: 'POST', path, header, body });
-    if (b.kind === 'respond') return writeResponse(res, b.response);
-    const answer = await createPayment(body, b.work, parseIdempotencyKey(header('idempotency-key')) ?? '');
-    const out = await b.finish(answer);
+    // handle(): a handler that throws releases its key at once and answers problem+json without its text
+    const out = await http.handle({ method: 'POST', path, header, body }, (work) => createPayment(body, work, parseIdempotencyKey(header('idempotency-key')) ?? ''));
     if (out.status < 300) maybeCrash('after-commit-before-respond');
     return writeResponse(res, out);
   }
@@ -319,7 +320,7 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
 
 const server = createServer((req, res) => {
   route(req, res).catch((err: unknown) => {
-    if (!res.headersSent) writeResponse(res, json(503, { error: String(err) }, { 'retry-after': '1' }));
+    if (!res.headersSent) writeResponse(res, errorResponse(err)); // problem+json; the detail goes to stderr
     else res.destroy();
   });
 });

@@ -243,7 +243,8 @@ describe.each(FRAMEWORKS)('%s adapter', (_name, make) => {
     expect(shed.status).toBe(503);
     expect(shed.headers.get('retry-after')).toBe('1');
     expect(shed.headers.get(OVERLOADED_HEADER)).toBe('1');
-    expect(((await shed.json()) as { error: string }).error).toBe('SHED');
+    expect(shed.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(((await shed.json()) as { code: string }).code).toBe('SHED');
     h.releaseSlow();
     expect((await slow).status).toBe(200);
     // the slot is free again
@@ -258,7 +259,7 @@ describe.each(FRAMEWORKS)('%s adapter', (_name, make) => {
     const r = await fetch(`${h.url}/fail`);
     expect(r.status).toBe(503);
     expect(r.headers.get(OVERLOADED_HEADER)).toBe('1');
-    expect(((await r.json()) as { error: string }).error).toBe('RETRY_BUDGET_EXHAUSTED');
+    expect(((await r.json()) as { code: string }).code).toBe('RETRY_BUDGET_EXHAUSTED');
   });
 });
 

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorResponse, HttpGuard, type HttpGuardOptions, type RouteSpec } from './guard.js';
+import { receiveNodeBody } from './body.js';
+import { HttpGuard, type HttpGuardOptions, type RouteSpec, type Routing } from './guard.js';
 import { pathOf, responseDone } from './node.js';
+import type { GuardResponse } from './problem.js';
 import type { Wall } from '../wall/wall.js';
 
 /** The parts of a Fastify instance, request and reply the adapter uses. */
@@ -24,23 +26,32 @@ interface FastifyLike {
   setErrorHandler(fn: (err: Error, req: FastifyRequestLike, reply: FastifyReplyLike) => unknown): unknown;
 }
 
+function send(reply: FastifyReplyLike, r: GuardResponse, head: boolean): void {
+  if (!reply.sent) reply.code(r.status).headers(r.headers).send(head ? undefined : r.body);
+}
+
 /**
- * Installs blastwall on a Fastify instance (at the root, before `listen`): health, metrics, admission, and
- * the route's operation — named by the route pattern (`GET /users/:id`), with priority and deadline from
- * the route's `config: { blastwall: { operation, priority, deadline } }` — plus an error handler turning
- * blastwall errors into 503/504 with the don't-retry header (`errorHandler: false` keeps yours).
+ * Installs blastwall on a Fastify instance (at the root, before `listen`): health, metrics, the request
+ * body received within the route's limits before admission (413/408 otherwise; Fastify then parses it as
+ * usual, its own `bodyLimit` still applies), admission, and the route's operation — named by the route
+ * pattern (`GET /users/:id`), with priority, deadline and `maxBodyBytes` from the route's
+ * `config: { blastwall: { … } }` — plus an error handler answering every error as problem+json
+ * (`errorHandler: false` keeps yours).
  */
 export function installFastify(app: FastifyLike, wallOrGuard: Wall | HttpGuard, options?: HttpGuardOptions & { errorHandler?: boolean }): HttpGuard {
   const { errorHandler = true, ...rest } = options ?? {};
   const guard = wallOrGuard instanceof HttpGuard ? wallOrGuard : new HttpGuard(wallOrGuard, rest);
+  const ids = new WeakMap<FastifyRequestLike, string>();
   app.addHook('onRequest', (req, reply, done) => {
     const pattern = req.routeOptions?.url;
     const cfg = req.routeOptions?.config as { blastwall?: RouteSpec } | undefined;
     const path = pathOf(req.url);
+    const head = req.method === 'HEAD';
     // route config wins; then the guard's own `routes`; else the operation is named by the pattern
     const useRoute = pattern !== undefined && pattern !== '' && (cfg?.blastwall !== undefined || guard.match(req.method, path) === undefined);
-    guard
-      .enter({
+    let r: Routing;
+    try {
+      r = guard.route({
         method: req.method,
         path,
         header: (n) => {
@@ -48,30 +59,43 @@ export function installFastify(app: FastifyLike, wallOrGuard: Wall | HttpGuard, 
           return Array.isArray(v) ? v.join(',') : v;
         },
         ...(useRoute ? { route: { key: `${req.method} ${pattern}`, spec: cfg?.blastwall } } : {}),
-      })
-      .then((entry) => {
-        if (entry.kind === 'respond') {
-          reply.code(entry.response.status).headers(entry.response.headers).send(req.method === 'HEAD' ? undefined : entry.response.body);
+      });
+    } catch (err) {
+      send(reply, guard.errorResponse(err, { method: req.method, path }), head);
+      return;
+    }
+    if (r.kind === 'respond') {
+      Promise.resolve(r.response).then(
+        (x) => send(reply, x, head),
+        (err: unknown) => send(reply, guard.errorResponse(err, { method: req.method, path }), head),
+      );
+      return;
+    }
+    const routed = r.routed;
+    ids.set(req, routed.requestId);
+    const info = { requestId: routed.requestId, method: req.method, path };
+    receiveNodeBody(req.raw, routed.body)
+      .then(async (got) => {
+        if (!got.ok) {
+          if (got.response !== undefined) send(reply, got.response, head);
           return;
         }
-        return entry.admitted.run(() => {
+        const entry = await routed.admit();
+        if (entry.kind === 'respond') return send(reply, entry.response, head);
+        await entry.admitted.run(() => {
           const finished = responseDone(reply.raw);
           done();
           return finished;
         });
       })
       .catch((err: unknown) => {
-        if (!reply.sent) {
-          const r = errorResponse(err);
-          reply.code(r.status).headers(r.headers).send(r.body);
-        }
+        // a 5xx already sent (by the handler or the error handler) only teaches the limiter
+        if (!reply.sent && !reply.raw.headersSent) send(reply, guard.errorResponse(err, info), head);
       });
   });
   if (errorHandler) {
-    app.setErrorHandler((err, _req, reply) => {
-      const sc = (err as unknown as { statusCode?: unknown }).statusCode;
-      const r = errorResponse(err);
-      if (r.status === 500 && typeof sc === 'number') return reply.code(sc).send({ error: err.name, message: err.message });
+    app.setErrorHandler((err, req, reply) => {
+      const r = guard.errorResponse(err, { requestId: ids.get(req), method: req.method, path: pathOf(req.url) });
       return reply.code(r.status).headers(r.headers).send(r.body);
     });
   }

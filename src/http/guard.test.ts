@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { BlastwallError } from '../core/errors.js';
 import { FakeClock } from '../core/fake-clock.js';
 import { createWall } from '../wall/wall.js';
-import { errorResponse, HttpGuard } from './guard.js';
+import { HttpGuard } from './guard.js';
 import { OVERLOADED_HEADER } from './headers.js';
+import { errorResponse } from './problem.js';
 
 const wallOf = () => createWall({ service: 'g', clock: new FakeClock() });
 
@@ -41,18 +42,46 @@ describe('HttpGuard configuration', () => {
 });
 
 describe('errorResponse', () => {
+  const quiet = { onError: () => undefined };
   it('maps codes to statuses and sets the don\'t-retry header for final answers only', () => {
-    const shed = errorResponse(new BlastwallError('SHED', 'x', { retryAfterMs: 2500 }));
+    const shed = errorResponse(new BlastwallError('SHED', 'x', { retryAfterMs: 2500 }), quiet);
     expect([shed.status, shed.headers['retry-after'], shed.headers[OVERLOADED_HEADER]]).toEqual([503, '3', '1']);
-    const late = errorResponse(new BlastwallError('DEADLINE_EXCEEDED', 'x'));
+    const late = errorResponse(new BlastwallError('DEADLINE_EXCEEDED', 'x'), quiet);
     expect([late.status, late.headers[OVERLOADED_HEADER]]).toEqual([504, '1']);
     // a retryable failure that did not come out of a dependency: callers may retry
-    const plain = errorResponse(new BlastwallError('TIMEOUT', 'x'));
+    const plain = errorResponse(new BlastwallError('TIMEOUT', 'x'), quiet);
     expect([plain.status, plain.headers[OVERLOADED_HEADER]]).toEqual([504, undefined]);
     // out of a wall dependency: this layer already retried
-    const dep = errorResponse(new BlastwallError('DEPENDENCY_FAILED', 'x', { dependency: 'db' }));
+    const dep = errorResponse(new BlastwallError('DEPENDENCY_FAILED', 'x', { dependency: 'db' }), quiet);
     expect([dep.status, dep.headers[OVERLOADED_HEADER]]).toEqual([503, '1']);
-    const other = errorResponse(new Error('boom'));
-    expect([other.status, other.headers[OVERLOADED_HEADER], JSON.parse(other.body)]).toEqual([500, undefined, { error: 'INTERNAL', message: 'Internal error' }]);
+    const other = errorResponse(new Error('boom'), { ...quiet, requestId: 'r1' });
+    expect([other.status, other.headers[OVERLOADED_HEADER], JSON.parse(other.body)]).toEqual([
+      500,
+      undefined,
+      { type: 'urn:blastwall:error:internal', title: 'Internal error', status: 500, code: 'INTERNAL', requestId: 'r1' },
+    ]);
+    // a misconfiguration met while serving is the server's fault, not the client's
+    expect(errorResponse(new BlastwallError('CONFIG_INVALID', 'Expected `x`…'), quiet).status).toBe(500);
+    // a store that is down: 503, retryable (no don't-retry header)
+    const store = errorResponse(new BlastwallError('STORE_UNAVAILABLE', 'x'), quiet);
+    expect([store.status, store.headers[OVERLOADED_HEADER]]).toEqual([503, undefined]);
+    // a framework's client error keeps its status; its text only when marked `expose` (http-errors)
+    const parse = errorResponse(Object.assign(new SyntaxError('Unexpected token } in JSON'), { status: 400, expose: true }), quiet);
+    expect([parse.status, JSON.parse(parse.body).code, JSON.parse(parse.body).detail]).toEqual([400, 'BAD_REQUEST', 'Unexpected token } in JSON']);
+    const hidden = errorResponse(Object.assign(new Error('internal path /srv/app'), { statusCode: 404 }), quiet);
+    expect([hidden.status, JSON.parse(hidden.body).detail]).toEqual([404, undefined]);
+  });
+
+  it('reports 5xx answers to onError with the request id, and survives a reporter that throws', () => {
+    const seen: unknown[] = [];
+    const r = errorResponse(new Error('db password rejected'), { requestId: 'abc', onError: (err, info) => seen.push([(err as Error).message, info.requestId, info.code]) });
+    expect(r.body).not.toContain('password');
+    expect(seen).toEqual([['db password rejected', 'abc', 'INTERNAL']]);
+    const thrown = errorResponse(new Error('x'), {
+      onError: () => {
+        throw new Error('logger down');
+      },
+    });
+    expect(thrown.status).toBe(500);
   });
 });

@@ -1,12 +1,15 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { realClock } from '../core/clock.js';
-import { type Duration } from '../core/duration.js';
+import { type Clock } from '../core/clock.js';
+import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
-import { boolOption, configError, enumOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
+import { boolOption, configError, enumOption, fnOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
 import { AdmissionController, type AdmissionOptions, type Ticket } from '../degrade/admission.js';
 import { PRIORITIES, type Priority } from '../wall/context.js';
 import type { Operation, Wall } from '../wall/wall.js';
-import { DEADLINE_HEADER, OVERLOADED_HEADER, PRIORITY_HEADER, parseDeadlineHeader } from './headers.js';
+import type { BodyLimits } from './body.js';
+import { DEADLINE_HEADER, PRIORITY_HEADER, parseDeadlineHeader } from './headers.js';
+import { clientProblem, defaultReporter, errorResponse, type ErrorReporter, type GuardResponse, requestIdOf } from './problem.js';
+
+export type { GuardResponse } from './problem.js';
 
 /** How one route is run: which operation it is, its priority class and its own deadline. */
 export interface RouteSpec {
@@ -14,6 +17,8 @@ export interface RouteSpec {
   operation?: string;
   priority?: Priority;
   deadline?: Duration;
+  /** Largest request body for this route (bytes; default the guard's `maxBodyBytes`). */
+  maxBodyBytes?: number;
 }
 
 export interface HttpGuardOptions {
@@ -32,8 +37,17 @@ export interface HttpGuardOptions {
   healthPath?: string | false;
   /** Path answering Prometheus text (`false`: none). Default `/metrics`. */
   metricsPath?: string | false;
-  /** Feed event-loop delay to admission control (measured with `monitorEventLoopDelay`). Default true. */
+  /** Let admission control measure the event loop (utilisation and delay over each 100 ms window). Default true. */
   eventLoopDelay?: boolean;
+  /** Largest request body (bytes) received before admission; larger → 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /**
+   * Longest a request body may take to arrive when neither the route nor the caller set a deadline
+   * (the smallest of the three applies); slower → 408. Default 30s.
+   */
+  bodyTimeout?: Duration;
+  /** Receives every error answered 5xx, with the request id the client sees (default: 500s to stderr). */
+  onError?: ErrorReporter;
 }
 
 /** What an adapter needs to know about one request. */
@@ -46,23 +60,30 @@ export interface InboundRequest {
   route?: { key: string; spec?: RouteSpec | undefined };
 }
 
-/** An answer the adapter writes as is. */
-export interface GuardResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
 export interface Admitted {
   readonly operation: Operation;
   readonly priority: Priority;
-  /** Remaining milliseconds granted by the caller after queueing, if it sent a deadline. */
+  /** Remaining milliseconds of the request's deadline after its body and its admission wait, if it has one. */
   readonly deadlineMs: number | undefined;
   /** Runs the handler inside the operation (deadline, context); releases the admission slot when it settles. */
   run<T>(fn: () => T | Promise<T>): Promise<T>;
 }
 
 export type Entry = { kind: 'respond'; response: GuardResponse } | { kind: 'admit'; admitted: Admitted };
+
+/** A request mapped to its operation, before its body arrived and before admission. */
+export interface Routed {
+  readonly operation: Operation;
+  readonly priority: Priority;
+  readonly requestId: string;
+  /** How large and how slow the body may be (the deadline counts from arrival). */
+  readonly body: BodyLimits;
+  /** Takes an admission slot (or queues, or sheds). Call once the body has arrived. */
+  admit(): Promise<Entry>;
+}
+
+/** `route()`'s answer: respond here (metrics are read asynchronously), or a routed request. */
+export type Routing = { kind: 'respond'; response: GuardResponse | Promise<GuardResponse> } | { kind: 'route'; routed: Routed };
 
 interface CompiledRoute {
   key: string;
@@ -72,6 +93,7 @@ interface CompiledRoute {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const MAX_TIMER_MS = 2_147_483_647;
 
 function compileRoute(key: string, spec: RouteSpec): CompiledRoute {
   const m = /^(?:([A-Z]+)\s+)?(\/\S*)$/.exec(key);
@@ -85,68 +107,24 @@ function compileRoute(key: string, spec: RouteSpec): CompiledRoute {
 }
 
 function routeSpec(field: string, spec: unknown): RouteSpec {
-  const o = objectOption(field, spec, ['operation', 'priority', 'deadline']);
+  const o = objectOption(field, spec, ['operation', 'priority', 'deadline', 'maxBodyBytes']);
   const out: RouteSpec = {};
   if (o.operation !== undefined) out.operation = stringOption(`${field}.operation`, o.operation);
   if (o.priority !== undefined) out.priority = enumOption(`${field}.priority`, o.priority, PRIORITIES);
   if (o.deadline !== undefined) out.deadline = o.deadline as Duration;
+  if (o.maxBodyBytes !== undefined) out.maxBodyBytes = intOption(`${field}.maxBodyBytes`, o.maxBodyBytes, 0);
   return out;
 }
 
-/** HTTP status for an error raised while handling a request. */
-export function statusFor(err: unknown): number {
-  if (!(err instanceof BlastwallError)) return 500;
-  switch (err.code) {
-    case 'DEADLINE_EXCEEDED':
-    case 'TIMEOUT':
-      return 504;
-    case 'SHED':
-    case 'THROTTLED':
-    case 'RETRY_BUDGET_EXHAUSTED':
-    case 'CIRCUIT_OPEN':
-    case 'BULKHEAD_FULL':
-    case 'QUEUE_FULL':
-    case 'QUEUE_TIMEOUT':
-    case 'READ_ONLY':
-    case 'DEPENDENCY_FAILED':
-    case 'CLOSED':
-      return 503;
-    case 'CONFIG_INVALID':
-    case 'PAYLOAD_TOO_LARGE':
-      return 400;
-    default:
-      return 502;
-  }
-}
-
-/**
- * The answer for an error: a status, `Retry-After` when known, and `Blastwall-Overloaded: 1` when the
- * error is not retryable (shed, throttled, budget exhausted, breaker open, deadline gone) or came out of a
- * wall dependency (whose retry policy already ran here), so callers above stop retrying — retries happen
- * at one layer only.
- */
-export function errorResponse(err: unknown): GuardResponse {
-  const status = statusFor(err);
-  const headers: Record<string, string> = { 'content-type': JSON_TYPE };
-  let body: Record<string, unknown> = { error: 'INTERNAL', message: 'Internal error' };
-  if (err instanceof BlastwallError) {
-    body = { error: err.code, message: err.message };
-    // not retryable, or a dependency error (its retries already happened at this layer): callers above must not retry
-    if (!err.retryable || err.dependency !== undefined) headers[OVERLOADED_HEADER] = '1';
-    const after = err.retryAfterMs ?? (err.code === 'SHED' ? 1000 : undefined);
-    if (after !== undefined && status === 503) headers['retry-after'] = String(Math.max(1, Math.ceil(after / 1000)));
-  }
-  return { status, headers, body: JSON.stringify(body) };
-}
-
-function bad(message: string): Entry {
-  return { kind: 'respond', response: { status: 400, headers: { 'content-type': JSON_TYPE }, body: JSON.stringify({ error: 'BAD_REQUEST', message }) } };
+function bad(message: string): Routing {
+  return { kind: 'respond', response: clientProblem(400, 'BAD_REQUEST', 'Bad request', message) };
 }
 
 /**
  * Framework-neutral inbound guard: health and metrics endpoints, route → operation, priority, the
- * caller's deadline, and admission control. The node:http, Express, Fastify and Hono adapters are thin
- * shells around `enter()`.
+ * caller's deadline, the body's limits, and admission control. The node:http, Express, Fastify and Hono
+ * adapters are thin shells around `route()` → receive the body → `admit()`: a request takes an
+ * admission slot only once its body has arrived, so a slow upload holds a socket, never a slot.
  */
 export class HttpGuard {
   readonly admission: AdmissionController | undefined;
@@ -156,15 +134,29 @@ export class HttpGuard {
   private readonly trustPriority: boolean;
   readonly healthPath: string | false;
   readonly metricsPath: string | false;
-  private readonly histogram: IntervalHistogram | undefined;
+  readonly maxBodyBytes: number;
+  readonly bodyTimeoutMs: number;
+  readonly onError: ErrorReporter;
+  private readonly clock: Clock;
   private readonly ops = new Map<string, Operation>();
-  private lastLoopReset = 0;
 
   constructor(
     readonly wall: Wall,
     options: HttpGuardOptions = {},
   ) {
-    const o = objectOption('http', options, ['routes', 'defaultOperation', 'admission', 'trustPriorityHeader', 'healthPath', 'metricsPath', 'eventLoopDelay']);
+    const o = objectOption('http', options, [
+      'routes',
+      'defaultOperation',
+      'admission',
+      'trustPriorityHeader',
+      'healthPath',
+      'metricsPath',
+      'eventLoopDelay',
+      'maxBodyBytes',
+      'bodyTimeout',
+      'onError',
+    ]);
+    this.clock = wall.clock;
     if (o.routes !== undefined && !isPlainObject(o.routes)) throw configError('http.routes', 'an object of "METHOD /path" → { operation?, priority?, deadline? }', o.routes);
     const routes = (o.routes ?? {}) as Record<string, unknown>;
     this.routes = Object.entries(routes).map(([k, v]) => compileRoute(k, v as RouteSpec));
@@ -178,6 +170,9 @@ export class HttpGuard {
     this.trustPriority = o.trustPriorityHeader === undefined ? false : boolOption('http.trustPriorityHeader', o.trustPriorityHeader);
     this.healthPath = o.healthPath === undefined ? '/healthz' : o.healthPath === false ? false : stringOption('http.healthPath', o.healthPath, /^\//);
     this.metricsPath = o.metricsPath === undefined ? '/metrics' : o.metricsPath === false ? false : stringOption('http.metricsPath', o.metricsPath, /^\//);
+    this.maxBodyBytes = o.maxBodyBytes === undefined ? 1024 * 1024 : intOption('http.maxBodyBytes', o.maxBodyBytes, 0);
+    this.bodyTimeoutMs = durationOption('http.bodyTimeout', o.bodyTimeout ?? '30s', 1, MAX_TIMER_MS);
+    this.onError = o.onError === undefined ? defaultReporter : fnOption<ErrorReporter>('http.onError', o.onError);
     const loop = o.eventLoopDelay === undefined ? true : boolOption('http.eventLoopDelay', o.eventLoopDelay);
     if (o.admission instanceof AdmissionController) {
       this.admission = o.admission;
@@ -186,29 +181,13 @@ export class HttpGuard {
       this.ownsAdmission = false;
     } else {
       if (o.admission !== undefined && !isPlainObject(o.admission)) throw configError('http.admission', 'admission options, an AdmissionController or false', o.admission);
-      const a = (o.admission ?? {}) as AdmissionOptions;
-      if (loop && a.eventLoopDelay === undefined) {
-        this.histogram = monitorEventLoopDelay({ resolution: 10 });
-        this.histogram.enable();
-      }
-      this.admission = new AdmissionController(this.histogram === undefined ? a : { ...a, eventLoopDelay: () => this.loopDelayMs() });
+      const a: AdmissionOptions = { clock: this.clock, ...((o.admission ?? {}) as AdmissionOptions) };
+      this.admission = new AdmissionController(loop && a.eventLoop === undefined ? { ...a, eventLoop: true } : a);
       this.ownsAdmission = true;
     }
     // declare route operations now so bad specs fail at construction
     for (const r of this.routes) this.operationFor(r.key, r.spec);
     this.operationFor(this.fallback.operation, this.fallback);
-  }
-
-  /** p99 event-loop delay (ms) over roughly the last second. */
-  private loopDelayMs(): number {
-    const h = this.histogram!;
-    const v = h.count > 0 ? h.percentile(99) / 1e6 : 0;
-    const now = realClock.now();
-    if (now - this.lastLoopReset > 1000) {
-      this.lastLoopReset = now;
-      h.reset();
-    }
-    return v;
   }
 
   private operationFor(key: string, spec: RouteSpec | undefined): Operation {
@@ -246,19 +225,31 @@ export class HttpGuard {
       return { status: 200, headers: { 'content-type': this.wall.metricsContentType }, body: await this.wall.metrics() };
     } catch (err) {
       if (!(err instanceof BlastwallError)) throw err;
-      return { status: 404, headers: { 'content-type': JSON_TYPE }, body: JSON.stringify({ error: err.code, message: err.message }) };
+      return clientProblem(404, 'NOT_FOUND', 'Not found', 'Prometheus telemetry is off on this service.');
     }
   }
 
+  /** The problem+json answer for an error, reported to `onError` under the request's id. */
+  errorResponse(err: unknown, req?: { requestId?: string | undefined; method?: string; path?: string }): GuardResponse {
+    const ctx: Parameters<typeof errorResponse>[1] = { onError: this.onError };
+    if (req?.requestId !== undefined) ctx.requestId = req.requestId;
+    if (req?.method !== undefined) ctx.method = req.method;
+    if (req?.path !== undefined) ctx.path = req.path;
+    return errorResponse(err, ctx);
+  }
+
   /**
-   * Decides what to do with one request: answer it here (health, metrics, a bad header, shed) or
-   * admit it, returning a runner that executes the handler inside its operation.
+   * First step, synchronous (so an adapter can take the body's bytes from the first moment): answers
+   * health, metrics and malformed headers here, or maps the request to its operation, priority and body
+   * limits. Nothing is admitted yet.
    */
-  async enter(req: InboundRequest): Promise<Entry> {
+  route(req: InboundRequest): Routing {
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (req.path === this.healthPath) return { kind: 'respond', response: this.healthResponse() };
-      if (req.path === this.metricsPath) return { kind: 'respond', response: await this.metricsResponse() };
+      if (req.path === this.metricsPath) return { kind: 'respond', response: this.metricsResponse() };
     }
+    const arrivedAt = this.clock.now();
+    const requestId = requestIdOf(req.header('x-request-id'));
     let key: string;
     let spec: RouteSpec | undefined;
     if (req.route !== undefined) {
@@ -273,7 +264,7 @@ export class HttpGuard {
     try {
       operation = this.operationFor(key, spec);
     } catch (err) {
-      return { kind: 'respond', response: errorResponse(err) };
+      return { kind: 'respond', response: this.errorResponse(err, { requestId, method: req.method, path: req.path }) };
     }
     let priority = spec?.priority ?? operation.priority;
     if (this.trustPriority) {
@@ -284,21 +275,43 @@ export class HttpGuard {
         priority = p;
       }
     }
-    const deadline = parseDeadlineHeader(req.header(DEADLINE_HEADER));
-    if (deadline === null) return bad(`${DEADLINE_HEADER} must be a non-negative number of milliseconds`);
-    if (deadline === 0) {
-      return { kind: 'respond', response: errorResponse(new BlastwallError('DEADLINE_EXCEEDED', 'The caller granted no time; not started')) };
+    const caller = parseDeadlineHeader(req.header(DEADLINE_HEADER));
+    if (caller === null) return bad(`${DEADLINE_HEADER} must be a non-negative number of milliseconds`);
+    if (caller === 0) {
+      return { kind: 'respond', response: this.errorResponse(new BlastwallError('DEADLINE_EXCEEDED', 'The caller granted no time; not started'), { requestId }) };
     }
+    // the request's deadline counts from its arrival: the body and the admission wait spend it
+    const deadline = Math.min(caller ?? Number.POSITIVE_INFINITY, operation.deadlineMs);
+    const body: BodyLimits = { maxBytes: spec?.maxBodyBytes ?? this.maxBodyBytes, timeoutMs: Math.min(deadline, this.bodyTimeoutMs), clock: this.clock };
+    let used = false;
+    return {
+      kind: 'route',
+      routed: {
+        operation,
+        priority,
+        requestId,
+        body,
+        admit: () => {
+          if (used) return Promise.reject(new BlastwallError('CONFIG_INVALID', 'Routed.admit() called twice'));
+          used = true;
+          return this.admitRouted(operation, priority, deadline, arrivedAt, requestId);
+        },
+      },
+    };
+  }
+
+  private async admitRouted(operation: Operation, priority: Priority, deadline: number, arrivedAt: number, requestId: string): Promise<Entry> {
+    const left = (): number | undefined => (Number.isFinite(deadline) ? deadline - (this.clock.now() - arrivedAt) : undefined);
     let ticket: Ticket | undefined;
     if (this.admission !== undefined) {
       try {
-        ticket = await this.admission.admit(priority);
+        ticket = await this.admission.admit(priority, { deadlineMs: left() });
       } catch (err) {
         if (err instanceof BlastwallError && err.code === 'SHED') operation.counts.shed++;
-        return { kind: 'respond', response: errorResponse(err) };
+        return { kind: 'respond', response: this.errorResponse(err, { requestId }) };
       }
     }
-    const deadlineMs = deadline === undefined ? undefined : deadline - (ticket?.queuedMs ?? 0);
+    const deadlineMs = left();
     const t = ticket;
     let used = false;
     return {
@@ -327,9 +340,17 @@ export class HttpGuard {
     };
   }
 
-  /** Stops the event-loop monitor and, when the guard created it, the admission controller. */
+  /**
+   * `route()` then `admit()` at once, for requests whose body is already in hand (or that have none).
+   * Adapters receive the body between the two.
+   */
+  async enter(req: InboundRequest): Promise<Entry> {
+    const r = this.route(req);
+    return r.kind === 'respond' ? { kind: 'respond', response: await r.response } : r.routed.admit();
+  }
+
+  /** Closes the admission controller when the guard created it. */
   close(): void {
-    this.histogram?.disable();
     if (this.ownsAdmission) this.admission?.close();
   }
 }

@@ -1,9 +1,11 @@
-import { errorResponse, type GuardResponse, HttpGuard, type HttpGuardOptions } from './guard.js';
+import { receiveWebBody } from './body.js';
+import { HttpGuard, type HttpGuardOptions } from './guard.js';
+import type { GuardResponse } from './problem.js';
 import type { Wall } from '../wall/wall.js';
 
 /** The parts of Hono's Context the middleware uses. */
 interface HonoContext {
-  req: { method: string; path: string; header(name: string): string | undefined };
+  req: { method: string; path: string; header(name: string): string | undefined; raw: Request };
   res: Response;
   error?: unknown;
 }
@@ -15,9 +17,10 @@ function toResponse(r: GuardResponse, head: boolean): Response {
 class HttpStatus extends Error {}
 
 /**
- * Hono middleware (`app.use('*', honoMiddleware(wall, options))`): health, metrics, admission, and the
- * downstream handlers run inside the route's operation with the caller's deadline. A blastwall error
- * thrown by a handler becomes 503/504 with the don't-retry header.
+ * Hono middleware (`app.use('*', honoMiddleware(wall, options))`): health, metrics, the request body
+ * received within the route's limits before admission (413/408 otherwise; handlers read it as usual from
+ * `c.req`), admission, and the downstream handlers run inside the route's operation with the caller's
+ * deadline. An error thrown by a handler becomes problem+json (see `errorResponse`).
  */
 export function honoMiddleware(
   wallOrGuard: Wall | HttpGuard,
@@ -25,8 +28,17 @@ export function honoMiddleware(
 ): ((c: HonoContext, next: () => Promise<void>) => Promise<Response | undefined>) & { guard: HttpGuard } {
   const guard = wallOrGuard instanceof HttpGuard ? wallOrGuard : new HttpGuard(wallOrGuard, options);
   const mw = async (c: HonoContext, next: () => Promise<void>): Promise<Response | undefined> => {
-    const head = c.req.method === 'HEAD';
-    const entry = await guard.enter({ method: c.req.method, path: c.req.path, header: (n) => c.req.header(n) });
+    const method = c.req.method;
+    const head = method === 'HEAD';
+    const r = guard.route({ method, path: c.req.path, header: (n) => c.req.header(n) });
+    if (r.kind === 'respond') return toResponse(await r.response, head);
+    const info = { requestId: r.routed.requestId, method, path: c.req.path };
+    const raw = c.req.raw;
+    const got = await receiveWebBody(raw, r.routed.body);
+    if (!got.ok) return got.response === undefined ? new Response(null, { status: 400, headers: { connection: 'close' } }) : toResponse(got.response, head);
+    // the handlers read the received bytes from a fresh Request
+    if (got.body !== undefined) c.req.raw = new Request(raw.url, { method, headers: raw.headers, body: got.body, signal: raw.signal });
+    const entry = await r.routed.admit();
     if (entry.kind === 'respond') return toResponse(entry.response, head);
     try {
       await entry.admitted.run(async () => {
@@ -39,7 +51,7 @@ export function honoMiddleware(
     } catch (err) {
       if (err instanceof HttpStatus) return undefined;
       // the handler already ran: Hono keeps the answer on the context
-      c.res = toResponse(errorResponse(err), head);
+      c.res = toResponse(guard.errorResponse(err, info), head);
       return undefined;
     }
   };

@@ -1,4 +1,7 @@
 export * from './headers.js';
+export * from './problem.js';
+export * from './json.js';
+export * from './body.js';
 export * from './guard.js';
 export * from './node.js';
 export * from './express.js';

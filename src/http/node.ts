@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorResponse, type GuardResponse, HttpGuard, type HttpGuardOptions } from './guard.js';
+import { receiveNodeBody } from './body.js';
+import { HttpGuard, type HttpGuardOptions, type Routed, type Routing } from './guard.js';
+import type { GuardResponse } from './problem.js';
 import type { Wall } from '../wall/wall.js';
 
 /** Writes a guard answer on a node:http response (if nothing was sent yet). */
 export function writeResponse(res: ServerResponse, r: GuardResponse, head = false): void {
   if (res.headersSent) {
-    res.end();
+    if (!res.writableEnded) res.end();
     return;
   }
   res.writeHead(r.status, { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)) });
@@ -34,12 +36,48 @@ export function responseDone(res: ServerResponse): Promise<void> {
   });
 }
 
+/**
+ * The node-side flow every IncomingMessage adapter shares: receive the body within the route's limits
+ * (answering 413/408 itself), then take an admission slot, then run `next` inside the operation until the
+ * response closes. Resolves when the request is answered; never rejects.
+ */
+export function guardNodeRequest(guard: HttpGuard, routed: Routed, req: IncomingMessage, res: ServerResponse, next: () => unknown, head: boolean): Promise<void> {
+  const info = { requestId: routed.requestId, method: req.method ?? 'GET', path: pathOf(req.url) };
+  return receiveNodeBody(req, routed.body)
+    .then(async (got) => {
+      if (!got.ok) {
+        if (got.response !== undefined) writeResponse(res, got.response, head);
+        return;
+      }
+      const entry = await routed.admit();
+      if (entry.kind === 'respond') return writeResponse(res, entry.response, head);
+      await entry.admitted.run(() => {
+        const done = responseDone(res);
+        return Promise.all([next(), done]).then(() => undefined);
+      });
+    })
+    .catch((err: unknown) => {
+      // a 5xx the handler wrote itself is already answered (responseDone rejects to teach the limiter)
+      if (!res.headersSent) writeResponse(res, guard.errorResponse(err, info), head);
+      else if (!res.writableEnded) res.end();
+    });
+}
+
+/** Writes a `route()` answer (metrics arrive asynchronously); a failure is answered as problem+json. */
+export function respondWith(guard: HttpGuard, res: ServerResponse, response: GuardResponse | Promise<GuardResponse>, head: boolean, info: { method: string; path: string }): void {
+  Promise.resolve(response).then(
+    (r) => writeResponse(res, r, head),
+    (err: unknown) => writeResponse(res, guard.errorResponse(err, info), head),
+  );
+}
+
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 /**
  * Wraps a node:http request listener: `/healthz`, `/metrics`, operation by route, priority, the
- * caller's deadline, admission control. The handler runs inside the operation until the response closes;
- * an error it throws (or rejects with) is answered with `errorResponse`.
+ * caller's deadline, the body received within its limits (before admission: a slow upload never holds a
+ * slot), admission control. The handler runs inside the operation until the response closes and reads
+ * the request as usual; an error it throws (or rejects with) is answered with problem+json.
  */
 export function nodeHandler(
   wallOrGuard: Wall | HttpGuard,
@@ -49,18 +87,21 @@ export function nodeHandler(
   const guard = wallOrGuard instanceof HttpGuard ? wallOrGuard : new HttpGuard(wallOrGuard, options);
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET';
-    guard
-      .enter({ method, path: pathOf(req.url), header: headerReader(req.headers) })
-      .then((entry) => {
-        if (entry.kind === 'respond') return writeResponse(res, entry.response, method === 'HEAD');
-        return entry.admitted.run(() => {
-          const done = responseDone(res);
-          return Promise.all([handler(req, res), done]).then(() => undefined);
-        });
-      })
-      .catch((err: unknown) => {
-        if (!res.writableEnded) writeResponse(res, errorResponse(err));
-      });
+    const head = method === 'HEAD';
+    const path = pathOf(req.url);
+    let r: Routing;
+    try {
+      r = guard.route({ method, path, header: headerReader(req.headers) });
+    } catch (err) {
+      writeResponse(res, guard.errorResponse(err, { method, path }), head);
+      return;
+    }
+    if (r.kind === 'route') {
+      // synchronously, so the body's bytes are taken from the first one (see receiveNodeBody)
+      void guardNodeRequest(guard, r.routed, req, res, () => handler(req, res), head);
+      return;
+    }
+    respondWith(guard, res, r.response, head, { method, path });
   };
   return Object.assign(listener, { guard });
 }

@@ -45,6 +45,9 @@ interface Setup {
   status: { next: number[] };
 }
 
+/** The caller a request acts for: here, its bearer token (as a real service would resolve its account). */
+const byAuthorization = (req: { header(name: string): string | undefined }): string => req.header('authorization') ?? 'anonymous';
+
 async function nodeSetup(): Promise<Setup> {
   const store = new MemoryStore();
   const clock = new FakeClock();
@@ -52,7 +55,7 @@ async function nodeSetup(): Promise<Setup> {
   let calls = 0;
   const hold: Setup['hold'] = {};
   const status: Setup['status'] = { next: [] };
-  const handler = idempotentNode({ idempotency: idem }, async (_req, { body, work }) => {
+  const handler = idempotentNode({ idempotency: idem, scope: byAuthorization }, async (_req, { body, work }) => {
     calls++;
     hold.started?.();
     if (hold.promise !== undefined) await hold.promise;
@@ -295,12 +298,12 @@ describe('express specifics', () => {
     const idem = createIdempotency({ store: new MemoryStore(), clock: new FakeClock() });
     let runs = 0;
     const app = express();
-    app.post('/raw', express.json(), expressIdempotency({ idempotency: idem }), (_req, res) => {
+    app.post('/raw', express.json(), expressIdempotency({ idempotency: idem, scope: 'global' }), (_req, res) => {
       runs++;
       res.writeHead(202, { 'content-type': 'text/plain', location: '/jobs/1' });
       res.end(`accepted ${runs}`);
     });
-    app.post('/nobody', expressIdempotency({ idempotency: idem }), (_req, res) => {
+    app.post('/nobody', expressIdempotency({ idempotency: idem, scope: 'global' }), (_req, res) => {
       res.status(201).end('ok');
     });
     const url = await listen(createServer(app));
@@ -326,7 +329,7 @@ const adapters: [string, Make][] = [
     async (idem, onRun) => {
       const app = express();
       app.use(express.json());
-      app.post('/payments', expressIdempotency({ idempotency: idem }), (req, res) => {
+      app.post('/payments', expressIdempotency({ idempotency: idem, scope: 'global' }), (req, res) => {
         onRun();
         (req as unknown as { idempotency: Work }).idempotency.effect('payments', String(Math.random()), req.body);
         res.status(201).json({ ok: true, amount: (req.body as { amount: number }).amount });
@@ -339,7 +342,7 @@ const adapters: [string, Make][] = [
     async (idem, onRun) => {
       const app = Fastify();
       await app.register(async (scope) => {
-        installFastifyIdempotency(scope as never, { idempotency: idem });
+        installFastifyIdempotency(scope as never, { idempotency: idem, scope: 'global' });
         scope.post('/payments', async (req, reply) => {
           onRun();
           (req as unknown as { idempotency: Work }).idempotency.effect('payments', String(Math.random()), req.body);
@@ -355,7 +358,7 @@ const adapters: [string, Make][] = [
     'hono',
     async (idem, onRun) => {
       const app = new Hono<{ Variables: { idempotency: Work } }>();
-      app.use('/payments', honoIdempotency({ idempotency: idem }) as never);
+      app.use('/payments', honoIdempotency({ idempotency: idem, scope: 'global' }) as never);
       app.post('/payments', async (c) => {
         onRun();
         const body = (await c.req.json()) as { amount: number };
