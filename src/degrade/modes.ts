@@ -112,6 +112,20 @@ export class ModeController {
     this.rulesState = rules.map((rule) => ({ rule, active: false, since: this.clock.now() }));
   }
 
+  /**
+   * For the audit: each rule and the (dependency, state) pairs for which it would fire, each judged on the
+   * snapshot `snapshotWith(dependency, state)` builds (a throwing rule counts as not firing).
+   */
+  firesOn(snapshotWith: (dependency: string, state: string) => ModeSnapshot, dependencies: readonly string[] = [], states: readonly string[] = ['delayed', 'retrying', 'degraded', 'corrupt', 'unavailable']): { name: string; mode: string; firesOn: { dependency: string; state: string }[] }[] {
+    return this.rulesState.map(({ rule }) => {
+      const base = snapshotWith('', 'healthy');
+      const deps = dependencies.length > 0 ? dependencies : Object.keys(base.dependencies);
+      const firesOn: { dependency: string; state: string }[] = [];
+      for (const dependency of deps) for (const state of states) if (quietly(rule.when, snapshotWith(dependency, state))) firesOn.push({ dependency, state });
+      return { name: rule.name, mode: rule.mode, firesOn };
+    });
+  }
+
   get hasRules(): boolean {
     return this.rulesState.length > 0;
   }
@@ -163,6 +177,15 @@ export class ModeController {
     this.current = mode;
     this.since = this.clock.now();
     this.changes.emit({ from, to: mode, reason, manual, at: this.since });
+  }
+}
+
+/** A rule judged on a hypothetical snapshot: a throw is "does not fire", with no warning. */
+function quietly(f: (s: ModeSnapshot) => boolean, s: ModeSnapshot): boolean {
+  try {
+    return f(s) === true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,7 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
-import { configError, enumOption, objectOption, ratioOption } from '../core/validate.js';
+import { configError, enumOption, objectOption, ratioOption, stringOption } from '../core/validate.js';
+import type { SourceLocation } from './source.js';
 import { CallKind, RollingStats } from '../health/rolling.js';
 import { type Priority, PRIORITIES, type OperationContext, operationStorage } from '../core/operation-context.js';
 
@@ -11,6 +12,11 @@ export interface OperationSpec {
   deadline?: Duration;
   /** Availability objective: multi-window burn-rate alerts are raised against it. */
   slo?: { availability: number };
+  /** The business capability this operation serves ("customers can pay"): shown first on the page. */
+  capability?: string;
+  /** Who owns this operation, and where its runbook is. */
+  owner?: string;
+  runbook?: string;
 }
 
 export interface RunOptions {
@@ -32,6 +38,11 @@ export class Operation {
   /** @internal Counts at the last impact report. */
   reported = { requests: 0, failed: 0, degraded: 0, shed: 0 };
   readonly availability: number | undefined;
+  readonly capability: string | undefined;
+  readonly owner: string | undefined;
+  readonly runbook: string | undefined;
+  /** Where it was declared (set by the wall; for audit findings). */
+  source: SourceLocation | undefined;
   /** Rolling latency and outcome signals of this operation's runs (for drift detection and health). */
   readonly stats = new RollingStats(60_000);
 
@@ -40,7 +51,10 @@ export class Operation {
     spec: OperationSpec,
     private readonly clock: Clock,
   ) {
-    const o = objectOption(`operation '${name}'`, spec, ['priority', 'deadline', 'slo']);
+    const o = objectOption(`operation '${name}'`, spec, ['priority', 'deadline', 'slo', 'capability', 'owner', 'runbook']);
+    this.capability = o.capability === undefined ? undefined : stringOption(`${name}.capability`, o.capability);
+    this.owner = o.owner === undefined ? undefined : stringOption(`${name}.owner`, o.owner);
+    this.runbook = o.runbook === undefined ? undefined : stringOption(`${name}.runbook`, o.runbook);
     if (o.slo !== undefined) {
       const slo = objectOption(`${name}.slo`, o.slo, ['availability']);
       this.availability = ratioOption(`${name}.slo.availability`, slo.availability);

@@ -29,7 +29,7 @@ function chain(clock: FakeClock, retry: Retry, db: (ctx: AttemptContext) => Prom
     walls.push(w);
     return w;
   };
-  const retrySpec = { attempts: retry.attempts, backoff: 0, budget: retry.budget === false ? false : { ...retry.budget, window: '10s' } } as const;
+  const retrySpec = { attempts: retry.attempts, backoff: 0, budget: retry.budget === false ? (false as const) : { ...retry.budget, window: '10s' as const } };
   const storeWall = mk('store');
   const dbDep = storeWall.dependency('db', { timeout: t.storeToDb as '100ms', retry: retrySpec, breaker: false, concurrency: { limit: 10_000, queue: 0 } });
   const read = storeWall.operation('read', { priority: 'critical', deadline: '2s' });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parseTopology, TOPOLOGY_SCHEMA } from '../../src/audit/index.js';
 import { dep, op } from './fixtures.js';
