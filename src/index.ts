@@ -19,7 +19,7 @@ export { redisCacheStore, type RedisLike } from './policies/cache/redis.js';
 export * from './wall/index.js';
 export type { HealthState } from './health/classifier.js';
 export type { SignalTotals } from './health/rolling.js';
-export { METRIC_NAMES, LATENCY_BUCKETS } from './telemetry/prometheus.js';
+export { METRIC_NAMES, LATENCY_BUCKETS } from './telemetry/names.js';
 export * from './degrade/index.js';
 export * from './timeline/index.js';
 export { postmortem } from './timeline/postmortem.js';

@@ -1,29 +1,31 @@
-import { type Attributes, type Counter, type Histogram, type Meter, metrics } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import type { ErrorCode } from '../core/errors.js';
 import type { HealthState } from '../health/classifier.js';
 import type { CallKind } from '../health/rolling.js';
-import type { Dependency, Source, TelemetrySink } from '../wall/dependency.js';
+import type { AnswerSource, DependencyView, TelemetrySink } from './sink.js';
 
 const OUTCOMES = ['success', 'failure', 'rejected', 'invalid'] as const;
 const HEALTH_CODE: Record<HealthState, number> = { healthy: 0, delayed: 1, retrying: 2, degraded: 3, corrupt: 4, unavailable: 5 };
 const BREAKER_CODE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
 
 /**
- * OpenTelemetry metrics through `@opentelemetry/api`: they reach whatever MeterProvider the application
- * registered (and cost a no-op call when none is). Attribute objects are built once per dependency and outcome.
+ * OpenTelemetry metrics on a `Meter` of `@opentelemetry/api` (the wall passes the global one,
+ * `metrics.getMeter('blastwall')`, unless given one): they reach whatever MeterProvider the application
+ * registered (and cost a no-op call when none is). Attribute objects are built once per dependency and
+ * outcome. This file loads nothing at run time (types only).
  */
 export class OpenTelemetryExporter implements TelemetrySink {
   private readonly calls: Counter;
   private readonly attempts: Counter;
   private readonly duration: Histogram;
   private readonly servedCounter: Counter;
-  private readonly attrs = new Map<Dependency, { outcome: Attributes[]; base: Attributes; byCode: Map<string, Attributes>; source: Record<Source, Attributes> }>();
+  private readonly attrs = new Map<DependencyView, { outcome: Attributes[]; base: Attributes; byCode: Map<string, Attributes>; source: Record<AnswerSource, Attributes> }>();
 
   constructor(
     private readonly service: string,
-    health: (dep: Dependency) => HealthState,
-    deps: () => Iterable<Dependency>,
-    meter: Meter = metrics.getMeter('blastwall'),
+    health: (dep: DependencyView) => HealthState,
+    deps: () => Iterable<DependencyView>,
+    meter: Meter,
   ) {
     this.calls = meter.createCounter('blastwall.dependency.calls', { description: 'Dependency calls by outcome' });
     this.attempts = meter.createCounter('blastwall.dependency.attempts', { description: 'Attempts made against the dependency' });
@@ -41,7 +43,7 @@ export class OpenTelemetryExporter implements TelemetrySink {
       });
   }
 
-  private of(dep: Dependency) {
+  private of(dep: DependencyView) {
     let a = this.attrs.get(dep);
     if (a === undefined) {
       const base = { 'service.name': this.service, dependency: dep.name };
@@ -56,7 +58,7 @@ export class OpenTelemetryExporter implements TelemetrySink {
     return a;
   }
 
-  call(dep: Dependency, kind: CallKind, source: Source, durationMs: number, attempts: number, code: ErrorCode | undefined): void {
+  call(dep: DependencyView, kind: CallKind, source: AnswerSource, durationMs: number, attempts: number, code: ErrorCode | undefined): void {
     const a = this.of(dep);
     let attrs = a.outcome[kind]!;
     if (code !== undefined) {
@@ -76,7 +78,7 @@ export class OpenTelemetryExporter implements TelemetrySink {
     if (kind === 0) this.servedCounter.add(1, a.source[source]);
   }
 
-  served(dep: Dependency, source: Source): void {
+  served(dep: DependencyView, source: AnswerSource): void {
     this.servedCounter.add(1, this.of(dep).source[source]);
   }
 }

@@ -2,27 +2,15 @@ import { Registry } from 'prom-client';
 import type { ErrorCode } from '../core/errors.js';
 import type { HealthState } from '../health/classifier.js';
 import type { CallKind } from '../health/rolling.js';
-import type { Dependency, Source, TelemetrySink } from '../wall/dependency.js';
+import { LATENCY_BUCKETS, METRIC_NAMES } from './names.js';
+import type { AnswerSource, DependencyView, TelemetrySink } from './sink.js';
 
-/** Latency histogram bounds, seconds. */
-export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export { LATENCY_BUCKETS, METRIC_NAMES } from './names.js';
+
 const BOUNDS_MS = LATENCY_BUCKETS.map((s) => s * 1000);
 const OUTCOMES = ['success', 'failure', 'rejected', 'invalid'] as const;
 const HEALTH_STATES: HealthState[] = ['healthy', 'delayed', 'degraded', 'retrying', 'unavailable', 'corrupt'];
 const BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated'] as const;
-
-/** The metric names, documented in the README and checked by the exposition test. */
-export const METRIC_NAMES = {
-  calls: 'blastwall_dependency_calls_total',
-  attempts: 'blastwall_dependency_attempts_total',
-  latency: 'blastwall_dependency_latency_seconds',
-  errors: 'blastwall_dependency_errors_total',
-  rejections: 'blastwall_dependency_rejections_total',
-  served: 'blastwall_dependency_served_total',
-  breaker: 'blastwall_dependency_breaker_state',
-  health: 'blastwall_dependency_health_state',
-  backlog: 'blastwall_dependency_deferred_backlog',
-} as const;
 
 class DepCounters {
   readonly outcomes = new Float64Array(4);
@@ -32,8 +20,8 @@ class DepCounters {
   count = 0;
   readonly errors = new Map<ErrorCode, number>();
   readonly rejections = new Map<ErrorCode, number>();
-  readonly served: Record<Source, number> = { live: 0, cache: 0, fallback: 0 };
-  constructor(readonly dep: Dependency) {}
+  readonly served: Record<AnswerSource, number> = { live: 0, cache: 0, fallback: 0 };
+  constructor(readonly dep: DependencyView) {}
 }
 
 interface MetricValue {
@@ -49,11 +37,11 @@ interface MetricValue {
  */
 export class PrometheusExporter implements TelemetrySink {
   readonly registry: Registry;
-  private readonly deps = new Map<Dependency, DepCounters>();
+  private readonly deps = new Map<DependencyView, DepCounters>();
 
   constructor(
     private readonly service: string,
-    private readonly health: (dep: Dependency) => HealthState,
+    private readonly health: (dep: DependencyView) => HealthState,
     registry?: Registry,
   ) {
     this.registry = registry ?? new Registry();
@@ -112,7 +100,7 @@ export class PrometheusExporter implements TelemetrySink {
     );
   }
 
-  register(dep: Dependency): void {
+  register(dep: DependencyView): void {
     if (!this.deps.has(dep)) this.deps.set(dep, new DepCounters(dep));
   }
 
@@ -122,7 +110,7 @@ export class PrometheusExporter implements TelemetrySink {
     return out;
   }
 
-  call(dep: Dependency, kind: CallKind, source: Source, durationMs: number, attempts: number, code: ErrorCode | undefined): void {
+  call(dep: DependencyView, kind: CallKind, source: AnswerSource, durationMs: number, attempts: number, code: ErrorCode | undefined): void {
     let c = this.deps.get(dep);
     if (c === undefined) {
       c = new DepCounters(dep);
@@ -144,7 +132,7 @@ export class PrometheusExporter implements TelemetrySink {
     }
   }
 
-  served(dep: Dependency, source: Source): void {
+  served(dep: DependencyView, source: AnswerSource): void {
     const c = this.deps.get(dep);
     if (c !== undefined) c.served[source]++;
   }

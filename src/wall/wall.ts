@@ -18,7 +18,8 @@ import type { DependencySpec } from './dependency-spec.js';
 import type { DependencyHealth, ServiceStatus, WallEvent, WallHealth } from './events.js';
 import { Operation, type OperationSpec } from './operation.js';
 import { SignalsFeed } from './signals.js';
-import { type TelemetryOptions, WallTelemetry } from './telemetry.js';
+import { type TelemetryOptions, WallTelemetry, sinksOption } from './telemetry.js';
+import type { TelemetrySink } from '../telemetry/sink.js';
 import { toTimelineEntry } from './timeline-entry.js';
 import { serviceStatus } from './status.js';
 import { type Topology, topologyOf } from './topology.js';
@@ -40,7 +41,10 @@ export interface WallOptions {
   store?: IntegrityStore;
   /** Receives every wall event as a timeline entry (see src/timeline). */
   timeline?: { record(entry: TimelineEntryInput): unknown };
+  /** Exporters the wall builds for you (prom-client and the OpenTelemetry API are loaded only when asked for). */
   telemetry?: TelemetryOptions;
+  /** Your own telemetry sinks: each receives every finished call (see `TelemetrySink`). */
+  sinks?: TelemetrySink[];
   /** How often health is re-evaluated (transition events are emitted then). Default 1s. */
   healthInterval?: Duration;
   /** How long `close()` waits for deferred work before dropping it. Default 5s. */
@@ -51,7 +55,7 @@ export interface WallOptions {
   drift?: DriftMonitorOptions | false;
 }
 
-const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell', 'drift'];
+const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell', 'drift', 'sinks'];
 
 /**
  * One per service process: the registry of dependencies and operations, and the health loop that
@@ -105,11 +109,11 @@ export class Wall {
       this.featureRegistry.onMode(c.to);
       this.emit({ type: 'mode', ...c });
     });
-    this.telemetry = new WallTelemetry(this.service, o.telemetry, () => this.deps.values());
+    this.telemetry = new WallTelemetry(this.service, o.telemetry, sinksOption(o.sinks), () => this.deps.values());
     this.host = {
       clock: this.clock,
       scheduler: this.scheduler,
-      telemetry: this.telemetry.sink,
+      telemetry: undefined,
       onBreakerChange: (dep, from, to, reason) => {
         this.emit({ type: 'breaker', at: this.clock.now(), dependency: dep.name, from, to, reason });
         this.evaluateOne(dep);
@@ -124,6 +128,7 @@ export class Wall {
       },
       isClosed: () => this.closed,
     };
+    this.telemetry.attach(this.host);
     if (o.store !== undefined) {
       const st = storeOption(o.store);
       this.ownedStore = st;
