@@ -2,7 +2,7 @@
  * The reference shop service used by the demo and the drills: one wall, four dependencies of every
  * criticality, two operations, and fault switches to break each dependency on purpose.
  */
-import { type AttemptContext, type Clock, type Timeline, type Wall, createWall, realClock, sleep } from 'blastwall';
+import { type AttemptContext, type Clock, type Timeline, type Wall, type WallOptions, createWall, realClock, sleep } from 'blastwall';
 
 export interface Faults {
   /** Extra latency added to every payments call (ms). */
@@ -15,7 +15,9 @@ export interface Faults {
   emailDown: boolean;
 }
 
-export function createShop(options: { clock?: Clock; random?: () => number; timeline?: Timeline } = {}) {
+export function createShop(
+  options: { clock?: Clock; random?: () => number; timeline?: Timeline; /** Extra wall options (drills: `faults`, `store`, `modeDwell`). */ wall?: Partial<Omit<WallOptions, 'service' | 'clock' | 'timeline'>> } = {},
+) {
   const clock = options.clock ?? realClock;
   const random = options.random ?? Math.random;
   const faults: Faults = { paymentsLatencyMs: 0, paymentsErrorRate: 0, recsHang: false, emailDown: false };
@@ -25,6 +27,7 @@ export function createShop(options: { clock?: Clock; random?: () => number; time
     healthInterval: '200ms',
     telemetry: { prometheus: true },
     ...(options.timeline ? { timeline: options.timeline } : {}),
+    ...options.wall,
   });
 
   const payments = wall.dependency('payments', {

@@ -40,7 +40,7 @@ export interface DrillRequest {
 export interface DrillWall {
   readonly faults: WallFaults;
   health(): { status: string; mode: string; dependencies: Record<string, { state: string; signals: { p99: number } }> };
-  onEvent(listener: (e: { type: string; [k: string]: unknown }) => void): () => void;
+  onEvent(listener: (e: { type: string }) => void): () => void;
   dependencies(): readonly { name: string; counters: { calls: number }; objective: { p99Ms: number } }[];
 }
 
@@ -105,6 +105,18 @@ export interface ScheduledFault {
   operations?: string[];
 }
 
+/**
+ * A fault below the library, started and ended by the drill (e.g. a `FaultProxy` refusing connections to
+ * the store): `start(app)` at `at`, `end(app)` after `for`.
+ */
+export interface ScheduledAction {
+  name: string;
+  at: Duration;
+  for: Duration;
+  start: (app: any) => unknown;
+  end: (app: any) => unknown;
+}
+
 export interface DrillSpec {
   name: string;
   description?: string;
@@ -117,7 +129,7 @@ export interface DrillSpec {
     /** How long to wait for answers after the load ends. Default 5s. */
     drain?: Duration;
   };
-  faults: ScheduledFault[];
+  faults: (ScheduledFault | ScheduledAction)[];
   invariants: Invariant[];
   seed?: number | string;
 }
@@ -134,6 +146,7 @@ export interface Drill {
     drainMs: number;
   };
   readonly faults: (Omit<ScheduledFault, 'at' | 'for'> & { atMs: number; forMs: number; compiled: CompiledFault })[];
+  readonly actions: (Omit<ScheduledAction, 'at' | 'for'> & { atMs: number; forMs: number })[];
   readonly invariants: readonly Invariant[];
   readonly seed: number | string;
   readonly spec: DrillSpec;
@@ -171,8 +184,20 @@ export function defineDrill(spec: DrillSpec): Drill {
   const maxInflight = l.maxInflight === undefined ? 2000 : intOption('load.maxInflight', l.maxInflight, 1, 100_000);
   const drainMs = l.drain === undefined ? 5000 : durationOption('load.drain', l.drain, 0, 120_000);
   if (!Array.isArray(s.faults)) throw configError('faults', 'an array of { dependency, fault, at, for } (empty for none)', s.faults);
-  const faults = s.faults.map((v: unknown, i) => {
+  const actions: Drill['actions'][number][] = [];
+  const faults = s.faults.flatMap((v: unknown, i) => {
     const f = `faults[${i}]`;
+    if (isPlainObject(v) && 'start' in v) {
+      const a = objectOption(f, v, ['name', 'at', 'for', 'start', 'end']);
+      actions.push({
+        name: stringOption(`${f}.name`, a.name),
+        atMs: durationOption(`${f}.at`, a.at, 0, durationMs),
+        forMs: durationOption(`${f}.for`, a.for, 1, MAX_DRILL_MS),
+        start: fnOption(`${f}.start`, a.start),
+        end: fnOption(`${f}.end`, a.end),
+      });
+      return [];
+    }
     const o = objectOption(f, v, ['dependency', 'fault', 'at', 'for', 'rate', 'seed', 'operations']);
     const atMs = durationOption(`${f}.at`, o.at, 0, durationMs);
     const forMs = durationOption(`${f}.for`, o.for, 1, MAX_DRILL_MS);
@@ -183,17 +208,18 @@ export function defineDrill(spec: DrillSpec): Drill {
         if (!(stringOption(`${f}.operations[${j}]`, n) in operations)) throw configError(`${f}.operations[${j}]`, `an operation of the load (${Object.keys(operations).join(', ')})`, n);
       });
     }
-    return { ...(o as unknown as ScheduledFault), dependency: stringOption(`${f}.dependency`, o.dependency), atMs, forMs, compiled: compileFault(o.fault, `${f}.fault`) };
+    return [{ ...(o as unknown as ScheduledFault), dependency: stringOption(`${f}.dependency`, o.dependency), atMs, forMs, compiled: compileFault(o.fault, `${f}.fault`) }];
   });
+  const windows = [...faults, ...actions];
   if (!Array.isArray(s.invariants) || s.invariants.length === 0) throw configError('invariants', 'a non-empty array of invariants', s.invariants);
   const invariants = s.invariants.map((v: unknown, i) => invariantOption(`invariants[${i}]`, v));
   invariants.forEach((inv, i) => {
     for (const op of inv.refs.operations ?? []) {
       if (!(op in operations)) throw configError(`invariants[${i}]`, `an invariant on an operation of the load (${Object.keys(operations).join(', ')}): ${inv.name}`, op);
     }
-    if (inv.refs.faults === true && faults.length === 0) throw configError(`invariants[${i}]`, `a drill with at least one fault for: ${inv.name}`, 'no faults');
-    if (inv.refs.after !== undefined && faults.length > 0) {
-      const lastEnd = Math.max(...faults.map((f) => f.atMs + f.forMs));
+    if (inv.refs.faults === true && windows.length === 0) throw configError(`invariants[${i}]`, `a drill with at least one fault for: ${inv.name}`, 'no faults');
+    if (inv.refs.after !== undefined && windows.length > 0) {
+      const lastEnd = Math.max(...windows.map((f) => f.atMs + f.forMs));
       const after = inv.refs.after as number;
       if (lastEnd + after > durationMs) {
         throw configError('load.duration', `a duration ≥ ${lastEnd + after}ms so that "${inv.name}" can be observed (last fault ends at ${lastEnd}ms)`, l.duration);
@@ -207,6 +233,7 @@ export function defineDrill(spec: DrillSpec): Drill {
     target,
     load: { durationMs, operations, maxInflight, drainMs },
     faults,
+    actions,
     invariants,
     seed: (s.seed as number | string | undefined) ?? name,
     spec,

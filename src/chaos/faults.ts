@@ -17,16 +17,15 @@ export type LatencyFault = { kind: 'latency'; delay: Duration } | { kind: 'laten
 
 /**
  * The attempt fails. `error`: the Error thrown (a function makes a fresh one per attempt; a string is the
- * message). `status`: an HTTP answer as a `createFetch` call would see it — a synthetic `Response` with that
- * status (and `Retry-After` from `retryAfter`), thrown as an `InjectedHttpError` the way `createFetch` fails
- * on 5xx (429 too: it is a refusal), or returned as it is with `respond: true`.
+ * message). `status`: an HTTP answer, as a `fetch`/`createFetch` call would get it — the attempt resolves
+ * with a synthetic `Response` of that status (with `Retry-After` from `retryAfter`), which the wall's
+ * `failOnResult` (default: 5xx and 429 fail, `Retry-After` honoured) and `createFetch` turn into a failure.
  */
 export interface ErrorFault {
   kind: 'error';
   error?: Error | string | (() => Error);
   status?: number;
   retryAfter?: Duration;
-  respond?: boolean;
 }
 
 /** The attempt never settles until its signal aborts (timeout, deadline, caller) or the fault ends. */
@@ -70,18 +69,6 @@ export class InjectedFaultError extends Error {
     readonly fault: FaultKind,
   ) {
     super(message);
-  }
-}
-
-/** An injected HTTP answer, thrown as `createFetch` throws for an upstream failure. `retryAfterMs` is honoured by retry. */
-export class InjectedHttpError extends InjectedFaultError {
-  override readonly name = 'InjectedHttpError';
-  constructor(
-    readonly status: number,
-    readonly retryAfterMs: number | undefined,
-    readonly response: Response,
-  ) {
-    super(`Upstream answered ${status} (injected)`, 'error');
   }
 }
 
@@ -162,12 +149,11 @@ export function compileFault(value: unknown, field = 'fault', nested = false): C
       };
     }
     case 'error': {
-      objectOption(field, value, ['kind', 'error', 'status', 'retryAfter', 'respond']);
+      objectOption(field, value, ['kind', 'error', 'status', 'retryAfter']);
       if (value.status !== undefined) {
         if (value.error !== undefined) throw configError(f('error'), 'absent when `status` is given (an HTTP answer or an Error, not both)', value.error);
         const status = intOption(f('status'), value.status, 400, 599);
         const retryAfterMs = value.retryAfter === undefined ? undefined : durationOption(f('retryAfter'), value.retryAfter, 0, 86_400_000);
-        const respond = value.respond === undefined ? false : value.respond === true ? true : value.respond === false ? false : bad(f('respond'), 'a boolean', value.respond);
         const make = (): Response =>
           new Response(JSON.stringify({ error: 'injected', status }), {
             status,
@@ -176,13 +162,11 @@ export function compileFault(value: unknown, field = 'fault', nested = false): C
         return {
           kind,
           description: `error: HTTP ${status}${retryAfterMs === undefined ? '' : ` (Retry-After ${formatDuration(retryAfterMs)})`}`,
-          json: { kind, status, ...(retryAfterMs === undefined ? {} : { retryAfter: retryAfterMs }), ...(respond ? { respond } : {}) },
-          effect: respond ? () => Promise.resolve(make()) : () => Promise.reject(new InjectedHttpError(status, retryAfterMs, make())),
+          json: { kind, status, ...(retryAfterMs === undefined ? {} : { retryAfter: retryAfterMs }) },
+          effect: () => Promise.resolve(make()),
         };
       }
-      if (value.retryAfter !== undefined || value.respond !== undefined) {
-        throw configError(f('status'), 'an HTTP status (400–599) when `retryAfter` or `respond` is given', value.status);
-      }
+      if (value.retryAfter !== undefined) throw configError(f('status'), 'an HTTP status (400–599) when `retryAfter` is given', value.status);
       const e = value.error;
       let make: () => Error;
       let shown: string;
@@ -251,10 +235,6 @@ export function compileFault(value: unknown, field = 'fault', nested = false): C
   }
 }
 
-function bad(field: string, expectation: string, value: unknown): never {
-  throw configError(field, expectation, value);
-}
-
 function structuredCloneSafe(v: unknown): unknown {
   try {
     return structuredClone(v);
@@ -290,7 +270,7 @@ export const fault = {
   error(error?: Error | string | (() => Error)): ErrorFault {
     return error === undefined ? { kind: 'error' } : { kind: 'error', error };
   },
-  status(status: number, options: { retryAfter?: Duration; respond?: boolean } = {}): ErrorFault {
+  status(status: number, options: { retryAfter?: Duration } = {}): ErrorFault {
     return { kind: 'error', status, ...options };
   },
   hang(): HangFault {

@@ -37,7 +37,7 @@ type Window = 'all' | 'faults';
 
 const fmtNum = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(Math.abs(x) >= 10 ? 1 : 3));
 
-function threshold(name: string, field: string, isDuration: boolean, v: unknown): number {
+function threshold(field: string, isDuration: boolean, v: unknown): number {
   return isDuration ? durationOption(field, v, 0) : numberOption(field, v, 0);
 }
 
@@ -56,7 +56,7 @@ class Metric {
     return this.make('<=', max, (v, t) => v <= t);
   }
   private make(op: string, limit: unknown, ok: (v: number, t: number) => boolean): Invariant {
-    const t = threshold(this.subject, `${this.subject}.${this.metric} ${op}`, this.isDuration, limit);
+    const t = threshold(`${this.subject}.${this.metric} ${op}`, this.isDuration, limit);
     const shown = this.isDuration ? (typeof limit === 'string' ? `'${limit}'` : formatDuration(t)) : fmtNum(t);
     const measure = this.measure;
     return {
@@ -77,12 +77,16 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 /** Invariants on one operation's requests (all of them, or `.during('faults')`: those sent while a fault was active). */
-export function operation(name: string) {
+export function operation(name: string, options: { priority?: 'critical-plus' | 'critical' | 'sheddable-plus' | 'sheddable' } = {}) {
   stringOption('operation', name);
+  const priority = options.priority === undefined ? undefined : enumOption('operation priority', options.priority, ['critical-plus', 'critical', 'sheddable-plus', 'sheddable']);
   const build = (window: Window) => {
-    const subject = `operation('${name}')${window === 'faults' ? ".during('faults')" : ''}`;
+    const subject = `operation('${name}'${priority === undefined ? '' : `, { priority: '${priority}' }`})${window === 'faults' ? ".during('faults')" : ''}`;
     const refs = { operations: [name], ...(window === 'faults' ? { faults: true } : {}) };
-    const reqs = (o: DrillObservation) => o.requestsOf(name, window);
+    const reqs = (o: DrillObservation) => {
+      const rs = o.requestsOf(name, window);
+      return priority === undefined ? rs : rs.filter((r) => r.priority === priority);
+    };
     const latency = (q: number, label: string) =>
       new Metric(subject, label, true, refs, (o) => {
         const lat = reqs(o)
@@ -224,7 +228,7 @@ export const recovery = {
 };
 
 /** A user-supplied check against the target, after the load (e.g. no duplicate effects in the store). */
-export function integrity(name: string, check: (app: unknown) => Promise<{ ok: boolean; observed: string; value?: number }> | { ok: boolean; observed: string; value?: number }): Invariant {
+export function integrity(name: string, check: (app: any) => Promise<{ ok: boolean; observed: string; value?: number }> | { ok: boolean; observed: string; value?: number }): Invariant {
   stringOption('integrity name', name);
   const fn = fnOption<typeof check>('integrity check', check);
   return {

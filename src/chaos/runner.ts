@@ -138,6 +138,30 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
     });
   }
 
+  const openActions = new Set<() => void>();
+  for (const a of drill.actions) {
+    let w: FaultWindow | undefined;
+    later(Math.round(a.atMs * scale), () => {
+      w = { id: obs.faults.length + 1, dependency: '(below the library)', description: a.name, startedAt: clock.now(), endedAt: undefined, hits: 0, attempts: 0 };
+      obs.faults.push(w);
+      pending.push(Promise.resolve().then(() => a.start(target.app)).catch((err: unknown) => {
+        timeline.record({ kind: 'drill', severity: 'critical', title: `drill action '${a.name}' failed to start: ${String(err)}` });
+      }));
+      timeline.record({ kind: 'fault', severity: 'warning', title: `fault started: ${a.name}`, data: { action: a.name } });
+    });
+    const end = (): void => {
+      openActions.delete(end);
+      if (w === undefined) return;
+      w.endedAt = clock.now();
+      pending.push(Promise.resolve().then(() => a.end(target.app)).catch((err: unknown) => {
+        timeline.record({ kind: 'drill', severity: 'critical', title: `drill action '${a.name}' failed to end: ${String(err)}` });
+      }));
+      timeline.record({ kind: 'fault', severity: 'info', title: `fault ended: ${a.name}`, data: { action: a.name } });
+    };
+    openActions.add(end);
+    later(Math.round((a.atMs + a.forMs) * scale), end);
+  }
+
   // open-loop load: arrivals on schedule whatever the answers do
   let inflight = 0;
   let sent = 0;
@@ -264,6 +288,7 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
   }
   unfinished.clear();
   for (const h of timers) clock.clearTimer(h);
+  for (const end of [...openActions]) end(); // an action still running ends with the drill
   timers.clear();
   await sampling;
   obs.attempts = readAttempts();

@@ -83,7 +83,8 @@ export async function openInProcess(factory: (env: DrillEnv) => DrillApp | Promi
       return Promise.resolve({ status: h.status, mode: h.mode, dependencies });
     },
     watch: (on) =>
-      wall.onEvent((e) => {
+      wall.onEvent((ev) => {
+        const e = ev as Record<string, unknown>;
         const at = e.at as number;
         if (e.type === 'mode') on('mode', at, String(e.to), String(e.reason ?? ''));
         else if (e.type === 'status') on('status', at, String(e.to), String(e.reason ?? ''));

@@ -70,7 +70,8 @@ function holds(state: HealthState, input: HealthInput, obj: HealthObjective, o: 
       if (input.breaker === 'open' || input.breaker === 'isolated') return `circuit breaker ${input.breaker}`;
       if (input.breaker === 'half-open') return 'circuit breaker half-open: probing';
       if (judged < o.minimumCalls) return undefined;
-      const r = (t.failures + t.invalid) / judged;
+      // a dependency that answers, even with nothing but invalid responses, is corrupt, not unavailable
+      const r = t.failures / judged;
       return r >= o.unavailableRatio * factor ? `${pct(r)} of ${judged} calls failing` : undefined;
     }
     case 'corrupt': {

@@ -1,6 +1,10 @@
+import type { SourceLocation } from './source.js';
 import { type Clock, coarseClock } from '../core/clock.js';
+import type { SlotWrapper } from '../chaos/injector.js';
 import { type AttemptFn, CallContext } from '../core/context.js';
+import { callbackFailed } from '../core/callback.js';
 import { BlastwallError, type ErrorCode } from '../core/errors.js';
+import { resultFailureError } from '../core/result.js';
 import { type Next, invokeUserFn, pipeline, withCallerSignal } from '../core/policy.js';
 import { HealthClassifier, type HealthState } from '../health/classifier.js';
 import { CallKind, RollingStats, type SignalTotals } from '../health/rolling.js';
@@ -36,6 +40,8 @@ const REJECTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ABORTED',
   'READ_ONLY',
   'QUEUE_FULL',
+  // a user callback's bug (isFailure, measure, validate, ...) is not the dependency failing
+  'CALLBACK_FAILED',
 ]);
 
 /**
@@ -59,9 +65,20 @@ export class Dependency {
   private expectedAttemptMs = 0;
   /** Free-form description of the boundaries, for topology and audit. */
   readonly boundaries: Record<string, unknown>;
+  /** Who owns it and where its runbook is (shown on the page, in alerts, the audit and the postmortem). */
+  readonly owner: string | undefined;
+  readonly runbook: string | undefined;
+  /** Where it was declared (set by the wall; for audit findings). */
+  source: SourceLocation | undefined;
   private readonly clock: Clock;
-  /** Cheap time for the hot path (see `coarseClock`): latencies have one-tick (1 ms) resolution. */
+  /**
+   * Cheap time (see `coarseClock`) for what needs no precision (fallback counts). Latencies are measured
+   * with `clock.now()` at the start and the end of each call: the cheap reading does not advance within one
+   * event-loop turn, so synchronous work in a dependency's function would read as 0 ms.
+   */
   private readonly now: () => number;
+  /** Turns a result that is a failure (a 5xx `Response`) into its error, for `ctx.resultFailure`. */
+  private readonly resultFailure: ((value: unknown) => unknown) | undefined;
   private readonly link: Next;
   /** The pipeline plus this dependency's recording and validation, linked once. */
   private readonly observed: Next;
@@ -92,6 +109,8 @@ export class Dependency {
     const parsed = parseDependencySpec(name, spec, host);
     this.criticality = parsed.criticality;
     this.boundaries = parsed.boundaries;
+    this.owner = parsed.owner;
+    this.runbook = parsed.runbook;
     this.bulkhead = parsed.bulkhead;
     this.adaptive = parsed.adaptive;
     this.breaker = parsed.breaker;
@@ -128,6 +147,8 @@ export class Dependency {
     this.maxRequestBytes = parsed.maxRequestBytes;
     this.maxResponseBytes = parsed.maxResponseBytes;
     this.measure = parsed.measure;
+    const fails = parsed.failOnResult;
+    this.resultFailure = fails === undefined ? undefined : (v) => (fails(v) ? resultFailureError(v, this.clock.now(), this.name) : undefined);
     this.objective = parsed.objective;
     this.stats = new RollingStats(parsed.healthWindowMs);
     this.classifier = new HealthClassifier(this.objective, parsed.classifier, this.clock.now());
@@ -190,24 +211,35 @@ export class Dependency {
       try {
         value = (typeof fb === 'function' ? (fb as (e: BlastwallError) => T)(error) : fb) as T;
       } catch (fbErr) {
-        // a broken fallback is the caller's bug: report it, but an optional path still fails open
-        process.emitWarning(`blastwall: fallback of '${this.name}' threw: ${String(fbErr)}`);
-        value = undefined as T;
+        // a broken fallback is the caller's bug: the outcome says so (CALLBACK_FAILED, the call's error in details)
+        const failed = callbackFailed(`${this.name}.fallback`, fbErr, this.name);
+        failed.details!.error = error;
+        return { ok: false, value: undefined as T, source: 'fallback', ageMs: 0, degraded: true, error: failed };
       }
       return { ok: true, value, source: 'fallback', ageMs: 0, degraded: true, error };
     });
   }
 
+  /** @internal Set by the wall's fault injector only while a fault (or a drill's observer) is active here. */
+  faultSlot: SlotWrapper | undefined = undefined;
+
   private callCore<T>(fn: AttemptFn<T>, options: CallOptions<T> | undefined): Promise<T> {
     if (this.host.isClosed()) return Promise.reject(new BlastwallError('CLOSED', 'The wall is closed', { dependency: this.name }));
     const op = operationStorage.getStore();
-    const ctx = new CallContext(this.clock, fn as AttemptFn<unknown>, options?.signal);
+    const slot = this.faultSlot;
+    const ctx = new CallContext(this.clock, (slot === undefined ? fn : slot(fn as AttemptFn<unknown>)) as AttemptFn<unknown>, options?.signal);
     ctx.dependency = this.name;
     ctx.minAttemptMs = this.expectedAttemptMs;
+    ctx.resultFailure = this.resultFailure;
     if (op !== undefined) this.enterOperation(ctx, op);
-    ctx.startedAt = this.now();
+    ctx.startedAt = this.clock.now();
     if (options?.request !== undefined && this.maxRequestBytes !== Number.POSITIVE_INFINITY) {
-      const size = this.measure(options.request);
+      let size: number;
+      try {
+        size = this.measure(options.request);
+      } catch (err) {
+        return Promise.reject(this.finishError(ctx, err));
+      }
       if (size > this.maxRequestBytes) {
         return Promise.reject(
           this.finishError(ctx, new BlastwallError('PAYLOAD_TOO_LARGE', `Request of ${size} bytes exceeds ${this.maxRequestBytes}`, { dependency: this.name })),
@@ -225,7 +257,12 @@ export class Dependency {
 
   private finishValue(ctx: CallContext, value: unknown): unknown {
     if (this.maxResponseBytes !== Number.POSITIVE_INFINITY) {
-      const size = this.measure(value);
+      let size: number;
+      try {
+        size = this.measure(value);
+      } catch (err) {
+        throw this.finishError(ctx, err);
+      }
       if (size > this.maxResponseBytes) {
         throw this.finishError(
           ctx,
@@ -235,10 +272,23 @@ export class Dependency {
       }
     }
     if (this.schema !== undefined) {
-      const result = this.schema['~standard'].validate(value);
-      if (result instanceof Promise) {
-        return result.then((r) => this.afterValidation(ctx, value, r.issues, r.issues === undefined ? r.value : undefined));
+      // the validator is user code: a throw (or a rejection, or a malformed result) is CALLBACK_FAILED
+      const invalidValidator = (err: unknown) => this.finishError(ctx, callbackFailed(`${this.name}.validate`, err, this.name));
+      let result: ReturnType<StandardSchemaV1['~standard']['validate']>;
+      try {
+        result = this.schema['~standard'].validate(value);
+      } catch (err) {
+        throw invalidValidator(err);
       }
+      if (result instanceof Promise) {
+        return result.then(
+          (r) => this.afterValidation(ctx, value, r.issues, r.issues === undefined ? r.value : undefined),
+          (err: unknown) => {
+            throw invalidValidator(err);
+          },
+        );
+      }
+      if (result === null || typeof result !== 'object') throw invalidValidator(new TypeError(`the validator returned ${String(result)}`));
       return this.afterValidation(ctx, value, result.issues, result.issues === undefined ? result.value : undefined);
     }
     this.recordOk(ctx);
@@ -271,7 +321,7 @@ export class Dependency {
   }
 
   private recordOk(ctx: CallContext): void {
-    const now = this.now();
+    const now = this.clock.now();
     const dur = now - ctx.startedAt;
     this.counters.calls++;
     this.counters.ok++;
@@ -293,7 +343,7 @@ export class Dependency {
       });
     }
     const kind = kindOverride ?? (REJECTED.has(err.code) ? CallKind.Rejected : CallKind.Failure);
-    const now = this.now();
+    const now = this.clock.now();
     const dur = now - ctx.startedAt;
     this.counters.calls++;
     if (err.code !== 'ABORTED') this.counters.bad++;
@@ -375,6 +425,7 @@ function markDegraded(): void {
 }
 
 function valueOf<T>(o: Outcome<T>): T {
+  if (!o.ok && o.error !== undefined) throw o.error; // an optional call whose fallback threw
   return o.value;
 }
 

@@ -2,6 +2,7 @@ import type { HealthState } from '../health/classifier.js';
 import type { SignalTotals } from '../health/rolling.js';
 import type { Mode, ModeChange } from '../degrade/modes.js';
 import type { Criticality } from './dependency-spec.js';
+import type { FaultEvent } from '../chaos/injector.js';
 
 /** The service status that follows from its dependencies' health and criticality. */
 export type ServiceStatus = 'ok' | 'degraded' | 'unavailable';
@@ -53,4 +54,5 @@ export type WallEvent =
       level: number;
     }
   | { type: 'burn-rate'; at: number; state: 'raised' | 'cleared'; objective: string; rule: string; severity: 'page' | 'ticket'; longBurn: number; shortBurn: number }
-  | { type: 'impact'; at: number; operation: string; intervalMs: number; requests: number; failed: number; degraded: number; shed: number; codes: Record<string, number> };
+  | { type: 'impact'; at: number; operation: string; intervalMs: number; requests: number; failed: number; degraded: number; shed: number; codes: Record<string, number> }
+  | FaultEvent;

@@ -1,4 +1,5 @@
 import type { TimelineEntryInput } from '../timeline/index.js';
+import { faultTimelineEntry } from '../chaos/wall-faults.js';
 import type { WallEvent } from './events.js';
 
 /** How a wall event reads on the incident timeline: kind, severity, a one-line title and the data behind it. */
@@ -66,6 +67,8 @@ export function toTimelineEntry(e: WallEvent): TimelineEntryInput {
         operation: e.operation,
         data: { requests: e.requests, failed: e.failed, degraded: e.degraded, shed: e.shed, intervalMs: e.intervalMs, codes: e.codes },
       };
+    case 'fault':
+      return faultTimelineEntry(e);
     case 'status':
       return {
         kind: 'health',

@@ -1,10 +1,11 @@
+import { captureSource } from './source.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { realClock } from '../core/clock.js';
-import { durationOption, type Duration } from '../core/duration.js';
+import { timerDurationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
 import { DeadlineScheduler } from '../core/scheduler.js';
-import { configError, isPlainObject, objectOption, stringOption } from '../core/validate.js';
+import { clockOption, configError, isPlainObject, objectOption, stringOption } from '../core/validate.js';
 import type { TimelineEntryInput } from '../timeline/index.js';
 import type { IntegrityStore } from '../stores/types.js';
 import { watchStore } from './store-watch.js';
@@ -21,6 +22,8 @@ import { SignalsFeed } from './signals.js';
 import { type TelemetryOptions, WallTelemetry, sinksOption } from './telemetry.js';
 import type { TelemetrySink } from '../telemetry/sink.js';
 import { toTimelineEntry } from './timeline-entry.js';
+import { type FaultsOption, type WallFaults, createWallFaults } from '../chaos/wall-faults.js';
+import type { FaultInjector } from '../chaos/injector.js';
 import { serviceStatus } from './status.js';
 import { type Topology, topologyOf } from './topology.js';
 
@@ -53,9 +56,11 @@ export interface WallOptions {
   modeDwell?: Duration;
   /** Drift detection over every dependency's signals, each health interval (`false` to turn it off). */
   drift?: DriftMonitorOptions | false;
+  /** Fault injection (`wall.faults`, see docs/drills.md): off unless `true` (or `{ maxDuration, seed }`) or `BLASTWALL_FAULTS=1`. */
+  faults?: FaultsOption;
 }
 
-const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell', 'drift', 'sinks'];
+const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell', 'drift', 'sinks', 'faults'];
 
 /**
  * One per service process: the registry of dependencies and operations, and the health loop that
@@ -88,11 +93,12 @@ export class Wall {
     const o = objectOption('createWall options', options, OPTION_KEYS);
     if (!isPlainObject(options)) throw configError('createWall options', 'an object', options);
     this.service = stringOption('service', o.service);
-    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.clock = clockOption('clock', o.clock) ?? realClock;
     this.scheduler = new DeadlineScheduler(this.clock);
-    this.healthEveryMs = o.healthInterval === undefined ? 1000 : durationOption('healthInterval', o.healthInterval, 10);
-    this.closeGraceMs = o.closeGrace === undefined ? 5000 : durationOption('closeGrace', o.closeGrace, 0);
-    if (o.timeline !== undefined && typeof (o.timeline as { record?: unknown }).record !== 'function') {
+    // both arm timers: bounded at 2^31−1 ms (a longer setTimeout fires after 1 ms: a '30d' interval would spin)
+    this.healthEveryMs = o.healthInterval === undefined ? 1000 : timerDurationOption('healthInterval', o.healthInterval, 10);
+    this.closeGraceMs = o.closeGrace === undefined ? 5000 : timerDurationOption('closeGrace', o.closeGrace, 0);
+    if (o.timeline !== undefined && (o.timeline === null || typeof (o.timeline as { record?: unknown }).record !== 'function')) {
       throw configError('timeline', 'an object with a record(entry) method (see createTimeline)', o.timeline);
     }
     this.timeline = o.timeline as WallOptions['timeline'];
@@ -129,12 +135,27 @@ export class Wall {
       isClosed: () => this.closed,
     };
     this.telemetry.attach(this.host);
+    const f = createWallFaults(o.faults, {
+      clock: this.clock,
+      knows: (name) => this.deps.has(name),
+      setSlot: (name, wrapper) => {
+        const d = this.deps.get(name);
+        if (d !== undefined) d.faultSlot = wrapper;
+      },
+      onEvent: (e) => this.emit(e),
+    });
+    this.faults = f.faults;
+    this.injector = f.injector;
     if (o.store !== undefined) {
       const st = storeOption(o.store);
       this.ownedStore = st;
       this.store = watchStore(this, st);
     }
   }
+
+  /** Fault injection: `inject(dependency, fault, options)`, `stop(id)`, `clear()`, `active()`; throws on `inject` when off. */
+  readonly faults: WallFaults;
+  private readonly injector: FaultInjector | undefined;
 
   /** The durable store given as `store`, watched as the dependency `store:<kind>` (undefined without one). */
   readonly store: IntegrityStore | undefined;
@@ -148,6 +169,7 @@ export class Wall {
       throw new BlastwallError('CONFIG_INVALID', `Dependency '${name}' is already declared; declare each dependency once and share the handle`);
     }
     const dep = new Dependency(name, spec, this.host);
+    dep.source = captureSource();
     this.deps.set(name, dep);
     this.signals.watchBurn(`dependency:${name}`, dep.objective.availability);
     this.telemetry.register(dep);
@@ -161,6 +183,7 @@ export class Wall {
     stringOption('operation name', name);
     if (this.ops.has(name)) throw new BlastwallError('CONFIG_INVALID', `Operation '${name}' is already declared`);
     const op = new Operation(name, spec, this.clock);
+    op.source = captureSource();
     this.ops.set(name, op);
     if (op.availability !== undefined) this.signals.watchBurn(`operation:${name}`, op.availability);
     this.armHealthTimer();
@@ -297,7 +320,20 @@ export class Wall {
 
   /** JSON topology: dependencies with criticality and boundaries, operations with priority, deadline and observed edges. */
   topology(): Topology {
-    return topologyOf(this.service, this.deps.values(), this.ops.values());
+    return topologyOf(this.service, this.deps.values(), this.ops.values(), {
+      at: this.clock.now(),
+      features: this.featureRegistry.list(),
+      modeRules: this.modes.firesOn((dependency, state) => this.modeSnapshotWith(dependency, state)),
+    });
+  }
+
+  /** The mode-rule snapshot of a healthy service in which only `dependency` is in `state` (for the audit). */
+  private modeSnapshotWith(dependency: string, state: string): ModeSnapshot {
+    const deps: ModeSnapshot['dependencies'] = {};
+    for (const d of this.deps.values()) deps[d.name] = { state: d.name === dependency ? state : 'healthy', criticality: d.criticality };
+    const dep = this.deps.get(dependency);
+    const status = dep === undefined || state === 'healthy' ? 'ok' : dep.criticality === 'core' ? (state === 'unavailable' ? 'unavailable' : 'degraded') : 'degraded';
+    return { status, dependencies: deps };
   }
 
   /** Prometheus text exposition (requires `telemetry: { prometheus: true }`). */
@@ -313,6 +349,7 @@ export class Wall {
   async close(): Promise<{ droppedDeferred: number }> {
     if (this.closed) return { droppedDeferred: 0 };
     this.closed = true;
+    this.injector?.close();
     if (this.healthTimer !== undefined) {
       this.clock.clearTimer(this.healthTimer);
       this.healthTimer = undefined;
