@@ -1,20 +1,45 @@
 /** Shared by the overload benchmark's processes. */
 
-export type Arm = 'none' | 'peer' | 'blastwall';
-export const ARMS: Arm[] = ['none', 'peer', 'blastwall'];
+/**
+ * Arms: no protection, cockatiel (bulkhead / retry / breaker), @fastify/under-pressure (event-loop delay and
+ * utilisation limits, critical routes exempt), overload-protection (event-loop delay), blastwall.
+ */
+export type Arm = 'none' | 'cockatiel' | 'under-pressure' | 'overload-protection' | 'blastwall';
+export const ARMS: Arm[] = ['none', 'cockatiel', 'under-pressure', 'overload-protection', 'blastwall'];
+/** Arms of the failing, chain and metastable scenarios (HTTP-client behaviour; the Node peers have none). */
+export const CLIENT_ARMS: Arm[] = ['none', 'cockatiel', 'blastwall'];
 export type Prio = 'critical-plus' | 'critical' | 'sheddable-plus' | 'sheddable';
 export const PRIOS: Prio[] = ['critical-plus', 'critical', 'sheddable-plus', 'sheddable'];
+/** What saturates: 4 slots × 40 ms of waiting (a pool), or 5 ms of CPU per request on the event loop. */
+export type ServiceKind = 'slot' | 'cpu';
+export const SERVICES: ServiceKind[] = ['slot', 'cpu'];
 
 /** Messages from the orchestrator to the services process. */
 export interface ServicesConfig {
   arm: Arm;
   scenario: 'capacity' | 'overload' | 'failing' | 'chain' | 'metastable';
+  service: ServiceKind;
   slots: number;
   workMs: number;
+  /** CPU-bound service: milliseconds of CPU burnt on the event loop per request. */
+  cpuMs: number;
   /** Metastable: wall-clock ms at which the resource slows down, for how long, and by what factor. */
   trigger?: { at: number; durationMs: number; factor: number };
   /** Failing/chain, blastwall arm: the circuit breaker off, to show the retry budget and the don't-retry signal alone. */
   breaker?: boolean;
+}
+
+/** What the services process measured, every 100 ms, while serving. */
+export interface ServiceStats {
+  counts: { organic: number; deepest: number; served?: number; skipped?: number };
+  /** Per 100 ms bucket: the process's CPU share (0..1; user + system over wall time). */
+  cpu: number[];
+  /** Per bucket: requests refused (503) by the service. */
+  refused: number[];
+  /** Per bucket: critical-class requests refused by the service. */
+  criticalRefused: number[];
+  /** Blastwall arm: admission level changes during the run. */
+  levelChanges?: number;
 }
 
 export interface LoadConfig {
@@ -24,7 +49,7 @@ export interface LoadConfig {
   rates: Record<Prio, number>;
   durationMs: number;
   deadlineMs: number;
-  /** Client retries (metastable): none (no retries), naive, peer (cockatiel) or blastwall (wall dependency). */
+  /** Client retries (metastable): naive (none arm), cockatiel, or blastwall (wall dependency). */
   clientRetry: boolean;
   /** Wall-clock start (ms) shared with the services process. */
   epoch: number;

@@ -41,10 +41,11 @@ async function run(cfg: LoadConfig): Promise<LoadResult> {
   const ops = wall === undefined ? undefined : Object.fromEntries(PRIOS.map((p) => [p, wall.operation(p, { priority: p, deadline: cfg.deadlineMs })]));
   const bwFetch = createFetch();
 
-  const one = async (prio: Prio): Promise<void> => {
+  const one = async (prio: Prio, due: number): Promise<void> => {
     const r = classes[prio];
     const url = `${cfg.url}/work/${prio}`;
-    if (!cfg.clientRetry) return attemptOnce(url, cfg.deadlineMs, r);
+    // the client's deadline counts from the request's due time (a generator running late does not extend it)
+    if (!cfg.clientRetry) return attemptOnce(url, Math.max(1, Math.floor(cfg.deadlineMs - (Date.now() - due))), r);
     if (cfg.arm === 'none') {
       // naive client: three attempts back to back, each with a fresh timeout
       let last: unknown;
@@ -57,7 +58,7 @@ async function run(cfg: LoadConfig): Promise<LoadResult> {
       }
       throw last;
     }
-    if (cfg.arm === 'peer') return peerPolicy.execute(({ signal }) => attemptOnce(url, cfg.deadlineMs, r, signal));
+    if (cfg.arm === 'cockatiel') return peerPolicy.execute(({ signal }) => attemptOnce(url, cfg.deadlineMs, r, signal));
     return ops![prio]!.run(() =>
       dep!.call(async () => {
         r.attempts++;
@@ -68,13 +69,13 @@ async function run(cfg: LoadConfig): Promise<LoadResult> {
   };
 
   const t0 = Date.now();
-  const fire = (prio: Prio): void => {
+  const fire = (prio: Prio, due: number): void => {
     const r = classes[prio];
     r.sent++;
     if (outstanding >= MAX_OUTSTANDING) return;
     outstanding++;
-    const start = Date.now();
-    one(prio).then(
+    const start = due;
+    one(prio, due).then(
       () => {
         outstanding--;
         const end = Date.now();
@@ -123,7 +124,7 @@ async function run(cfg: LoadConfig): Promise<LoadResult> {
           const due = Math.floor((elapsed / 1000) * cfg.rates[p]);
           while (sentAt[p] < due) {
             sentAt[p]++;
-            fire(p);
+            fire(p, t0 + (sentAt[p] / cfg.rates[p]) * 1000);
           }
         }
         if (Date.now() - t0 >= cfg.durationMs) {

@@ -1,30 +1,96 @@
 /**
- * `npm run bench:overload` — goodput under overload, retry amplification and metastable recovery, three
- * arms in the same run: no protection, a typical peer setup (cockatiel bulkhead / retry / breaker) and
- * blastwall (admission control by priority, deadline propagation, retry budget, don't-retry signal).
+ * `npm run bench:overload [-- flags]` — goodput under overload on two services (a slot-bound one and a
+ * CPU-bound one), retry amplification, and metastable recovery, every arm in the same run: no protection,
+ * cockatiel, @fastify/under-pressure, overload-protection and blastwall.
  *
  * The services run in one child process, the open-loop load generator in another; this process only
- * orchestrates and prints. Durations are shorter than the issue's 30 s per scenario so the whole bench
- * stays well under 10 minutes on a shared 2-core machine; set OVERLOAD_SCALE=2 for 30 s overload runs.
+ * orchestrates and prints. Every run is bounded in time (`--duration` seconds of load plus the 1 s deadline).
+ *
+ * Flags (all optional):
+ *   --runs N          runs per overload cell at the highest load (default 10); lower loads run min(N, 3)
+ *   --services LIST   slot,cpu (default both)
+ *   --loads LIST      multiples of C, e.g. 2,4 (default 2,4)
+ *   --peers LIST      none,cockatiel,under-pressure,overload-protection,blastwall (default all)
+ *   --duration S      seconds of load per overload run (default 15)
+ *   --scenarios LIST  overload,failing,chain,metastable (default all)
+ *   --write           write the tables into bench/overload.md
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Arm, ARMS, type LoadConfig, type LoadResult, PRIOS, type Prio, type ServicesConfig } from './common.js';
+import { type Arm, ARMS, CLIENT_ARMS, type LoadConfig, type LoadResult, type Prio, PRIOS, SERVICES, type ServiceKind, type ServicesConfig, type ServiceStats } from './common.js';
+import { CRIT, figures, OVERLOAD_HEAD, type OverloadFigures, overloadRows, pct, sum, table } from './report.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const SCALE = Number(process.env.OVERLOAD_SCALE ?? '1');
 const SLOTS = 4;
 const WORK_MS = 40;
+const CPU_MS = 5;
 const DEADLINE_MS = 1000;
-const OVERLOAD_S = Math.round(15 * SCALE);
-const FAILING_S = Math.round(10 * SCALE);
 const META = { pre: 5, trigger: 10, post: 10 };
-/** Diagnostics: OVERLOAD_ARMS=blastwall,peer and OVERLOAD_SCENARIOS=2,4,failing,chain,metastable run a subset. */
-const ONLY_ARMS = process.env.OVERLOAD_ARMS?.split(',');
-const ONLY = process.env.OVERLOAD_SCENARIOS?.split(',');
-const arms = ARMS.filter((a) => ONLY_ARMS === undefined || ONLY_ARMS.includes(a));
-const want = (s: string) => ONLY === undefined || ONLY.includes(s);
+const FAILING_S = 10;
+
+interface Flags {
+  runs: number;
+  services: ServiceKind[];
+  loads: number[];
+  peers: Arm[];
+  duration: number;
+  scenarios: string[];
+  write: boolean;
+}
+
+function list<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T[] {
+  const items = (v ?? '').split(',').filter((x) => x !== '');
+  const bad = items.filter((x) => !allowed.includes(x as T));
+  if (items.length === 0 || bad.length > 0) throw new Error(`${flag} expects a comma-separated list of ${allowed.join(', ')}; got ${JSON.stringify(v)}`);
+  return items as T[];
+}
+
+function positive(flag: string, v: string | undefined, integer: boolean): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)) || n > 1000) throw new Error(`${flag} expects a ${integer ? 'whole ' : ''}number between 0 and 1000; got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function parseFlags(argv: string[]): Flags {
+  const f: Flags = { runs: 10, services: [...SERVICES], loads: [2, 4], peers: [...ARMS], duration: 15, scenarios: ['overload', 'failing', 'chain', 'metastable'], write: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = argv[i + 1];
+    switch (a) {
+      case '--runs':
+        f.runs = positive(a, v, true);
+        i++;
+        break;
+      case '--services':
+        f.services = list(a, v, SERVICES);
+        i++;
+        break;
+      case '--loads':
+        f.loads = (v ?? '').split(',').map((x) => positive(a, x, false));
+        i++;
+        break;
+      case '--peers':
+        f.peers = list(a, v, ARMS);
+        i++;
+        break;
+      case '--duration':
+        f.duration = positive(a, v, false);
+        i++;
+        break;
+      case '--scenarios':
+        f.scenarios = list(a, v, ['overload', 'failing', 'chain', 'metastable'] as const);
+        i++;
+        break;
+      case '--write':
+        f.write = true;
+        break;
+      default:
+        throw new Error(`unknown flag ${JSON.stringify(a)}; see the comment at the top of bench/overload/run.ts`);
+    }
+  }
+  return f;
+}
 
 function child(file: string): ChildProcess {
   return fork(`${here}${file}`, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -44,10 +110,11 @@ function once<T>(proc: ChildProcess, type?: string): Promise<T> {
 
 interface Outcome {
   load: LoadResult;
-  counts: { organic: number; deepest: number; served?: number; skipped?: number };
+  stats: ServiceStats;
 }
 
-async function trial(services: ServicesConfig, load: Omit<LoadConfig, 'url' | 'epoch' | 'arm'>, epochDelay = 1500): Promise<Outcome> {
+/** One bounded trial: a services process, a generator process, the generator's result, the services' stats. */
+async function trial(services: ServicesConfig, load: Omit<LoadConfig, 'url' | 'epoch' | 'arm'>): Promise<Outcome> {
   const svc = child('services.ts');
   const ready = once<{ ports: { entry: number } }>(svc, 'ready');
   svc.send({ type: 'start', config: services });
@@ -56,74 +123,76 @@ async function trial(services: ServicesConfig, load: Omit<LoadConfig, 'url' | 'e
   const result = once<LoadResult>(gen);
   const epoch = services.trigger === undefined ? Date.now() : services.trigger.at - META.pre * 1000;
   gen.send({ ...load, arm: services.arm, url: `http://127.0.0.1:${ports.entry}`, epoch: Math.max(epoch, Date.now() + 200) } satisfies LoadConfig);
-  void epochDelay;
   const loadResult = await result;
-  const stats = once<{ counts: Outcome['counts'] }>(svc, 'stats');
+  const stats = once<{ stats: ServiceStats }>(svc, 'stats');
   svc.send({ type: 'stop' });
-  const { counts } = await stats;
-  return { load: loadResult, counts };
+  return { load: loadResult, stats: (await stats).stats };
 }
 
-const pct = (n: number, d: number) => (d === 0 ? '—' : `${((100 * n) / d).toFixed(1)}%`);
-const sum = (r: LoadResult, ps: Prio[], k: 'sent' | 'good' | 'refused' | 'attempts') => ps.reduce((a, p) => a + r.classes[p][k], 0);
-const CRIT: Prio[] = ['critical-plus', 'critical'];
-const SHED: Prio[] = ['sheddable-plus', 'sheddable'];
+const zero = (): Record<Prio, number> => ({ 'critical-plus': 0, critical: 0, 'sheddable-plus': 0, sheddable: 0 });
+const base = (arm: Arm, service: ServiceKind, scenario: ServicesConfig['scenario']): ServicesConfig => ({ arm, scenario, service, slots: SLOTS, workMs: WORK_MS, cpuMs: CPU_MS });
+/** 20% critical (5% critical-plus, 15% critical) and 80% sheddable (20% sheddable-plus, 60% sheddable). */
+const mix = (total: number): Record<Prio, number> => ({ 'critical-plus': 0.05 * total, critical: 0.15 * total, 'sheddable-plus': 0.2 * total, sheddable: 0.6 * total });
 
-function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
+const SERVICE_LABEL: Record<ServiceKind, string> = {
+  slot: `slot-bound: ${SLOTS} slots × ${WORK_MS} ms of waiting (a pool; the loop stays idle)`,
+  cpu: `CPU-bound: ${CPU_MS} ms of CPU per request on the event loop`,
+};
 
 async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const command = `npm run bench:overload --${process.argv.slice(2).length === 0 ? '' : ` ${process.argv.slice(2).join(' ')}`}`;
   const started = Date.now();
   const out: string[] = [];
   const say = (s: string) => {
     console.log(s);
     out.push(s);
   };
+  const want = (s: string) => flags.scenarios.includes(s);
+  const top = Math.max(...flags.loads);
 
-  // 1. capacity: closed loop against the unprotected service
-  const cap = await trial({ arm: 'none', scenario: 'capacity', slots: SLOTS, workMs: WORK_MS }, { rates: zero(), durationMs: 3000, deadlineMs: 10_000, clientRetry: false, closedLoop: SLOTS * 3 });
-  const C = cap.load.classes.critical.good / 3;
-  say(`Measured capacity C = ${C.toFixed(1)} req/s (${SLOTS} slots × ${WORK_MS} ms of work, closed loop of ${SLOTS * 3} for 3 s; theory ${((SLOTS * 1000) / WORK_MS).toFixed(0)}).`);
-  say(`Client deadline ${DEADLINE_MS} ms. Overload runs ${OVERLOAD_S} s per arm, failing/chain ${FAILING_S} s, metastable ${META.pre}+${META.trigger}+${META.post} s (the issue asks 30 s per scenario; shortened so the whole bench stays under 10 minutes).`);
-  say('');
-
-  // 2. overload at 2× and 4× C; critical traffic stays at 0.3 C, sheddable traffic surges
-  for (const m of [2, 4].filter((x) => want(String(x)))) {
-    const rates: Record<Prio, number> = { 'critical-plus': 0.1 * C, critical: 0.2 * C, 'sheddable-plus': 0.2 * C, sheddable: (m - 0.5) * C };
-    const rows: string[][] = [];
-    for (const arm of arms) {
-      const r = await trial({ arm, scenario: 'overload', slots: SLOTS, workMs: WORK_MS }, { rates, durationMs: OVERLOAD_S * 1000, deadlineMs: DEADLINE_MS, clientRetry: false });
-      const good = sum(r.load, PRIOS, 'good') / OVERLOAD_S;
-      rows.push([
-        arm,
-        (sum(r.load, PRIOS, 'sent') / OVERLOAD_S).toFixed(0),
-        good.toFixed(1),
-        (good / C).toFixed(2),
-        pct(sum(r.load, CRIT, 'good'), sum(r.load, CRIT, 'sent')),
-        pct(sum(r.load, SHED, 'good'), sum(r.load, SHED, 'sent')),
-        pct(sum(r.load, PRIOS, 'refused'), sum(r.load, PRIOS, 'sent')),
-        String(r.load.p99GoodMs),
-        failures(r.load, CRIT),
-      ]);
+  if (want('overload')) {
+    for (const service of flags.services) {
+      // capacity: closed loop against the unprotected service
+      const cap = await trial(base('none', service, 'capacity'), { rates: zero(), durationMs: 3000, deadlineMs: 10_000, clientRetry: false, closedLoop: SLOTS * 3 });
+      const C = cap.load.classes.critical.good / 3;
+      say(`## ${SERVICE_LABEL[service]}`);
+      say('');
+      say(`Measured capacity C = ${C.toFixed(1)} req/s (closed loop of ${SLOTS * 3} for 3 s against the unprotected service).`);
+      say('');
+      for (const m of flags.loads) {
+        const runs = m === top ? flags.runs : Math.min(flags.runs, 3);
+        const byArm = new Map<Arm, OverloadFigures[]>(flags.peers.map((a) => [a, []]));
+        for (let r = 0; r < runs; r++) {
+          // arms interleaved run by run, so drift on the shared machine hits every arm alike
+          for (const arm of flags.peers) {
+            const t = await trial(base(arm, service, 'overload'), { rates: mix(m * C), durationMs: flags.duration * 1000, deadlineMs: DEADLINE_MS, clientRetry: false });
+            const f = figures(t.load, t.stats, C, flags.duration);
+            byArm.get(arm)!.push(f);
+            console.error(`  ${service} ${m}× run ${r + 1}/${runs} ${arm}: goodput ${f.goodputC.toFixed(2)} C, critical ${(100 * f.critical).toFixed(1)}%, p99 ${f.p99} ms, flips ${f.flips ?? '—'}`);
+          }
+        }
+        say(`### ${service}, offered ${m}× C (${(m * C).toFixed(0)} req/s, 20% critical / 80% sheddable), ${runs} run${runs === 1 ? '' : 's'} of ${flags.duration} s per arm`);
+        say(table(OVERLOAD_HEAD, overloadRows(byArm)));
+        say('');
+      }
     }
-    say(`### Offered ${m}× C (${(m * C).toFixed(0)} req/s; targets: blastwall goodput ≥ ${m === 2 ? '0.90' : '0.85'} C, critical success ≥ 99%)`);
-    say(table(['arm', 'offered/s', 'goodput/s', 'goodput/C', 'critical ok', 'sheddable ok', 'refused fast', 'p99 good ms', 'critical failures'], rows));
-    say('');
   }
 
-  // 3. downstream failing 100%: one level, then a chain of three services
+  const clientArms = CLIENT_ARMS.filter((a) => flags.peers.includes(a));
+  // downstream failing 100%: one level, then a chain of three services
   for (const scenario of (['failing', 'chain'] as const).filter(want)) {
     const rows: string[][] = [];
     const rate = 50;
-    const variants: { arm: Arm; label: string; breaker?: boolean }[] = arms.map((arm) => ({ arm, label: arm }));
-    if (arms.includes('blastwall')) variants.push({ arm: 'blastwall', label: 'blastwall, breakers off (retry budget + don\'t-retry only)', breaker: false });
+    const variants: { arm: Arm; label: string; breaker?: boolean }[] = clientArms.map((arm) => ({ arm, label: arm }));
+    if (clientArms.includes('blastwall')) variants.push({ arm: 'blastwall', label: "blastwall, breakers off (retry budget + don't-retry only)", breaker: false });
     for (const v of variants) {
       const r = await trial(
-        { arm: v.arm, scenario, slots: SLOTS, workMs: WORK_MS, ...(v.breaker === undefined ? {} : { breaker: v.breaker }) },
+        { ...base(v.arm, 'slot', scenario), ...(v.breaker === undefined ? {} : { breaker: v.breaker }) },
         { rates: { 'critical-plus': 0, critical: rate, 'sheddable-plus': 0, sheddable: 0 }, durationMs: FAILING_S * 1000, deadlineMs: 5000, clientRetry: false },
       );
-      rows.push([v.label, String(r.counts.organic), String(r.counts.deepest), (r.counts.deepest / Math.max(1, r.counts.organic)).toFixed(2)]);
+      const c = r.stats.counts;
+      rows.push([v.label, String(c.organic), String(c.deepest), (c.deepest / Math.max(1, c.organic)).toFixed(2)]);
     }
     say(
       scenario === 'failing'
@@ -134,18 +203,16 @@ async function main(): Promise<void> {
     say('');
   }
 
-  // 4. metastable trigger: 0.9 C with retrying clients; the resource is 3× slower for 10 s
+  // metastable trigger: 0.9 C with retrying clients; the slot resource is 3× slower for 10 s
   if (want('metastable')) {
-    const rates: Record<Prio, number> = { 'critical-plus': 0.1 * C, critical: 0.2 * C, 'sheddable-plus': 0.3 * C, sheddable: 0.3 * C };
+    const C = (SLOTS * 1000) / WORK_MS;
+    const rates: Record<Prio, number> = { 'critical-plus': 0.1 * 0.9 * C, critical: 0.2 * 0.9 * C, 'sheddable-plus': 0.35 * 0.9 * C, sheddable: 0.35 * 0.9 * C };
     const rows: string[][] = [];
     const total = META.pre + META.trigger + META.post;
     const timelines: string[] = [];
-    for (const arm of arms) {
+    for (const arm of clientArms) {
       const at = Date.now() + 2500 + META.pre * 1000;
-      const r = await trial(
-        { arm, scenario: 'metastable', slots: SLOTS, workMs: WORK_MS, trigger: { at, durationMs: META.trigger * 1000, factor: 3 } },
-        { rates, durationMs: total * 1000, deadlineMs: DEADLINE_MS, clientRetry: true },
-      );
+      const r = await trial({ ...base(arm, 'slot', 'metastable'), trigger: { at, durationMs: META.trigger * 1000, factor: 3 } }, { rates, durationMs: total * 1000, deadlineMs: DEADLINE_MS, clientRetry: true });
       const g = r.load.goodPerSecond;
       const mean = (a: number, b: number) => g.slice(a, b).reduce((x, y) => x + y, 0) / Math.max(1, b - a);
       const pre = mean(1, META.pre);
@@ -168,10 +235,10 @@ async function main(): Promise<void> {
       ]);
       timelines.push(`${arm}: ${g.slice(0, total).join(' ')}`);
     }
-    say(`### Metastable trigger (0.9 C = ${(0.9 * C).toFixed(0)} req/s with retrying clients; resource 3× slower from ${META.pre} s to ${META.pre + META.trigger} s; target: blastwall back to ≥ 95% of pre-trigger goodput within 5 s)`);
+    say(`### Metastable trigger (slot service, 0.9 × ${C} req/s with retrying clients; resource 3× slower from ${META.pre} s to ${META.pre + META.trigger} s; target: blastwall back to ≥ 95% of pre-trigger goodput within 5 s)`);
     say(table(['arm', 'goodput/s before', 'during trigger', 'after trigger', 'back to ≥95%', 'attempts / request', 'critical ok'], rows));
     say('');
-    say('Goodput per second (trigger from second ' + META.pre + ' to ' + (META.pre + META.trigger) + '):');
+    say(`Goodput per second (trigger from second ${META.pre} to ${META.pre + META.trigger}):`);
     say('```');
     for (const t of timelines) say(t);
     say('```');
@@ -180,48 +247,27 @@ async function main(): Promise<void> {
 
   const secs = ((Date.now() - started) / 1000).toFixed(0);
   say(`Whole bench: ${secs} s.`);
+  if (!flags.write) return;
   const header = [
     '# Overload benchmark',
     '',
-    `Reproduce: \`npm run bench:overload\` (measured ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, shared 2-core machine).`,
+    `Reproduce: \`${command}\` (measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, shared 2-core machine).`,
     '',
-    'Arms: **none** — plain node:http, naive clients/services retry 3× back to back; **peer** — cockatiel bulkhead (slots, queue 50) on the',
-    'service, cockatiel retry (3 attempts, exponential backoff) + consecutive breaker between services, cockatiel retry + timeout in',
-    'clients; **blastwall** — `blastwall/http` nodeHandler (admission by priority class with the adaptive limit and CoDel queue limits,',
-    'deadline header), wall dependencies with retry budget, `createFetch` (deadline propagation, don\'t-retry signal), and in the',
-    'metastable clients a wall dependency with its default retry budget.',
+    'Arms, all in the same run and on the same service code: **none** — plain node:http (naive clients and services retry 3× back to',
+    'back in the failing/chain/metastable scenarios); **cockatiel** — a bulkhead (4 slots, queue 50) on the service, retry (3 attempts,',
+    'exponential backoff) + consecutive breaker between services; **under-pressure** — Fastify with @fastify/under-pressure judged every',
+    '100 ms on event-loop delay (> 100 ms) and utilisation (> 0.98 over the interval), critical routes exempt; **overload-protection** —',
+    'its defaults (event-loop delay sampled every 5 ms, shed above 42 ms), no priorities; **blastwall** — `blastwall/http` nodeHandler',
+    '(admission by priority: the shed controller on event-loop utilisation and delay or the slot pool, Gradient2 + CoDel queue),',
+    'wall dependencies with retry budget, `createFetch` (deadline propagation, don\'t-retry signal).',
+    '',
+    'Load: an open-loop generator in its own process, 20% critical (5% critical-plus, 15% critical) / 80% sheddable (20%',
+    'sheddable-plus, 60% sheddable), 1 s client deadline counted from each request\'s due time; goodput = 200 answers within it.',
+    'Overload tables give, per arm, the **worst** run for each figure and the median; "service CPU while refusing" is the mean CPU',
+    'share of the service process over the 100 ms buckets in which it refused work.',
     '',
   ];
-  const notes = [
-    '',
-    '## Notes',
-    '',
-    `- Durations are shortened from the issue's 30 s (overload ${OVERLOAD_S} s per arm, failing/chain ${FAILING_S} s, metastable 25 s) so the`,
-    '  whole bench stays under 10 minutes; `OVERLOAD_SCALE=2` gives 30 s overload runs.',
-    '- The services of one trial share one child process (the chain\'s four services too); the open-loop generator is another',
-    '  process. The machine is shared and the figures move between runs. Before the admission controller kept 20% of the',
-    '  in-flight limit (10% for sheddable-plus) for the critical classes, critical success was 95.6–99.8% over six runs;',
-    '  with the reserve, critical success was 100% at 2× and 4× C in both runs since (goodput 0.96–0.97 C at 2×, 0.94–1.03 C at 4×).',
-    '- Failing/chain: with breakers (the default) both peer and blastwall stop calling the dead dependency; the',
-    '  breakers-off row shows the retry budget and the don\'t-retry signal alone: the budget\'s floor (10 retries/s) at 50',
-    '  organic req/s gives ≈ 1.3 at one level, and the chain does not multiply it (the deeper services answer',
-    '  `Blastwall-Overloaded: 1`, so the callers above make one attempt).',
-    '- Metastable: the unprotected arm never recovers (its queue is full of requests whose clients gave up, and naive',
-    '  clients retry three times); the peer arm recovers but serves almost nothing during the trigger; blastwall keeps',
-    '  serving about the slowed capacity (C/3) and is back within a second or two.',
-  ];
-  writeFileSync(`${here}../overload.md`, header.concat(out, notes).join('\n') + '\n');
-}
-
-function failures(r: LoadResult, ps: Prio[]): string {
-  const f: Record<string, number> = {};
-  for (const p of ps) for (const [k, v] of Object.entries(r.classes[p].failures)) f[k] = (f[k] ?? 0) + v;
-  const e = Object.entries(f);
-  return e.length === 0 ? '—' : e.map(([k, v]) => `${k}: ${v}`).join(', ');
-}
-
-function zero(): Record<Prio, number> {
-  return { 'critical-plus': 0, critical: 0, 'sheddable-plus': 0, sheddable: 0 };
+  writeFileSync(`${here}../overload.md`, header.concat(out).join('\n') + '\n');
 }
 
 await main();

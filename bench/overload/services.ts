@@ -1,6 +1,7 @@
 /**
  * The services under test, in their own process (forked by run.ts; the load comes from another process).
- * Receives a ServicesConfig over IPC, answers `{ ready, ports }`, and on `stop` answers its counters.
+ * Receives a ServicesConfig over IPC, answers `{ ready, ports }`, and on `stop` answers its counters and
+ * the CPU share and refusals it measured every 100 ms.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,12 +13,24 @@ import { createWall, type Wall } from '../../src/wall/wall.js';
 import { createFetch } from '../../src/http/fetch.js';
 import { nodeHandler } from '../../src/http/node.js';
 import { type HttpGuardOptions } from '../../src/http/guard.js';
-import { type Arm, PRIOS, Resource, type ServicesConfig } from './common.js';
+import { createRequire } from 'node:module';
+import underPressure from '@fastify/under-pressure';
+import Fastify from 'fastify';
+import { type Arm, PRIOS, Resource, type ServiceStats, type ServicesConfig } from './common.js';
+
+const require = createRequire(import.meta.url);
+// overload-protection is CommonJS without types
+const overloadProtection = require('overload-protection') as (framework: 'http', opts: Record<string, unknown>) => (req: IncomingMessage, res: ServerResponse) => boolean;
 
 const servers: Server[] = [];
 const walls: Wall[] = [];
-const closers: (() => void)[] = [];
+const closers: (() => void | Promise<void>)[] = [];
 const counts = { organic: 0, deepest: 0 };
+/** Per 100 ms bucket: CPU share, refusals, critical refusals. */
+const buckets = { cpu: [] as number[], refused: [] as number[], criticalRefused: [] as number[] };
+let refusedNow = 0;
+let criticalRefusedNow = 0;
+let levelChanges: (() => number) | undefined;
 
 function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
   const server = createServer(handler);
@@ -32,23 +45,83 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 }
 
 const ROUTES: NonNullable<HttpGuardOptions['routes']> = Object.fromEntries(PRIOS.map((p) => [`GET /work/${p}`, { operation: p, priority: p }]));
+const isCritical = (url: string | undefined) => url !== undefined && (url.endsWith('/critical') || url.endsWith('/critical-plus'));
 
-/** The fixed-capacity service: `/work/<priority>` uses the resource once. */
-async function workService(arm: Arm, resource: Resource): Promise<number> {
+/** Counts a refusal (answered 503 by the protection) for the CPU-while-refusing figures. */
+function refused(url: string | undefined): void {
+  refusedNow++;
+  if (isCritical(url)) criticalRefusedNow++;
+}
+
+/** 5 ms (or `cpuMs`) of CPU on the event loop, the way a JSON-heavy or templating handler spends it. */
+function burn(ms: number): void {
+  const end = performance.now() + ms;
+  let x = 0;
+  while (performance.now() < end) x += Math.sqrt(x + 1);
+  if (x < 0) console.log(x);
+}
+
+/** One request's work: the slot resource (async waiting) or CPU on the loop. */
+function work(cfg: ServicesConfig, resource: Resource, startBy = Number.POSITIVE_INFINITY): Promise<boolean> {
+  if (cfg.service === 'slot') return resource.use(startBy);
+  burn(cfg.cpuMs);
+  return Promise.resolve(true);
+}
+
+/** The fixed-capacity service: `/work/<priority>` uses the resource once, behind the arm's protection. */
+async function workService(cfg: ServicesConfig, resource: Resource): Promise<number> {
+  const arm = cfg.arm;
   if (arm === 'none') {
     return listen((_req, res) => {
-      void resource.use().then(() => send(res, 200));
+      void work(cfg, resource).then(() => send(res, 200));
     });
   }
-  if (arm === 'peer') {
-    // the usual peer setup: a bulkhead sized to the resource with a bounded queue; excess refused with 503
-    const bh = bulkhead(resource.slots, 50);
-    return listen((_req, res) => {
-      bh.execute(() => resource.use()).then(
+  if (arm === 'cockatiel') {
+    // the usual cockatiel setup: a bulkhead sized to the slots with a bounded queue; excess refused with 503
+    const bh = bulkhead(cfg.slots, 50);
+    return listen((req, res) => {
+      bh.execute(() => work(cfg, resource)).then(
         () => send(res, 200),
-        (e: unknown) => send(res, e instanceof BulkheadRejectedError ? 503 : 500),
+        (e: unknown) => {
+          if (e instanceof BulkheadRejectedError) refused(req.url);
+          send(res, e instanceof BulkheadRejectedError ? 503 : 500);
+        },
       );
     });
+  }
+  if (arm === 'overload-protection') {
+    // defaults: event-loop delay sampled every 5 ms, shed above 42 ms; no notion of priority
+    const protect = overloadProtection('http', { production: true, clientRetrySecs: 1 });
+    return listen((req, res) => {
+      if (protect(req, res)) return refused(req.url);
+      void work(cfg, resource).then(() => send(res, 200));
+    });
+  }
+  if (arm === 'under-pressure') {
+    // Fastify + @fastify/under-pressure judged every 100 ms on event-loop delay (> 100 ms) and utilisation
+    // (> 0.98 over the last interval); critical routes are exempt (their pressure handler lets them through)
+    const app = Fastify({ logger: false, keepAliveTimeout: 30_000 });
+    await app.register(underPressure, {
+      maxEventLoopDelay: 100,
+      maxEventLoopUtilization: 0.98,
+      sampleInterval: 100,
+      eventLoopUtilizationMode: 'interval',
+      retryAfter: 1,
+      pressureHandler: (req, reply) => {
+        refused(req.url);
+        void reply.code(503).header('retry-after', '1').send('overloaded');
+      },
+    } as Parameters<typeof underPressure>[1]);
+    for (const p of PRIOS) {
+      const exempt = p === 'critical' || p === 'critical-plus';
+      app.get(`/work/${p}`, exempt ? { config: { pressureHandler: () => undefined } } : {}, async () => {
+        await work(cfg, resource);
+        return 'ok';
+      });
+    }
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return (app.server.address() as AddressInfo).port;
   }
   const wall = createWall({ service: 'work' });
   walls.push(wall);
@@ -58,13 +131,25 @@ async function workService(arm: Arm, resource: Resource): Promise<number> {
       const op = currentOperation();
       // work whose deadline passes while it waits for the resource is not started
       const startBy = op === undefined || !Number.isFinite(op.deadline) ? Number.POSITIVE_INFINITY : Date.now() + (op.deadline - realClock.now());
-      if (!(await resource.use(startBy))) throw new BlastwallError('DEADLINE_EXCEEDED', 'deadline passed while queued');
+      if (!(await work(cfg, resource, startBy))) throw new BlastwallError('DEADLINE_EXCEEDED', 'deadline passed while queued');
       send(res, 200);
     },
-    { routes: ROUTES, admission: {}, eventLoopDelay: process.env.OVERLOAD_NO_LOOP_DELAY !== '1' },
+    { routes: ROUTES, admission: {} },
   );
+  const admission = handler.guard.admission!;
+  levelChanges = () => admission.snapshot().levelChanges;
+  if (process.env.OVERLOAD_TRACE === '1') {
+    // diagnostics: the controller's view every 100 ms, on stderr
+    const t = setInterval(() => console.error(JSON.stringify(admission.snapshot())), 100);
+    closers.push(() => clearInterval(t));
+  }
   closers.push(() => handler.guard.close());
-  return listen(handler);
+  return listen((req, res) => {
+    res.once('finish', () => {
+      if (res.statusCode === 503) refused(req.url);
+    });
+    handler(req, res);
+  });
 }
 
 /** The always-failing dependency at the bottom of the failing and chain scenarios. */
@@ -102,7 +187,7 @@ async function proxyService(arm: Arm, name: string, next: string, organic: boole
       })();
     });
   }
-  if (arm === 'peer') {
+  if (arm === 'cockatiel') {
     // cockatiel: retry (3 attempts, exponential backoff) around a consecutive-failure breaker
     const policy = wrap(
       retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 10, maxDelay: 200 }) }),
@@ -148,12 +233,14 @@ async function start(cfg: ServicesConfig): Promise<Record<string, number>> {
       clearTimeout(t2);
     });
   }
-  closers.push(() => Object.assign(counts, { served: resource.served, skipped: resource.skipped }));
+  closers.push(() => {
+    Object.assign(counts, { served: resource.served, skipped: resource.skipped });
+  });
   switch (cfg.scenario) {
     case 'capacity':
     case 'overload':
     case 'metastable':
-      return { entry: await workService(cfg.arm, resource) };
+      return { entry: await workService(cfg, resource) };
     case 'failing': {
       const d = await failingService();
       return { entry: await proxyService(cfg.arm, 'a', `http://127.0.0.1:${d}/`, true, cfg.breaker) };
@@ -167,17 +254,42 @@ async function start(cfg: ServicesConfig): Promise<Record<string, number>> {
   }
 }
 
+/** Samples the process's CPU share and the refusals every 100 ms while serving. */
+function startBuckets(): void {
+  let last = process.cpuUsage();
+  let at = performance.now();
+  const t = setInterval(() => {
+    const now = performance.now();
+    const u = process.cpuUsage(last);
+    last = process.cpuUsage();
+    buckets.cpu.push((u.user + u.system) / 1000 / Math.max(1, now - at));
+    at = now;
+    buckets.refused.push(refusedNow);
+    buckets.criticalRefused.push(criticalRefusedNow);
+    refusedNow = criticalRefusedNow = 0;
+  }, 100);
+  closers.push(() => clearInterval(t));
+}
+
 process.on('message', (msg: { type: 'start'; config: ServicesConfig } | { type: 'stop' }) => {
   if (msg.type === 'start') {
-    void start(msg.config).then((ports) => process.send?.({ type: 'ready', ports }));
+    void start(msg.config).then((ports) => {
+      startBuckets();
+      process.send?.({ type: 'ready', ports });
+    });
     return;
   }
-  for (const c of closers) c();
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
-  void Promise.all(walls.map((w) => w.close())).then(() => {
-    process.send?.({ type: 'stats', counts }, () => process.exit(0));
-  });
+  const flips = levelChanges?.();
+  void Promise.all(closers.map(async (c) => c()))
+    .then(() => {
+      for (const s of servers) {
+        s.closeAllConnections();
+        s.close();
+      }
+      return Promise.all(walls.map((w) => w.close()));
+    })
+    .then(() => {
+      const stats: ServiceStats = { counts, ...buckets, ...(flips === undefined ? {} : { levelChanges: flips }) };
+      process.send?.({ type: 'stats', stats }, () => process.exit(0));
+    });
 });
