@@ -16,7 +16,8 @@ export interface BodyLimits {
 }
 
 export type BodyOutcome =
-  | { ok: true; body: Buffer }
+  /** `body` is undefined when the bytes were already in the request stream (read them from it). */
+  | { ok: true; body: Buffer | undefined }
   /** Answer this (413 or 408, with `Connection: close`); the rest of the body is discarded, not buffered. */
   | { ok: false; response: GuardResponse }
   /** The client went away before its body arrived: nothing to answer. */
@@ -56,7 +57,9 @@ function armTimer(limits: BodyLimits, fn: () => void): TimerHandle | undefined {
  * connection closes, so the client reads the answer instead of a reset.
  */
 export function receiveNodeBody(req: IncomingMessage, limits: BodyLimits): Promise<BodyOutcome> {
-  if (!hasBody(req.headers) || req.complete) return Promise.resolve({ ok: true, body: Buffer.alloc(0) });
+  if (!hasBody(req.headers)) return Promise.resolve({ ok: true, body: Buffer.alloc(0) });
+  // too late to take the bytes from the parser: they are all in the stream already
+  if (req.complete) return Promise.resolve({ ok: true, body: req.readableLength === 0 ? Buffer.alloc(0) : undefined });
   const announced = Number(req.headers['content-length']);
   if (Number.isFinite(announced) && announced > limits.maxBytes) {
     dropBody(req);
@@ -85,9 +88,10 @@ export function receiveNodeBody(req: IncomingMessage, limits: BodyLimits): Promi
       if (chunk === null) {
         delete (req as { push?: unknown }).push;
         const body = Buffer.concat(chunks);
+        const early = req.readableLength > 0; // bytes that reached the stream before we took over
         if (body.length > 0) req.push(body);
         req.push(null);
-        settle({ ok: true, body });
+        settle({ ok: true, body: early ? undefined : body });
         return false;
       }
       const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding);
@@ -102,6 +106,31 @@ export function receiveNodeBody(req: IncomingMessage, limits: BodyLimits): Promi
     };
     (req as { push: unknown }).push = own;
     req.once('close', onClose);
+  });
+}
+
+/**
+ * Reads a whole request body from its stream, at most `max` bytes (null when larger; the rest is then
+ * read and dropped). For bodies `receiveNodeBody` found already in the stream.
+ */
+export function readNodeStream(req: IncomingMessage, max: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > max) {
+        over = true;
+        chunks.length = 0;
+        resolve(null);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
   });
 }
 

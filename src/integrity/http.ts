@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { realClock } from '../core/clock.js';
-import { receiveNodeBody, receiveWebBody } from '../http/body.js';
+import { readNodeStream, receiveNodeBody, receiveWebBody, tooLarge } from '../http/body.js';
 import { headerReader, pathOf, writeResponse } from '../http/node.js';
 import { errorResponse, requestIdOf } from '../http/problem.js';
 import { type Begin, type HttpAnswer, IdempotentHttp, type IdempotentHttpOptions } from './idempotent-http.js';
@@ -19,7 +19,7 @@ export * from './idempotent-http.js';
  */
 export async function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
   const got = await receiveNodeBody(req, { maxBytes: max, timeoutMs: Number.POSITIVE_INFINITY, clock: realClock });
-  if (got.ok) return got.body;
+  if (got.ok) return got.body ?? readNodeStream(req, max);
   if (got.response === undefined) throw new Error('the client closed the connection before its body arrived');
   return null;
 }
@@ -39,7 +39,8 @@ export function idempotentNode(options: IdempotentHttpOptions | IdempotentHttp, 
           if (got.response !== undefined) writeResponse(res, got.response);
           return;
         }
-        const body = got.body;
+        const body = got.body ?? (await readNodeStream(req, core.maxBodyBytes));
+        if (body === null) return writeResponse(res, tooLarge(core.maxBodyBytes));
         writeResponse(res, await core.handle({ method: req.method ?? 'GET', path: pathOf(req.url), header: headerReader(req.headers), body }, (work) => handler(req, { body, work })));
       })
       .catch((err: unknown) => {

@@ -82,7 +82,7 @@ const expressAdapter: Adapter = async (wall, routes, options) => {
   const app = express();
   const mw = expressMiddleware(wall, { ...options, routes: guardRoutes(routes) });
   app.use(mw);
-  app.use(express.text({ type: '*/*' }));
+  app.use(express.text({ type: '*/*', limit: '1mb' }));
   for (const r of routes) {
     const m = r.method === 'GET' ? app.get.bind(app) : app.post.bind(app);
     m(r.path, async (req, res) => {
