@@ -18,3 +18,4 @@ export {
   type TopologyModeRule,
   type SourceLocation,
 } from './topology.js';
+export { verifyPredictions, verifyTable, faultFor, agrees, type VerifyFactory, type VerifyTarget, type VerifyOptions, type VerifyCheck, type OperationCheck, type ObservedClass } from './verify.js';

@@ -160,20 +160,31 @@ async function checkOne(factory: VerifyFactory, dependency: string, mode: Failur
     }
     return { service: topo.service, dependency, mode, prediction, operations };
   } finally {
-    await (target.close ?? target.wall.close)?.call(target.close ? target : target.wall);
+    await closeOn(clock, target);
   }
+}
+
+/** Closes a target while driving its fake clock (closing waits for deferred work on that clock), bounded. */
+async function closeOn(clock: FakeClock, target: VerifyTarget): Promise<void> {
+  const close = target.close ?? target.wall.close;
+  if (close === undefined) return;
+  let done = false;
+  const p = Promise.resolve(close.call(target.close ? target : target.wall)).finally(() => (done = true));
+  for (let i = 0; i < 6000 && !done; i++) await clock.advance(10);
+  await p;
 }
 
 /** Runs every check and returns them with one BW016 finding per disagreement. */
 export async function verifyPredictions(factory: VerifyFactory, options: VerifyOptions = {}): Promise<{ checks: VerifyCheck[]; findings: Finding[] }> {
   const requests = options.requests ?? 20;
   const modes = options.modes ?? FAILURE_MODES;
-  const probe = await factory({ clock: new FakeClock() });
+  const probeClock = new FakeClock();
+  const probe = await factory({ clock: probeClock });
   let topo: Topology;
   try {
     topo = topologyOfWall(probe.wall, 'verify target');
   } finally {
-    await (probe.close ?? probe.wall.close)?.call(probe.close ? probe : probe.wall);
+    await closeOn(probeClock, probe);
   }
   const deps = topo.dependencies.map((d) => d.name).filter((d) => options.dependencies === undefined || options.dependencies.includes(d));
   const plan = deps.flatMap((d) => modes.map((m) => [d, m] as const));

@@ -112,9 +112,8 @@ async function loadModule(path: string): Promise<{ walls: AuditableWall[]; verif
       throw new AuditInputError(`${path}: cannot load (${first instanceof Error ? first.message.split('\n')[0] : String(first)})`);
     }
     try {
-      const api = (await import('tsx/esm/api')) as { register: () => unknown };
-      api.register();
-      mod = (await import(url)) as Record<string, unknown>;
+      const api = (await import('tsx/esm/api')) as { tsImport: (specifier: string, parent: string) => Promise<unknown> };
+      mod = (await api.tsImport(url, import.meta.url)) as Record<string, unknown>;
     } catch (e) {
       throw new AuditInputError(`${path}: cannot load a TypeScript module (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); install tsx or audit the built .js`);
     }

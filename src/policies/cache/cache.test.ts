@@ -43,6 +43,25 @@ describe('freshness cache', () => {
     expect(await c.get('k', slow)).toMatchObject({ value: 'new', source: 'cache', stale: false, ageMs: 0 });
   });
 
+  it('a stale value served while the background refresh keeps failing carries the refresh error (it is stale because the source fails)', async () => {
+    const clock = new FakeClock();
+    const c = cache({ fresh: '1s', stale: '1m', jitter: 0, clock });
+    await c.get('k', async () => 'v1');
+    clock.set(clock.now() + 2000);
+    const down = new Error('down');
+    const failing = () => Promise.reject(down);
+    // the first stale hit cannot know yet: the refresh it starts is still running
+    expect(await c.get('k', failing)).toEqual({ value: 'v1', source: 'cache', ageMs: 2000, stale: true });
+    await flushMicrotasks();
+    expect(await c.get('k', failing)).toEqual({ value: 'v1', source: 'cache', ageMs: 2000, stale: true, error: down });
+    // once a refresh succeeds, the new value replaces the entry and the error with it
+    await flushMicrotasks();
+    await c.get('k', async () => 'v2');
+    await flushMicrotasks();
+    clock.set(clock.now() + 500);
+    expect(await c.get('k', failing)).toEqual({ value: 'v2', source: 'cache', ageMs: 500, stale: false });
+  });
+
   it('stale-if-error: a failed load serves the stale value with the error; past `stale` the error is thrown', async () => {
     const clock = new FakeClock();
     const c = cache({ fresh: '1s', stale: '1m', revalidate: false, jitter: 0, clock });

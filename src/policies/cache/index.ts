@@ -44,6 +44,8 @@ export interface CacheOptions {
 }
 
 interface Entry {
+  /** The error of the last background refresh, while it has not succeeded since (a new value replaces the entry). */
+  refreshError?: unknown;
   key: string;
   value: unknown;
   storedAt: number;
@@ -140,11 +142,15 @@ export class FreshnessCache {
         this.s.staleHits++;
         // stale-while-revalidate: answer now, refresh once in the background
         if (!this.inflight.has(key)) {
-          this.load(key, load).catch(() => {
+          this.load(key, load).catch((err: unknown) => {
             this.s.refreshFailures++;
+            // the value stays stale because the source is failing, not only because it aged: say so
+            e.refreshError = err;
           });
         }
-        return { value: e.value as T, source: 'cache', ageMs: now - e.storedAt, stale: true };
+        return e.refreshError === undefined
+          ? { value: e.value as T, source: 'cache', ageMs: now - e.storedAt, stale: true }
+          : { value: e.value as T, source: 'cache', ageMs: now - e.storedAt, stale: true, error: e.refreshError };
       }
       if (now >= e.staleUntil) this.remove(e);
     }
