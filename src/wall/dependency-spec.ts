@@ -1,15 +1,17 @@
 import type { Clock } from '../core/clock.js';
 import type { DeadlineScheduler } from '../core/scheduler.js';
-import { durationOption, type Duration } from '../core/duration.js';
+import { durationOption, timerDurationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import type { Policy } from '../core/policy.js';
+import { guarded } from '../core/callback.js';
+import { failingResponse } from '../core/result.js';
 import { configError, enumOption, fnOption, intOption, isPlainObject, objectOption, ratioOption } from '../core/validate.js';
 import { type ClassifierOptions, DEFAULT_CLASSIFIER } from '../health/classifier.js';
 import { AdaptiveConcurrencyPolicy } from '../policies/adaptive-concurrency/index.js';
 import { FreshnessCache, type SharedCacheStore } from '../policies/cache/index.js';
 import { CircuitBreakerPolicy, type CircuitBreakerOptions } from '../policies/circuit-breaker/index.js';
 import { BulkheadPolicy } from '../policies/concurrency/index.js';
-import { RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions } from '../policies/retry/index.js';
+import { type RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions, budgetOption } from '../policies/retry/index.js';
 import { TimeoutPolicy } from '../policies/timeout/index.js';
 import { isStandardSchema, type StandardIssue, type StandardSchemaV1 } from './schema.js';
 
@@ -28,6 +30,13 @@ export interface DependencySpec {
     | { adaptive: true | { initial?: number; min?: number; max?: number; tolerance?: number; smoothing?: number }; queue?: number; queueTimeout?: Duration };
   /** A Standard Schema validator (zod, valibot, arktype) for responses. */
   validate?: StandardSchemaV1;
+  /**
+   * Which results are failures although the function returned them (retry, breaker and health then treat
+   * them as errors: a retryable `DEPENDENCY_FAILED` with `details.status`). Default: a fetch `Response`
+   * with status 5xx or 429, whose `Retry-After` becomes the least wait before a retry (within the deadline);
+   * other statuses, 4xx included, are answers. `false`: every result is a success.
+   */
+  failOnResult?: false | ((result: unknown) => boolean);
   /** Receives responses that failed validation (they are never returned to the caller). */
   quarantine?: (payload: unknown, issues: ReadonlyArray<StandardIssue>, dependency: string) => void;
   /** For `optional` dependencies: the value (or a function of the error) served when the call fails. */
@@ -52,6 +61,7 @@ const SPEC_KEYS = [
   'breaker',
   'concurrency',
   'validate',
+  'failOnResult',
   'quarantine',
   'fallback',
   'cache',
@@ -75,6 +85,8 @@ export interface ParsedDependencySpec {
   timeout?: TimeoutPolicy;
   timeoutMs?: number;
   schema: StandardSchemaV1 | undefined;
+  /** The result classifier (see `DependencySpec.failOnResult`); undefined when off. */
+  failOnResult: ((result: unknown) => boolean) | undefined;
   quarantine: DependencySpec['quarantine'];
   hasFallback: boolean;
   fallback: unknown;
@@ -107,6 +119,7 @@ export function parseDependencySpec(name: string, spec: DependencySpec, env: Spe
     boundaries: {},
     policies: [],
     schema: undefined,
+    failOnResult: failingResponse,
     quarantine: undefined,
     hasFallback: false,
     fallback: undefined,
@@ -123,6 +136,7 @@ export function parseDependencySpec(name: string, spec: DependencySpec, env: Spe
   parseRetry(name, s.retry, env.clock, out);
   if (s.timeout !== false) parseTimeout(name, s.timeout, env, out);
   parseValidation(name, s.validate, s.quarantine, out);
+  parseFailOnResult(name, s.failOnResult, out);
   parseFallbackAndCache(name, s, env.clock, out);
   parsePayload(name, s.payload, out);
   parseObjective(name, s.slo, out);
@@ -136,7 +150,7 @@ function parseConcurrency(name: string, value: unknown, clock: Clock, out: Parse
   if (!isPlainObject(value)) throw configError(field, '{ limit, queue?, queueTimeout? } or false', value);
   const waiting = () => ({
     ...(value.queue === undefined ? {} : { queue: intOption(`${field}.queue`, value.queue, 0) }),
-    ...(value.queueTimeout === undefined ? {} : { queueTimeout: durationOption(`${field}.queueTimeout`, value.queueTimeout) }),
+    ...(value.queueTimeout === undefined ? {} : { queueTimeout: timerDurationOption(`${field}.queueTimeout`, value.queueTimeout) }),
   });
   if (value.adaptive !== undefined) {
     objectOption(field, value, ['adaptive', 'queue', 'queueTimeout']);
@@ -184,8 +198,8 @@ function parseRetry(name: string, value: DependencySpec['retry'], clock: Clock, 
   const retry = value === false ? undefined : value === undefined ? defaultRetry : value;
   if (retry === undefined) return;
   const options = objectOption(`${name}.retry`, retry, ['attempts', 'backoff', 'maxElapsed', 'retryOn', 'retryOnResult', 'budget', 'random']);
-  const budget =
-    options.budget === false ? undefined : prefixed(name, () => new RetryBudget({ ...(options.budget as RetryBudgetOptions | undefined), clock }));
+  // null, 0, NaN or true are refused (naming `<name>.retry.budget`), never read as the default budget
+  const budget = prefixed(name, () => budgetOption('retry.budget', options.budget, clock));
   const policy = prefixed(name, () => new RetryPolicy({ ...(options as RetryOptions), budget: budget ?? false, clock, name }));
   if (budget !== undefined) out.budget = budget;
   out.retry = policy;
@@ -198,11 +212,19 @@ function parseRetry(name: string, value: DependencySpec['retry'], clock: Clock, 
 
 /** Per-attempt timeout, 10s unless given: no dependency call waits forever. */
 function parseTimeout(name: string, value: unknown, env: SpecContext, out: ParsedDependencySpec): void {
-  const timeoutMs = value === undefined ? 10_000 : durationOption(`${name}.timeout`, value);
+  const timeoutMs = value === undefined ? 10_000 : timerDurationOption(`${name}.timeout`, value);
   out.timeoutMs = timeoutMs;
   out.timeout = new TimeoutPolicy(timeoutMs, { clock: env.clock, name, scheduler: env.scheduler });
   out.policies.push(out.timeout);
   out.boundaries.timeoutMs = timeoutMs;
+}
+
+/** `false` turns result classification off; a function replaces the default (a throw in it is CALLBACK_FAILED). */
+function parseFailOnResult(name: string, value: unknown, out: ParsedDependencySpec): void {
+  if (value === undefined) return;
+  if (value === false) out.failOnResult = undefined;
+  else if (typeof value === 'function') out.failOnResult = guarded(`${name}.failOnResult`, value as (result: unknown) => boolean);
+  else throw configError(`${name}.failOnResult`, 'false or a function (result) => boolean', value);
 }
 
 function parseValidation(name: string, validate: unknown, quarantine: unknown, out: ParsedDependencySpec): void {
@@ -236,7 +258,7 @@ function parsePayload(name: string, value: unknown, out: ParsedDependencySpec): 
   const p = objectOption(field, value, ['maxRequestBytes', 'maxResponseBytes', 'measure']);
   if (p.maxRequestBytes !== undefined) out.maxRequestBytes = intOption(`${field}.maxRequestBytes`, p.maxRequestBytes, 1);
   if (p.maxResponseBytes !== undefined) out.maxResponseBytes = intOption(`${field}.maxResponseBytes`, p.maxResponseBytes, 1);
-  if (p.measure !== undefined) out.measure = fnOption(`${field}.measure`, p.measure);
+  if (p.measure !== undefined) out.measure = guarded(`${field}.measure`, fnOption<(value: unknown) => number>(`${field}.measure`, p.measure));
   if (value !== undefined) out.boundaries.payload = { maxRequestBytes: p.maxRequestBytes, maxResponseBytes: p.maxResponseBytes };
 }
 
