@@ -16,8 +16,8 @@ function configError(f: () => unknown): BlastwallError {
 describe('wall configuration is validated at declaration', () => {
   const wall = createWall({ service: 'shop', clock: new FakeClock() });
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['negative timeout', { timeout: -5 }, /^Expected `p\.timeout` to be a duration ≥ 1ms.*, got `-5` \(number\)$/],
-    ['bad timeout string', { timeout: '5 parsecs' }, /Expected `p\.timeout` to be a duration ≥ 1ms.*, got `"5 parsecs"` \(string\)/],
+    ['negative timeout', { timeout: -5 }, /^Expected `p\.timeout` to be a duration between 1ms and 2147483647ms .*, got `-5` \(number\)$/],
+    ['bad timeout string', { timeout: '5 parsecs' }, /Expected `p\.timeout` to be a duration between 1ms and 2147483647ms .*, got `"5 parsecs"` \(string\)/],
     ['unknown criticality', { criticality: 'vital' }, /Expected `p\.criticality` to be one of 'core', 'optional', 'deferrable', got `"vital"` \(string\)/],
     ['retry attempts 0', { retry: { attempts: 0 } }, /Expected `p\.retry\.attempts` to be an integer between 1 and 100, got `0` \(number\)/],
     ['budget ratio > 1', { retry: { budget: { ratio: 2 } } }, /Expected `p\.retry\.budget\.ratio` to be a ratio between 0 and 1, got `2` \(number\)/],
