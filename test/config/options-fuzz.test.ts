@@ -8,7 +8,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BlastwallError,
-  MAX_TIMER_MS,
   RetryBudget,
   adaptiveConcurrency,
   bulkhead,
@@ -19,8 +18,9 @@ import {
   retryBudget,
   throttle,
   timeout,
-  tryParseDuration,
 } from '../../src/index.js';
+import { tryParseDuration } from '../../src/core/duration.js';
+import { MAX_TIMER_MS } from '../../src/core/validate.js';
 import { FakeClock } from '../../src/testing/index.js';
 
 /** What a field accepts. `any` fields are fuzzed too, but without a validity oracle. */

@@ -5,7 +5,9 @@
  * Node's overflow, so these tests see the 1 ms firing that production would see, without sleeping.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BlastwallError, MAX_TIMER_MS, bulkhead, circuitBreaker, invokeUserFn, realClock, retry, startCall, timeout } from '../../src/index.js';
+import { BlastwallError, bulkhead, circuitBreaker, realClock, retry, timeout } from '../../src/index.js';
+import { invokeUserFn, startCall } from '../../src/core/policy.js';
+import { MAX_TIMER_MS } from '../../src/core/validate.js';
 
 const DAY = 86_400_000;
 

@@ -1,7 +1,8 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { bulkhead, circuitBreaker, pipeline, realClock, retry, schedulerFor, timeout } from '../../src/index.js';
+import { bulkhead, circuitBreaker, pipeline, realClock, retry, timeout } from '../../src/index.js';
+import { schedulerFor } from '../../src/core/scheduler.js';
 import { FakeClock } from '../../src/testing/index.js';
 
 v8.setFlagsFromString('--expose-gc');

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import { createWall, METRIC_NAMES } from '../../src/index.js';
+import { createWall } from '../../src/index.js';
+import { METRIC_NAMES } from '../../src/telemetry/index.js';
 import { FakeClock } from '../../src/testing/index.js';
 
 interface Sample {
