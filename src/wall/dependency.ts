@@ -119,7 +119,7 @@ export class Dependency {
     this.retry = parsed.retry;
     this.timeoutMs = parsed.timeoutMs;
     this.timeoutPolicy = parsed.timeout;
-    this.expectedAttemptMs = parsed.timeoutMs ?? 0;
+    this.expectedAttemptMs = 0; // no evidence yet: a retry fits by the call's own last attempt
 
     const built = parsed.policies.length === 0 ? undefined : pipeline(...parsed.policies);
     this.link = built === undefined ? invokeUserFn : linkOf(built);
@@ -411,10 +411,12 @@ export class Dependency {
   evaluate(): HealthState | undefined {
     const now = this.clock.now();
     const totals = this.stats.totals(now);
-    // what an attempt is expected to take: recent successes' p99, capped by the timeout (the timeout alone
-    // until there are enough successes); a retry is started only if this much time is left
+    // what an attempt is expected to take: the p99 of observed latencies, failures included, capped by the
+    // timeout (an upper bound, not the estimate); 0 until there are 5 observations, and the retry policy then
+    // goes by the call's own last attempt. A retry is started only if this much time is left.
     const timeout = this.timeoutMs ?? 0;
-    this.expectedAttemptMs = totals.successes >= 10 && totals.p99 > 0 ? Math.min(timeout || totals.p99, totals.p99) : timeout;
+    const seen = totals.successes + totals.failures + totals.invalid;
+    this.expectedAttemptMs = seen >= 5 && totals.p99 > 0 ? Math.min(timeout || totals.p99, totals.p99) : 0;
     return this.classifier.evaluate({ totals, breaker: this.breaker?.state }, now);
   }
 }

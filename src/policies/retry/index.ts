@@ -58,8 +58,9 @@ class RetryResult {
 
 /**
  * Retries with a schedule and a budget. A would-be retry that the budget refuses becomes
- * `RETRY_BUDGET_EXHAUSTED` instead of extra load; a retry that could not start before the call's deadline
- * becomes `DEADLINE_EXCEEDED`; a retry-after hint on an error stretches the wait.
+ * `RETRY_BUDGET_EXHAUSTED` instead of extra load; when a retry cannot fit before the call's deadline, the caller
+ * gets the last attempt's own error, marked not retryable (`DEPENDENCY_FAILED` for a plain error, its cause
+ * kept); a retry-after hint on an error stretches the wait.
  */
 export class RetryPolicy extends PolicyBase {
   readonly attempts: number;
@@ -111,6 +112,7 @@ export class RetryPolicy extends PolicyBase {
   /** @internal Decides about the attempt that just failed and, if allowed, runs the remaining attempts. */
   async afterFailure(ctx: CallContext, next: Next, failure: unknown, started: number): Promise<unknown> {
     let step: ((n: number) => number) | undefined;
+    let attemptStarted = started;
     for (;;) {
       if (!(failure instanceof RetryResult) && (isNonRetryable(failure) || (this.retryOn !== undefined && !this.retryOn(failure, ctx.attempt)))) {
         return this.giveUp(ctx, failure, 'not-retryable');
@@ -123,18 +125,16 @@ export class RetryPolicy extends PolicyBase {
       if (hint !== undefined && hint > delay) delay = hint;
       const now = this.clock.now();
       if (now + delay - started > this.maxElapsed) return this.giveUp(ctx, failure, 'max-elapsed');
-      const needed = Math.max(this.minAttemptTime, ctx.minAttemptMs);
+      // what the next attempt needs: the owner's estimate from observed latencies (failures included, capped by
+      // the timeout), or, without one yet, what this call's own last attempt took
+      const needed = Math.max(this.minAttemptTime, ctx.minAttemptMs > 0 ? ctx.minAttemptMs : now - attemptStarted);
       if (ctx.deadline !== Number.POSITIVE_INFINITY && now + delay + needed >= ctx.deadline) {
-        return this.giveUp(
-          ctx,
-          new BlastwallError(
-            'DEADLINE_EXCEEDED',
-            `Attempt ${ctx.attempt + 1} was not started: ${Math.max(0, Math.round(ctx.deadline - now))}ms left before the deadline, ` +
-              `${Math.round(delay)}ms backoff + ${Math.round(needed)}ms attempt needed`,
-            { dependency: ctx.dependency ?? this.name, cause: unwrap(failure) },
-          ),
-          'deadline',
-        );
+        // the retry does not fit: the caller gets the dependency's own failure, final at this layer (the deadline
+        // did not fail, the dependency did)
+        const why =
+          `attempt ${ctx.attempt + 1} not started: ${Math.max(0, Math.round(ctx.deadline - now))}ms left before the deadline, ` +
+          `${Math.round(delay)}ms backoff + ${Math.round(needed)}ms attempt needed`;
+        return this.giveUp(ctx, failure instanceof RetryResult ? failure : finalFailure(failure, ctx.dependency ?? this.name, ctx.attempt, why), 'deadline');
       }
       if (this.budget !== undefined && !this.budget.tryRetry()) {
         return this.giveUp(
@@ -149,6 +149,7 @@ export class RetryPolicy extends PolicyBase {
       if (this.onRetryEmitter.active) this.onRetryEmitter.emit({ attempt: ctx.attempt, delayMs: delay, error: unwrap(failure) });
       ctx.retries++;
       if (delay > 0 || ctx.outerSignal !== undefined) await sleep(this.clock, delay, ctx.outerSignal);
+      attemptStarted = this.clock.now();
       ctx.nextAttempt();
       try {
         const value = await next(ctx);
@@ -165,6 +166,31 @@ export class RetryPolicy extends PolicyBase {
     if (failure instanceof RetryResult) return failure.value;
     throw failure;
   }
+}
+
+/**
+ * The last attempt's failure as the final answer of this layer: the same error, marked not retryable (the
+ * retries happened here), or a plain error wrapped as `DEPENDENCY_FAILED` with it as the cause.
+ */
+function finalFailure(failure: unknown, dependency: string | undefined, attempts: number, why: string): BlastwallError {
+  if (failure instanceof BlastwallError) {
+    const e = new BlastwallError(failure.code, failure.message, {
+      dependency: failure.dependency ?? dependency,
+      cause: failure.cause,
+      retryAfterMs: failure.retryAfterMs,
+      retryable: false,
+      details: { ...failure.details, attempts, retry: why },
+    });
+    e.stack = failure.stack ?? '';
+    return e;
+  }
+  const message = failure instanceof Error ? failure.message : String(failure);
+  return new BlastwallError('DEPENDENCY_FAILED', `${dependency ?? 'The call'} failed: ${message}`, {
+    dependency,
+    cause: failure,
+    retryable: false,
+    details: { attempts, retry: why },
+  });
 }
 
 function unwrap(f: unknown): unknown {
