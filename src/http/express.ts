@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpGuard, type HttpGuardOptions, type Routing } from './guard.js';
+import { HttpGuard, type HttpGuardOptions, type Routed, type Routing } from './guard.js';
 import { guardNodeRequest, pathOf, respondWith, writeResponse } from './node.js';
 import { errorResponse } from './problem.js';
 import type { Wall } from '../wall/wall.js';
@@ -12,7 +12,7 @@ type ExpressNext = (err?: unknown) => void;
 
 /** Where the middleware leaves the guard and request id for `expressErrorHandler`. */
 const GUARDED = Symbol('blastwall.guarded');
-type Guarded = IncomingMessage & { [GUARDED]?: { guard: HttpGuard; requestId: string } };
+type Guarded = IncomingMessage & { [GUARDED]?: { guard: HttpGuard; routed: Routed } };
 
 /**
  * Express middleware (mount it first): answers `/healthz` and `/metrics`, receives the request body
@@ -37,7 +37,7 @@ export function expressMiddleware(
       return;
     }
     if (r.kind === 'respond') return respondWith(guard, res, r.response, head, { method, path });
-    (req as Guarded)[GUARDED] = { guard, requestId: r.routed.requestId };
+    (req as Guarded)[GUARDED] = { guard, routed: r.routed };
     void guardNodeRequest(guard, r.routed, req, res, () => next(), head);
   };
   return Object.assign(mw, { guard });
@@ -53,6 +53,6 @@ export function expressErrorHandler(): (err: unknown, req: IncomingMessage, res:
     if (res.headersSent) return next(err);
     const g = (req as Guarded)[GUARDED];
     const info = { method: req.method ?? 'GET', path: pathOf(req.url) };
-    writeResponse(res, g === undefined ? errorResponse(err, info) : g.guard.errorResponse(err, { ...info, requestId: g.requestId }));
+    writeResponse(res, g === undefined ? errorResponse(err, info) : g.guard.errorResponse(err, { ...info, requestId: g.routed.requestId }));
   };
 }

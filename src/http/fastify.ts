@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { receiveNodeBody } from './body.js';
-import { HttpGuard, type HttpGuardOptions, type RouteSpec, type Routing } from './guard.js';
+import { HttpGuard, type HttpGuardOptions, type Routed, type RouteSpec, type Routing } from './guard.js';
 import { pathOf, responseDone } from './node.js';
 import type { GuardResponse } from './problem.js';
 import type { Wall } from '../wall/wall.js';
@@ -41,7 +41,7 @@ function send(reply: FastifyReplyLike, r: GuardResponse, head: boolean): void {
 export function installFastify(app: FastifyLike, wallOrGuard: Wall | HttpGuard, options?: HttpGuardOptions & { errorHandler?: boolean }): HttpGuard {
   const { errorHandler = true, ...rest } = options ?? {};
   const guard = wallOrGuard instanceof HttpGuard ? wallOrGuard : new HttpGuard(wallOrGuard, rest);
-  const ids = new WeakMap<FastifyRequestLike, string>();
+  const routedOf = new WeakMap<FastifyRequestLike, Routed>();
   app.addHook('onRequest', (req, reply, done) => {
     const pattern = req.routeOptions?.url;
     const cfg = req.routeOptions?.config as { blastwall?: RouteSpec } | undefined;
@@ -72,8 +72,7 @@ export function installFastify(app: FastifyLike, wallOrGuard: Wall | HttpGuard, 
       return;
     }
     const routed = r.routed;
-    ids.set(req, routed.requestId);
-    const info = { requestId: routed.requestId, method: req.method, path };
+    routedOf.set(req, routed);
     receiveNodeBody(req.raw, routed.body)
       .then(async (got) => {
         if (!got.ok) {
@@ -90,12 +89,12 @@ export function installFastify(app: FastifyLike, wallOrGuard: Wall | HttpGuard, 
       })
       .catch((err: unknown) => {
         // a 5xx already sent (by the handler or the error handler) only teaches the limiter
-        if (!reply.sent && !reply.raw.headersSent) send(reply, guard.errorResponse(err, info), head);
+        if (!reply.sent && !reply.raw.headersSent) send(reply, guard.errorResponse(err, { requestId: routed.requestId, method: req.method, path }), head);
       });
   });
   if (errorHandler) {
     app.setErrorHandler((err, req, reply) => {
-      const r = guard.errorResponse(err, { requestId: ids.get(req), method: req.method, path: pathOf(req.url) });
+      const r = guard.errorResponse(err, { requestId: routedOf.get(req)?.requestId, method: req.method, path: pathOf(req.url) });
       return reply.code(r.status).headers(r.headers).send(r.body);
     });
   }

@@ -75,6 +75,7 @@ export type Entry = { kind: 'respond'; response: GuardResponse } | { kind: 'admi
 export interface Routed {
   readonly operation: Operation;
   readonly priority: Priority;
+  /** The id an error answer and its report carry (the caller's `X-Request-Id`, else generated on first use). */
   readonly requestId: string;
   /** How large and how slow the body may be (the deadline counts from arrival). */
   readonly body: BodyLimits;
@@ -249,7 +250,8 @@ export class HttpGuard {
       if (req.path === this.metricsPath) return { kind: 'respond', response: this.metricsResponse() };
     }
     const arrivedAt = this.clock.now();
-    const requestId = requestIdOf(req.header('x-request-id'));
+    let id: string | undefined;
+    const requestId = (): string => (id ??= requestIdOf(req.header('x-request-id')));
     let key: string;
     let spec: RouteSpec | undefined;
     if (req.route !== undefined) {
@@ -264,7 +266,7 @@ export class HttpGuard {
     try {
       operation = this.operationFor(key, spec);
     } catch (err) {
-      return { kind: 'respond', response: this.errorResponse(err, { requestId, method: req.method, path: req.path }) };
+      return { kind: 'respond', response: this.errorResponse(err, { requestId: requestId(), method: req.method, path: req.path }) };
     }
     let priority = spec?.priority ?? operation.priority;
     if (this.trustPriority) {
@@ -278,7 +280,7 @@ export class HttpGuard {
     const caller = parseDeadlineHeader(req.header(DEADLINE_HEADER));
     if (caller === null) return bad(`${DEADLINE_HEADER} must be a non-negative number of milliseconds`);
     if (caller === 0) {
-      return { kind: 'respond', response: this.errorResponse(new BlastwallError('DEADLINE_EXCEEDED', 'The caller granted no time; not started'), { requestId }) };
+      return { kind: 'respond', response: this.errorResponse(new BlastwallError('DEADLINE_EXCEEDED', 'The caller granted no time; not started'), { requestId: requestId() }) };
     }
     // the request's deadline counts from its arrival: the body and the admission wait spend it
     const deadline = Math.min(caller ?? Number.POSITIVE_INFINITY, operation.deadlineMs);
@@ -289,7 +291,9 @@ export class HttpGuard {
       routed: {
         operation,
         priority,
-        requestId,
+        get requestId() {
+          return requestId();
+        },
         body,
         admit: () => {
           if (used) return Promise.reject(new BlastwallError('CONFIG_INVALID', 'Routed.admit() called twice'));
@@ -300,7 +304,7 @@ export class HttpGuard {
     };
   }
 
-  private async admitRouted(operation: Operation, priority: Priority, deadline: number, arrivedAt: number, requestId: string): Promise<Entry> {
+  private async admitRouted(operation: Operation, priority: Priority, deadline: number, arrivedAt: number, requestId: () => string): Promise<Entry> {
     const left = (): number | undefined => (Number.isFinite(deadline) ? deadline - (this.clock.now() - arrivedAt) : undefined);
     let ticket: Ticket | undefined;
     if (this.admission !== undefined) {
@@ -308,7 +312,7 @@ export class HttpGuard {
         ticket = await this.admission.admit(priority, { deadlineMs: left() });
       } catch (err) {
         if (err instanceof BlastwallError && err.code === 'SHED') operation.counts.shed++;
-        return { kind: 'respond', response: this.errorResponse(err, { requestId }) };
+        return { kind: 'respond', response: this.errorResponse(err, { requestId: requestId() }) };
       }
     }
     const deadlineMs = left();

@@ -32,7 +32,6 @@ export function honoMiddleware(
     const head = method === 'HEAD';
     const r = guard.route({ method, path: c.req.path, header: (n) => c.req.header(n) });
     if (r.kind === 'respond') return toResponse(await r.response, head);
-    const info = { requestId: r.routed.requestId, method, path: c.req.path };
     const raw = c.req.raw;
     const got = await receiveWebBody(raw, r.routed.body);
     if (!got.ok) return got.response === undefined ? new Response(null, { status: 400, headers: { connection: 'close' } }) : toResponse(got.response, head);
@@ -51,7 +50,7 @@ export function honoMiddleware(
     } catch (err) {
       if (err instanceof HttpStatus) return undefined;
       // the handler already ran: Hono keeps the answer on the context
-      c.res = toResponse(guard.errorResponse(err, info), head);
+      c.res = toResponse(guard.errorResponse(err, { requestId: r.routed.requestId, method, path: c.req.path }), head);
       return undefined;
     }
   };

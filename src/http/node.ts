@@ -42,7 +42,6 @@ export function responseDone(res: ServerResponse): Promise<void> {
  * response closes. Resolves when the request is answered; never rejects.
  */
 export function guardNodeRequest(guard: HttpGuard, routed: Routed, req: IncomingMessage, res: ServerResponse, next: () => unknown, head: boolean): Promise<void> {
-  const info = { requestId: routed.requestId, method: req.method ?? 'GET', path: pathOf(req.url) };
   return receiveNodeBody(req, routed.body)
     .then(async (got) => {
       if (!got.ok) {
@@ -58,7 +57,7 @@ export function guardNodeRequest(guard: HttpGuard, routed: Routed, req: Incoming
     })
     .catch((err: unknown) => {
       // a 5xx the handler wrote itself is already answered (responseDone rejects to teach the limiter)
-      if (!res.headersSent) writeResponse(res, guard.errorResponse(err, info), head);
+      if (!res.headersSent) writeResponse(res, guard.errorResponse(err, { requestId: routed.requestId, method: req.method ?? 'GET', path: pathOf(req.url) }), head);
       else if (!res.writableEnded) res.end();
     });
 }

@@ -81,5 +81,9 @@ describe.each(ADAPTERS)('error answers on %s', (_name, adapter) => {
     expect(JSON.parse(text)).toMatchObject({ type: 'urn:blastwall:error:internal', title: 'Internal error', status: 500, code: 'INTERNAL' });
     expect(r.headers.get(OVERLOADED_HEADER)).toBeNull();
     expect(logged.map((l) => (l.err as Error).message)).toEqual([expect.stringContaining('hunter2')]);
+    // a caller's plain X-Request-Id is the id of the answer and of the report
+    const traced = await fetch(`${url}/bug`, { headers: { 'x-request-id': 'req-42.a' } });
+    expect(((await traced.json()) as { requestId: string }).requestId).toBe('req-42.a');
+    expect(logged[1]!.info.requestId).toBe('req-42.a');
   });
 });
