@@ -42,8 +42,8 @@ export interface WallOptions {
    * `wall.close()` closes it.
    */
   store?: IntegrityStore;
-  /** Receives every wall event as a timeline entry (see src/timeline). */
-  timeline?: { record(entry: TimelineEntryInput): unknown };
+  /** Receives every wall event as a timeline entry (see src/timeline); `flush`, when present, runs at `close()`. */
+  timeline?: { record(entry: TimelineEntryInput): unknown; flush?(): unknown };
   /** Exporters the wall builds for you (prom-client and the OpenTelemetry API are loaded only when asked for). */
   telemetry?: TelemetryOptions;
   /** Your own telemetry sinks: each receives every finished call (see `TelemetrySink`). */
@@ -371,6 +371,11 @@ export class Wall {
     // calls still in flight end now with CLOSED (retries stop on it) instead of waiting on a closed wall
     this.scheduler.close(new BlastwallError('CLOSED', 'The wall closed while this call was in flight'));
     this.events.clear();
+    try {
+      this.timeline?.flush?.(); // what the wall recorded is written before close() returns; the timeline stays the caller's to close
+    } catch (err) {
+      process.emitWarning(`blastwall: the timeline could not be flushed at close: ${String(err)}`);
+    }
     await this.ownedStore?.close();
     return { droppedDeferred: dropped };
   }
