@@ -1,7 +1,6 @@
 export * from './faults.js';
 export * from './injector.js';
 export * from './wall-faults.js';
-export { faultsHandler, type FaultsHandler, type FaultsHandlerOptions } from './http.js';
 export * from './drill.js';
 export { operation, dependency, mode, status, recovery, integrity, type Invariant, type InvariantResult } from './invariants.js';
 export { DrillObservation, type RequestRecord, type Transition, type FaultWindow, type SecondSample } from './observe.js';

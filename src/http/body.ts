@@ -4,7 +4,7 @@
  * of the service's concurrency.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
 import { clientProblem, type GuardResponse } from './problem.js';
 
 export interface BodyLimits {
@@ -106,6 +106,9 @@ export function receiveNodeBody(req: IncomingMessage, limits: BodyLimits): Promi
     };
     (req as { push: unknown }).push = own;
     req.once('close', onClose);
+    // bytes reached the stream before we took over (something async ran first): the parser may have
+    // paused the socket at the stream's high-water mark; ask for more as a reader would
+    if (size > 0) (req as unknown as { _read(n: number): void })._read(req.readableHighWaterMark);
   });
 }
 
@@ -187,4 +190,16 @@ export function receiveWebBody(request: Request, limits: BodyLimits): Promise<{ 
     };
     pump();
   });
+}
+
+/**
+ * Reads a request body of at most `max` bytes: null when it is larger — the bytes already read are
+ * dropped and the rest is read and discarded (never buffered), so the 413 you write reaches the client
+ * instead of a reset. Call it in the request listener, before anything reads the request.
+ */
+export async function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
+  const got = await receiveNodeBody(req, { maxBytes: max, timeoutMs: Number.POSITIVE_INFINITY, clock: realClock });
+  if (got.ok) return got.body ?? readNodeStream(req, max);
+  if (got.response === undefined) throw new Error('the client closed the connection before its body arrived');
+  return null;
 }

@@ -12,17 +12,8 @@ import type { Work } from './work.js';
 
 export * from './idempotent-http.js';
 
-/**
- * Reads a request body of at most `max` bytes: null when it is larger — the bytes already read are
- * dropped and the rest is read and discarded (never buffered), so the 413 you write reaches the client
- * instead of a reset. Call it in the request listener, before anything reads the request.
- */
-export async function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
-  const got = await receiveNodeBody(req, { maxBytes: max, timeoutMs: Number.POSITIVE_INFINITY, clock: realClock });
-  if (got.ok) return got.body ?? readNodeStream(req, max);
-  if (got.response === undefined) throw new Error('the client closed the connection before its body arrived');
-  return null;
-}
+// readBody is an HTTP helper (src/http/body.ts); re-exported here where it was first offered
+export { readBody } from '../http/body.js';
 
 export type IdempotentNodeHandler = (req: IncomingMessage, ctx: { body: Buffer; work: Work | undefined }) => Promise<HttpAnswer> | HttpAnswer;
 

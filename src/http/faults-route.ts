@@ -12,11 +12,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BlastwallError } from '../core/errors.js';
 import { configError, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
-import { readBody } from '../integrity/http.js';
-import { pathOf } from '../http/node.js';
-import type { Fault } from './faults.js';
-import type { InjectOptions } from './injector.js';
-import type { WallFaults } from './wall-faults.js';
+import { readBody } from './body.js';
+import { pathOf } from './node.js';
+import type { Fault } from '../chaos/faults.js';
+import type { InjectOptions } from '../chaos/injector.js';
+import type { WallFaults } from '../chaos/wall-faults.js';
 
 export interface FaultsHandlerOptions {
   /** The bearer token callers must present (at least 16 characters). */
