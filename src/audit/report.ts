@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path';
 /**
  * The audit as people read it (text for a terminal, Markdown for a page) and as programs read it (JSON).
  * Text and Markdown put the "what happens next" table per dependency first, then the findings.
@@ -33,8 +34,12 @@ export function boundarySummary(d: TopologyDependency): string {
   return parts.join(' · ');
 }
 
+/** The declaration's place, relative to the current directory when it is inside it. */
 function where(f: Finding): string {
-  return f.source === undefined ? (f.origin ?? f.service) : `${f.source.file}:${f.source.line}`;
+  if (f.source === undefined) return f.origin ?? f.service;
+  const rel = relative(process.cwd(), f.source.file);
+  const file = rel.startsWith('..') || isAbsolute(rel) ? f.source.file : rel;
+  return `${file}:${f.source.line}`;
 }
 
 function counts(findings: Finding[]): string {

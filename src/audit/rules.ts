@@ -41,6 +41,8 @@ export const LIMITS = {
   concurrency: 1000,
   /** Queues (concurrency or deferred) above this are "very large". */
   queue: 10_000,
+  /** Observations over a shorter window are not judged (dead dependencies, breakers that cannot open). */
+  observedWindowMs: 60_000,
 } as const;
 
 export const RULES: readonly RuleInfo[] = [
@@ -166,14 +168,15 @@ function perService(t: Topology, graph: ServiceGraph, now: number): Finding[] {
         fix: 'Give the wall a durable store (sqliteStore, redisStore, postgresStore) and use the durable queue.',
       }, src));
     }
-    if (t.observedWindowMs !== undefined && callers.length === 0 && (d.observed?.calls ?? 0) === 0) {
+    const observedEnough = t.observedWindowMs !== undefined && t.observedWindowMs >= LIMITS.observedWindowMs;
+    if (observedEnough && callers.length === 0 && (d.observed?.calls ?? 0) === 0) {
       out.push(finding('BW008', t, depSubject(d), {
-        message: `'${d.name}' was declared but no operation called it in the last ${fmtMs(t.observedWindowMs)}`,
+        message: `'${d.name}' was declared but no operation called it in the last ${fmtMs(t.observedWindowMs ?? 0)}`,
         why: 'A dead declaration keeps boundaries, alerts and owners for nothing, and hides what the service really calls.',
         fix: `Remove '${d.name}', or check that its calls run inside an operation (operation.run).`,
       }, src));
     }
-    if (t.observedWindowMs !== undefined && d.breaker !== null && d.observed !== undefined && d.observed.calls > 0) {
+    if (observedEnough && t.observedWindowMs !== undefined && d.breaker !== null && d.observed !== undefined && d.observed.calls > 0) {
       const perWindow = (d.observed.calls / t.observedWindowMs) * d.breaker.windowMs;
       if (perWindow < d.breaker.minimumCalls) {
         out.push(finding('BW013', t, depSubject(d), {

@@ -5,6 +5,7 @@
  * Every disagreement is a finding of its own (BW016), so the audit stays honest as the code changes.
  */
 import type { Fault } from '../chaos/faults.js';
+import type { InjectOptions } from '../chaos/injector.js';
 import { FakeClock } from '../core/fake-clock.js';
 import { type AuditableWall, topologyOfWall } from './from-wall.js';
 import { ServiceGraph } from './graph.js';
@@ -15,7 +16,7 @@ import type { Topology, TopologyDependency } from './topology.js';
 /** What `--verify` drives: a wall with fault injection on, and one function per operation that runs it once. */
 export interface VerifyTarget {
   wall: AuditableWall & {
-    faults: { inject(dependency: string, fault: Fault, options?: { rate?: number; for?: string }): { stop(): unknown } };
+    faults: { inject(dependency: string, fault: Fault, options?: InjectOptions): { stop(): unknown } };
     close?(): Promise<unknown>;
   };
   operations: Record<string, () => Promise<unknown>>;

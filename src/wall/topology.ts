@@ -13,7 +13,7 @@ export interface Topology {
   service: string;
   /** When it was taken (the wall's clock). */
   at: number;
-  /** The window `observed.calls` counts over (the health window of each dependency; the longest is given). */
+  /** The window `observed.calls` counts over: the longest health window, or less while the wall is younger. */
   observedWindowMs: number;
   dependencies: {
     name: string;
@@ -53,7 +53,7 @@ export function topologyOf(
   service: string,
   dependencies: Iterable<Dependency>,
   ops: Iterable<Operation>,
-  extra: { at: number; features: Topology['features']; modeRules: Topology['modeRules'] },
+  extra: { at: number; startedAt: number; features: Topology['features']; modeRules: Topology['modeRules'] },
 ): Topology {
   const operations = [...ops].map((o) => ({
     name: o.name,
@@ -67,7 +67,7 @@ export function topologyOf(
   return {
     service,
     at: extra.at,
-    observedWindowMs: Math.max(1, ...deps.map((d) => d.stats.windowMs)),
+    observedWindowMs: Math.max(1, Math.min(extra.at - extra.startedAt, Math.max(0, ...deps.map((d) => d.stats.windowMs)))),
     dependencies: deps.map((d) => ({
       name: d.name,
       criticality: d.criticality,

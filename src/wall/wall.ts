@@ -82,6 +82,8 @@ export class Wall {
   private closed = false;
   private lastStatus: ServiceStatus = 'ok';
   private readonly modes: ModeController;
+  /** When the wall was created (its clock): the observed window of the topology never reaches before it. */
+  private readonly startedAt: number;
   private readonly featureRegistry: FeatureRegistry;
   private readonly signals: SignalsFeed;
   private extraSignals: (() => Record<string, unknown>) | undefined;
@@ -102,6 +104,7 @@ export class Wall {
       throw configError('timeline', 'an object with a record(entry) method (see createTimeline)', o.timeline);
     }
     this.timeline = o.timeline as WallOptions['timeline'];
+    this.startedAt = this.clock.now();
     this.modes = new ModeController(this.clock, o.modeDwell === undefined ? {} : { minDwell: o.modeDwell as Duration });
     this.featureRegistry = new FeatureRegistry(this.clock);
     this.signals = new SignalsFeed(
@@ -322,6 +325,7 @@ export class Wall {
   topology(): Topology {
     return topologyOf(this.service, this.deps.values(), this.ops.values(), {
       at: this.clock.now(),
+      startedAt: this.startedAt,
       features: this.featureRegistry.list(),
       modeRules: this.modes.firesOn((dependency, state) => this.modeSnapshotWith(dependency, state)),
     });
