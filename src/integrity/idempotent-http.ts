@@ -19,7 +19,7 @@
  *   process died frees the key when its lease (default 30 s) runs out.
  */
 import { createHash } from 'node:crypto';
-import { configError, fnOption, intOption, isPlainObject } from '../core/validate.js';
+import { boolOption, configError, fnOption, intOption, isPlainObject, objectOption } from '../core/validate.js';
 import { nestedDeeperThan, tooDeep } from '../http/json.js';
 import { defaultReporter, errorResponse, type ErrorReporter, type GuardResponse, problemResponse, report, requestIdOf } from '../http/problem.js';
 import type { StoredResponse } from '../stores/types.js';
@@ -147,21 +147,28 @@ export class IdempotentHttp {
   readonly maxBodyBytes: number;
 
   constructor(options: IdempotentHttpOptions) {
-    if (!isPlainObject(options) || typeof (options.idempotency as { run?: unknown } | undefined)?.run !== 'function') {
-      throw configError('idempotency', 'an Idempotency instance (createIdempotency({ store }))', (options as { idempotency?: unknown } | undefined)?.idempotency);
+    if (isPlainObject(options) && 'identity' in options) {
+      throw configError('identity', "absent: it was renamed `scope` (a function (request) => string, or 'global')", options.identity);
     }
-    this.idempotency = options.idempotency;
-    if ('identity' in options) throw configError('identity', 'absent: it was renamed `scope` (a function (request) => string, or \'global\')', (options as { identity?: unknown }).identity);
-    const scope: unknown = options.scope;
+    const o = objectOption('options', options, ['idempotency', 'scope', 'required', 'replayHeaders', 'storeServerErrors', 'maxBodyBytes', 'onError']);
+    if (typeof (o.idempotency as { run?: unknown } | undefined)?.run !== 'function') {
+      throw configError('idempotency', 'an Idempotency instance (createIdempotency({ store }))', o.idempotency);
+    }
+    this.idempotency = o.idempotency as Idempotency;
+    const scope = o.scope;
     if (scope !== 'global' && typeof scope !== 'function') {
       throw configError('scope', "a function (request) => string naming the caller a request acts for (account, tenant, user), or 'global' to share keys across all callers", scope);
     }
     this.scope = scope === 'global' ? undefined : (scope as (req: ScopeRequest) => string);
-    this.required = options.required ?? true;
-    this.replayHeaders = new Set((options.replayHeaders ?? ['content-type', 'location', 'etag', 'cache-control', 'retry-after']).map((h) => h.toLowerCase()));
-    this.storeServerErrors = options.storeServerErrors ?? false;
-    this.maxBodyBytes = options.maxBodyBytes === undefined ? 1024 * 1024 : intOption('maxBodyBytes', options.maxBodyBytes, 1);
-    this.onError = options.onError === undefined ? defaultReporter : fnOption<ErrorReporter>('onError', options.onError);
+    this.required = o.required === undefined ? true : boolOption('required', o.required);
+    const replay = o.replayHeaders ?? ['content-type', 'location', 'etag', 'cache-control', 'retry-after'];
+    if (!Array.isArray(replay) || !replay.every((h) => typeof h === 'string' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h))) {
+      throw configError('replayHeaders', 'an array of header names', o.replayHeaders);
+    }
+    this.replayHeaders = new Set((replay as string[]).map((h) => h.toLowerCase()));
+    this.storeServerErrors = o.storeServerErrors === undefined ? false : boolOption('storeServerErrors', o.storeServerErrors);
+    this.maxBodyBytes = o.maxBodyBytes === undefined ? 1024 * 1024 : intOption('maxBodyBytes', o.maxBodyBytes, 1);
+    this.onError = o.onError === undefined ? defaultReporter : fnOption<ErrorReporter>('onError', o.onError);
   }
 
   /**

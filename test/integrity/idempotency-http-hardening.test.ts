@@ -134,6 +134,12 @@ describe('finding 10: idempotency edge cases', () => {
     expect(() => idempotentNode({ idempotency: i } as never, () => ({ status: 200, headers: {}, body: '' }))).toThrow(/`scope`/);
     expect(() => new IdempotentHttp({ idempotency: i, scope: 42 as never })).toThrow(/Expected `scope` to be .*got `42`/);
     expect(() => new IdempotentHttp({ idempotency: i, scope: 'global' })).not.toThrow();
+    // the rest of the options are checked at set-up too, with the field named
+    expect(() => new IdempotentHttp({ idempotency: i, identity: () => 'x' } as never)).toThrow(/`identity`.*renamed `scope`/);
+    expect(() => new IdempotentHttp({ idempotency: i, scope: 'global', required: 'yes' as never })).toThrow(/`required`/);
+    expect(() => new IdempotentHttp({ idempotency: i, scope: 'global', replayHeaders: 'etag' as never })).toThrow(/`replayHeaders`/);
+    expect(() => new IdempotentHttp({ idempotency: i, scope: 'global', maxBodyBytes: -1 })).toThrow(/`maxBodyBytes`/);
+    expect(() => new IdempotentHttp({ idempotency: i, scope: 'global', scoep: 'x' } as never)).toThrow(/scoep/);
   });
 
   it('cookie-authenticated and anonymous callers do not share a scope', async () => {
