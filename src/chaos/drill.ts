@@ -132,6 +132,8 @@ export interface DrillSpec {
   faults: (ScheduledFault | ScheduledAction)[];
   invariants: Invariant[];
   seed?: number | string;
+  /** Keep this timing in `--short` runs (e.g. a drift detector needs its baseline first). Default false. */
+  fixedTiming?: boolean;
 }
 
 /** A validated drill: durations in ms, faults compiled. */
@@ -149,6 +151,7 @@ export interface Drill {
   readonly actions: (Omit<ScheduledAction, 'at' | 'for'> & { atMs: number; forMs: number })[];
   readonly invariants: readonly Invariant[];
   readonly seed: number | string;
+  readonly fixedTiming: boolean;
   readonly spec: DrillSpec;
 }
 
@@ -158,8 +161,8 @@ const MAX_DRILL_MS = 3_600_000;
 
 /** Validates a drill (every field, named in the error) and returns it ready to run. */
 export function defineDrill(spec: DrillSpec): Drill {
-  const s = objectOption('drill', spec, ['name', 'description', 'target', 'load', 'faults', 'invariants', 'seed']);
-  const name = stringOption('name', s.name, /^[A-Za-z0-9 _.:()-]{1,100}$/);
+  const s = objectOption('drill', spec, ['name', 'description', 'target', 'load', 'faults', 'invariants', 'seed', 'fixedTiming']);
+  const name = stringOption('name', s.name, /^[A-Za-z0-9 _.,:()-]{1,100}$/);
   const description = s.description === undefined ? undefined : stringOption('description', s.description);
   const target = targetOption(s.target);
   const l = objectOption('load', s.load, ['duration', 'operations', 'maxInflight', 'drain']);
@@ -236,6 +239,7 @@ export function defineDrill(spec: DrillSpec): Drill {
     actions,
     invariants,
     seed: (s.seed as number | string | undefined) ?? name,
+    fixedTiming: s.fixedTiming === undefined ? false : s.fixedTiming === true ? true : s.fixedTiming === false ? false : badBool('fixedTiming', s.fixedTiming),
     spec,
   };
 }
@@ -293,4 +297,8 @@ export function checkAgainstTarget(drill: Drill, dependencies: readonly string[]
       if (!dependencies.includes(d)) throw configError(`invariants[${i}]`, `an invariant on a dependency of the target (${dependencies.join(', ')}): ${inv.name}`, d);
     }
   });
+}
+
+function badBool(field: string, v: unknown): never {
+  throw configError(field, 'a boolean', v);
 }

@@ -75,7 +75,7 @@ function codeOf(err: unknown): string {
 /** Runs `drill`; throws (before any load is sent) when the drill does not fit its target. */
 export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Promise<DrillResult> {
   const clock: Clock & { advance?(ms: number): Promise<void> } = options.clock ?? realClock;
-  const scale = options.timeScale ?? 1;
+  const scale = drill.fixedTiming ? 1 : (options.timeScale ?? 1);
   if (!(scale > 0 && scale <= 1)) throw new RangeError(`Expected \`timeScale\` to be in (0, 1], got ${scale}`);
   const timeline = createTimeline({ path: options.timelinePath ?? ':memory:', clock, service: drill.name });
   const random = seededRandom(drill.seed);
@@ -109,6 +109,19 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
   const unwatch = target.watch((series, at, to, detail) => obs.transition(series, at, to, detail));
   const readAttempts = target.countAttempts();
 
+  /** Awaits `p`; on a fake clock, advances it meanwhile (at most `limitMs`), so waits on timers end. */
+  const drive = async <T>(p: Promise<T>, limitMs: number): Promise<T> => {
+    const advance = clock.advance?.bind(clock);
+    if (advance !== undefined) {
+      let settled = false;
+      const mark = (): void => {
+        settled = true;
+      };
+      p.then(mark, mark);
+      for (let t = 0; !settled && t <= limitMs; t += TICK_MS) await advance(TICK_MS);
+    }
+    return p;
+  };
   const timers = new Set<TimerHandle>();
   const later = (ms: number, fn: () => void): void => {
     const h = clock.setTimer(() => {
@@ -202,7 +215,9 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
   };
   const loadEnd = startedAt + durationMs;
   let lastTick = startedAt;
+  let loadOver = false;
   const tick = (): void => {
+    if (loadOver) return;
     const now = Math.min(clock.now(), loadEnd);
     const dt = now - lastTick;
     lastTick = now;
@@ -265,6 +280,7 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
   // the load ends; answers are awaited for at most `drain`
   const done = new Promise<void>((resolve) => {
     later(durationMs, () => {
+      loadOver = true;
       const finish = (): void => {
         idle = undefined;
         resolve();
@@ -274,13 +290,7 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
       later(drill.load.drainMs, finish);
     });
   });
-  if (typeof clock.advance === 'function') {
-    const limit = durationMs + drill.load.drainMs + 1000;
-    let settled = false;
-    void done.then(() => (settled = true));
-    for (let t = 0; !settled && t <= limit; t += TICK_MS) await clock.advance(TICK_MS);
-  }
-  await done;
+  await drive(done, durationMs + drill.load.drainMs + 1000);
   const endedAt = clock.now();
   for (const u of unfinished) {
     failed++;
@@ -298,19 +308,19 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
     x.w.attempts = s.attempts;
     x.w.endedAt ??= endedAt;
   }
-  await target.clearFaults();
+  await drive(target.clearFaults(), 10_000);
   unwatch();
   obs.endedAt = endedAt;
   obs.requests.sort((a, b) => a.at - b.at);
 
   const invariants: InvariantOutcome[] = [];
   for (const inv of drill.invariants) {
-    const r = await inv.check(obs);
+    const r = await drive(Promise.resolve(inv.check(obs)), 60_000);
     invariants.push({ name: inv.name, pass: r.pass, observed: r.observed, value: r.value });
     timeline.record({ kind: 'drill', severity: r.pass ? 'info' : 'critical', title: `invariant ${r.pass ? 'held' : 'FAILED'}: ${inv.name} — observed ${r.observed}`, data: { invariant: inv.name, pass: r.pass, value: r.value } });
   }
-  await target.close();
-  await Promise.allSettled(pending);
+  await drive(target.close(), 60_000);
+  await drive(Promise.allSettled(pending), 60_000);
   const passed = invariants.every((i) => i.pass);
   timeline.record({ kind: 'drill', severity: passed ? 'info' : 'critical', title: `drill '${drill.name}' ${passed ? 'passed' : 'failed'}: ${invariants.filter((i) => i.pass).length}/${invariants.length} invariants held`, data: { passed } });
   timeline.flush();

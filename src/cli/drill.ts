@@ -53,6 +53,15 @@ function progressLine(p: DrillProgress): string {
   return `${p.drill}: ${secs(p.elapsedMs)}/${secs(p.durationMs)}s  sent ${p.sent}  ok ${p.ok}  failed ${p.failed}  in flight ${p.inflight}  faults ${p.activeFaults}  mode ${p.mode}  status ${p.status}`;
 }
 
+/** What the command prints for one drill: PASS/FAIL with the count, then each failed invariant with its observed value. */
+export function verdictLines(result: DrillResult, report: string): string[] {
+  const held = result.invariants.filter((i) => i.pass).length;
+  return [
+    `${result.passed ? 'PASS' : 'FAIL'} ${result.drill}: ${held}/${result.invariants.length} invariants held (report ${report})`,
+    ...result.invariants.filter((i) => !i.pass).map((i) => `  invariant failed: ${i.name} — observed ${i.observed}`),
+  ];
+}
+
 async function run(argv: string[], io: CliIo): Promise<number> {
   const files = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && ['--out', '--only'].includes(argv[i - 1]!)));
   const a = parseArgs(
@@ -94,9 +103,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     const paths = await writeReport(result, out);
     result.timeline.close();
     results.push(result);
-    const held = result.invariants.filter((i) => i.pass).length;
-    io.out(`${result.passed ? 'PASS' : 'FAIL'} ${drill.name}: ${held}/${result.invariants.length} invariants held (report ${paths.markdown})`);
-    for (const i of result.invariants) if (!i.pass) io.out(`  invariant failed: ${i.name} — observed ${i.observed}`);
+    for (const line of verdictLines(result, paths.markdown)) io.out(line);
   }
   writeFileSync(join(out, 'junit.xml'), junitReport(results));
   const failed = results.filter((r) => !r.passed);

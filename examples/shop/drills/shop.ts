@@ -105,11 +105,13 @@ export function drillShop(options: DrillShopOptions = {}): (env: DrillEnv) => Pr
       return ['socks', 'scarf'];
     }
 
-    const admitted = async <T>(priority: DrillRequest['priority'], work: () => Promise<T>): Promise<T> => {
-      const ticket = await admission.admit(priority);
+    /** The door, as the HTTP guard does it: the deadline counts from arrival, the admission wait spends it. */
+    const admitted = async <T>(priority: DrillRequest['priority'], deadlineMs: number, work: (remainingMs: number) => Promise<T>): Promise<T> => {
+      const arrived = clock.now();
+      const ticket = await admission.admit(priority, { deadlineMs });
       let ok = false;
       try {
-        const v = await work();
+        const v = await work(deadlineMs - (clock.now() - arrived));
         ok = true;
         return v;
       } finally {
@@ -122,10 +124,10 @@ export function drillShop(options: DrillShopOptions = {}): (env: DrillEnv) => Pr
       store: wstore,
       charges,
       operations: {
-        checkout: (req) => admitted(req.priority, () => checkout.run(() => placeOrder(req), { priority: req.priority })),
+        checkout: (req) => admitted(req.priority, checkout.deadlineMs, (left) => checkout.run(() => placeOrder(req), { priority: req.priority, deadlineMs: left })),
         browse: (req) =>
-          admitted<unknown>(req.priority, () =>
-            options.withoutFallback ? browse.run(() => recs.call(loadRecs, { criticality: 'core' }), { priority: req.priority }) : shop.browse(),
+          admitted<unknown>(req.priority, browse.deadlineMs, (left) =>
+            options.withoutFallback ? browse.run(() => recs.call(loadRecs, { criticality: 'core' }), { priority: req.priority, deadlineMs: left }) : shop.browse(),
           ),
       },
       duplicateCharges: () => Promise.resolve([...charges].filter(([, n]) => n > 1).map(([o]) => o)),
