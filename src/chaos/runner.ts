@@ -223,7 +223,7 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
     lastTick = now;
     for (const [op, l] of Object.entries(drill.load.operations)) {
       let c = carry.get(op)! + (l.rate * dt) / 1000;
-      while (c >= 1) {
+      while (c >= 1 - 1e-9) {
         c -= 1;
         launch(op, pick(l.priorities, random()), l.clientRetries);
       }
@@ -280,6 +280,7 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
   // the load ends; answers are awaited for at most `drain`
   const done = new Promise<void>((resolve) => {
     later(durationMs, () => {
+      tick(); // the arrivals due up to the end, then no more
       loadOver = true;
       const finish = (): void => {
         idle = undefined;

@@ -7,6 +7,7 @@ import { type CliCommand, type CliIo, UsageError } from './command.js';
 import { TimelineFileError } from './timeline-reader.js';
 import { postmortemCommand, timelineCommand } from './read-commands.js';
 import { auditCommand } from './audit.js';
+import { drillCommand } from './drill.js';
 
 export { parseTime } from './args.js';
 
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, CliCommand> = {
   timeline: timelineCommand,
   postmortem: postmortemCommand,
   audit: auditCommand,
+  drill: drillCommand,
 };
 
 function usage(): string {
