@@ -146,11 +146,19 @@ export class AdmissionController {
     const now = this.s.clock.now();
     if (this.sampler === undefined) this.startSampling(now);
     this.arrivals[cls]!++;
-    if (cls > CRITICAL) {
+    if (cls <= CRITICAL) {
+      // its own evidence on a CPU-bound service: work reaching the loop now waited about the loop's delay for it;
+      // past the time it may wait (its deadline, or maxWait) it can no longer be served in time
+      const waited = this.lastLoop?.delayMs ?? 0;
+      if (waited > Math.min(this.s.maxWaitMs, options?.deadlineMs ?? Number.POSITIVE_INFINITY)) {
+        return Promise.reject(this.deadlineError(priority, waited, ' for the event loop'));
+      }
+    } else {
       // the door: a share of each sheddable class, set by the shed controller
       const f = this.shed.fraction[cls]!;
       if (f < 1) {
-        const c = Math.min(1, this.credit[cls]! + f);
+        // deterministic thinning: admit when the accumulated share reaches one request (credit stays below 1)
+        const c = this.credit[cls]! + f;
         if (c < 1 - 1e-9) {
           this.credit[cls] = c;
           return Promise.reject(this.shedError(priority, f === 0 ? 'overloaded: this class is being shed' : 'overloaded: this class is admitted in part'));
@@ -360,9 +368,9 @@ export class AdmissionController {
     return new BlastwallError('SHED', `Shed ${priority} work: ${why}`, { retryAfterMs: 1000, retryable: false, details: { priority } });
   }
 
-  private deadlineError(priority: Priority, waitedMs: number): BlastwallError {
+  private deadlineError(priority: Priority, waitedMs: number, where = ''): BlastwallError {
     this.stats.shed++;
-    return new BlastwallError('DEADLINE_EXCEEDED', `Refused ${priority} work: waited ${Math.round(waitedMs)}ms, no time left to serve it`, {
+    return new BlastwallError('DEADLINE_EXCEEDED', `Refused ${priority} work: waited ${Math.round(waitedMs)}ms${where}, no time left to serve it`, {
       retryable: false,
       details: { priority },
     });

@@ -137,8 +137,10 @@ export class ShedController {
       const draining = loopOver && !slotOver && loop.delayMs < this.prevDelay * 0.75;
       if (!draining && now - this.lastStepAt >= pace) {
         let q = Number.POSITIVE_INFINITY;
-        if (loopOver) q = Math.min(shedRate * 0.9, loopFit ?? shedRate * 0.5);
-        if (slotOver) q = Math.min(q, shedRate * 0.75);
+        // cut from what was admitted (or, in a window where no sheddable work started, from the quota itself)
+        const used = shedRate > 0 ? Math.min(this.quota, shedRate) : this.quota === Number.POSITIVE_INFINITY ? 0 : this.quota;
+        if (loopOver) q = Math.min(used * 0.9, loopFit ?? used * 0.5);
+        if (slotOver) q = Math.min(q, used * 0.75);
         this.quota = Math.max(0, Math.min(this.quota, q));
         this.lastStepAt = now;
       }
