@@ -13,7 +13,8 @@
  *   ordering        each account's version is the highest version among its committed payments
  *
  * Options (env or flags): --keys N (10000), --seed S (1234), --backends sqlite,redis,postgres,
- * --lease 2s. Bounded in time: each backend stops sending after 300 s and fails if it could not finish.
+ * --lease 2s, --instance NAME (default `drill-1`: the server's BLASTWALL_INSTANCE, so a restarted server
+ * releases the keys its killed predecessor held; `--instance ''` runs without, to compare). Bounded in time: each backend stops sending after 300 s and fails if it could not finish.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: process.env.FAULT_SEED ?? '1234' },
     backends: { type: 'string', default: process.env.FAULT_BACKENDS ?? 'sqlite,redis,postgres' },
     lease: { type: 'string', default: '2s' },
+    instance: { type: 'string', default: 'drill-1' },
   },
 });
 const KEYS = Number(args.keys);
@@ -49,7 +51,10 @@ const CRASH =
     .map((p) => `${p}:${CRASH_P}`)
     .join(',');
 
-/** The example bundled once (esbuild, dependencies external) so a restart takes ~0.1 s, not a TS compile. */
+/**
+ * The example bundled once (esbuild, dependencies external) so a restart takes ~0.1 s, not a TS compile.
+ * Its `blastwall` imports are bundled from src/ (the code under test), not from a possibly stale dist/.
+ */
 const SERVER_JS = join(process.cwd(), '.faults-dist', 'idempotent-payments.mjs');
 await build({
   entryPoints: ['examples/idempotent-payments.ts'],
@@ -60,6 +65,16 @@ await build({
   target: 'node20',
   outfile: SERVER_JS,
   logLevel: 'warning',
+  plugins: [
+    {
+      name: 'blastwall-from-source',
+      setup(b) {
+        b.onResolve({ filter: /^blastwall(\/[\w/-]+)?$/ }, (a) => ({
+          path: join(process.cwd(), 'src', a.path === 'blastwall' ? 'index.ts' : `${a.path.slice('blastwall/'.length)}/index.ts`),
+        }));
+      },
+    },
+  ],
 });
 
 function rng(seed: number): () => number {
@@ -165,8 +180,9 @@ class Supervisor {
 
   start(): Promise<void> {
     this.ready = new Promise((r) => (this.readyResolve = r));
-    const env = {
+    const env: Record<string, string | undefined> = {
       ...process.env,
+      BLASTWALL_INSTANCE: args.instance === '' ? undefined : args.instance,
       ...this.backend.env,
       PORT: String(this.port),
       STORE: this.backend.store,
@@ -420,7 +436,9 @@ async function runBackend(b: Backend, port: number): Promise<Row> {
 
 const rows: Row[] = [];
 let port = 41_000 + (SEED % 1000);
-console.log(`test:faults — ${KEYS} keys per backend, seed ${SEED}, lease ${LEASE_MS} ms, crash points p=${CRASH_P} each, random SIGKILL every 1.5–4.5 s`);
+console.log(
+  `test:faults — ${KEYS} keys per backend, seed ${SEED}, lease ${LEASE_MS} ms, instance ${args.instance === '' ? 'none' : args.instance}, crash points p=${CRASH_P} each, random SIGKILL every 1.5–4.5 s`,
+);
 for (const b of backends()) {
   if (!(await b.available())) {
     const msg = `${b.name}: server unreachable — start it (see DEVELOPERS.md / .ci/run)`;
