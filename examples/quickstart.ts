@@ -1,5 +1,7 @@
 /**
- * `npm start`: a protected call riding out an injected fault, and what happened along the way.
+ * The policies alone, without a wall: `npx tsx examples/quickstart.ts` in a clone (about a second).
+ * (`npm start` runs the fuller shop demo, examples/shop/demo.ts: a wall with dependencies of every criticality.)
+ * A protected call riding out an injected fault, and what happened along the way.
  * A flaky "inventory" dependency fails 30% of calls and hangs 5% of them; the pipeline
  * (concurrency → breaker → retry → timeout) keeps every caller answered within its time limit.
  */
