@@ -157,7 +157,7 @@ export const defaultReporter: ErrorReporter = (err, info) => {
 };
 
 /** Calls a reporter; one that throws is swallowed (reporting must never break an answer). */
-export function report(reporter: ErrorReporter, err: unknown, info: ErrorInfo): void {
+export function reportError(reporter: ErrorReporter, err: unknown, info: ErrorInfo): void {
   try {
     reporter(err, info);
   } catch {
@@ -198,6 +198,6 @@ export function errorResponse(err: unknown, context: { requestId?: string; onErr
     title = 'Internal error';
   }
   const requestId = context.requestId ?? randomUUID();
-  report(context.onError ?? defaultReporter, err, { requestId, status, code, method: context.method, path: context.path });
+  reportError(context.onError ?? defaultReporter, err, { requestId, status, code, method: context.method, path: context.path });
   return problemResponse({ type: `urn:blastwall:error:${kebab(code)}`, title, status, code, requestId }, headers);
 }

@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { boolOption, configError, fnOption, intOption, isPlainObject, objectOption } from '../core/validate.js';
 import { nestedDeeperThan, tooDeep } from '../http/json.js';
-import { defaultReporter, errorResponse, type ErrorReporter, type GuardResponse, problemResponse, report, requestIdOf } from '../http/problem.js';
+import { defaultReporter, errorResponse, type ErrorReporter, type GuardResponse, problemResponse, reportError, requestIdOf } from '../http/problem.js';
 import type { StoredResponse } from '../stores/types.js';
 import { canonicalJson, type Idempotency, type RunResult, scopedKey } from './idempotency.js';
 import type { Work } from './work.js';
@@ -203,7 +203,7 @@ export class IdempotentHttp {
 
   /** A 503 for a store that failed, the error reported under the request id. */
   storeFailure(err: unknown, requestId: string, req?: { method: string; path: string }): HttpAnswer {
-    report(this.onError, err, { requestId, status: 503, code: 'STORE_UNAVAILABLE', method: req?.method, path: req?.path });
+    reportError(this.onError, err, { requestId, status: 503, code: 'STORE_UNAVAILABLE', method: req?.method, path: req?.path });
     return storeUnavailable(requestId);
   }
 
@@ -280,7 +280,7 @@ export class IdempotentHttp {
           // the handler's own answer (with all its headers) when it was executed now
           return r.kind === 'executed' ? response : this.answer(r, key);
         } catch (err) {
-          if (err instanceof NotStored) return response;
+          if (err instanceof NotStored || err instanceof Abandoned) return response; // nothing was committed
           throw err;
         }
       },
