@@ -7,27 +7,40 @@ import { guarded } from '../core/callback.js';
 import { failingResponse } from '../core/result.js';
 import { configError, enumOption, fnOption, intOption, isPlainObject, objectOption, ratioOption } from '../core/validate.js';
 import { type ClassifierOptions, DEFAULT_CLASSIFIER } from '../health/classifier.js';
-import { AdaptiveConcurrencyPolicy } from '../policies/adaptive-concurrency/index.js';
-import { FreshnessCache, type SharedCacheStore } from '../policies/cache/index.js';
-import { CircuitBreakerPolicy, type CircuitBreakerOptions } from '../policies/circuit-breaker/index.js';
-import { BulkheadPolicy } from '../policies/concurrency/index.js';
-import { type RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions, budgetOption } from '../policies/retry/index.js';
+import { optionNamesWithout } from '../core/option-names.js';
+import { ADAPTIVE_CONCURRENCY_OPTION_NAMES, AdaptiveConcurrencyPolicy, type AdaptiveConcurrencyOptions } from '../policies/adaptive-concurrency/index.js';
+import { CACHE_OPTION_NAMES, type CacheOptions, FreshnessCache } from '../policies/cache/index.js';
+import { BREAKER_OPTION_NAMES, CircuitBreakerPolicy, type CircuitBreakerOptions } from '../policies/circuit-breaker/index.js';
+import { BULKHEAD_OPTION_NAMES, BulkheadPolicy, type BulkheadOptions } from '../policies/concurrency/index.js';
+import { RETRY_OPTION_NAMES, type RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions, budgetOption } from '../policies/retry/index.js';
 import { TimeoutPolicy } from '../policies/timeout/index.js';
 import { isStandardSchema, type StandardIssue, type StandardSchemaV1 } from './schema.js';
 
 export type Criticality = 'core' | 'optional' | 'deferrable';
+
+// Each policy section accepts its policy's own option list (exported by the policy, checked against its
+// options type), less the options the wall supplies itself: the types below are built from the same
+// lists, so the type and the runtime check cannot drift apart.
+const SUPPLIED = ['clock', 'name'] as const;
+const RETRY_SUPPLIED = [...SUPPLIED, 'minAttemptTime'] as const;
+const WAITING = ['queue', 'queueTimeout'] as const;
+const RETRY_SECTION = optionNamesWithout(RETRY_OPTION_NAMES, RETRY_SUPPLIED);
+const BREAKER_SECTION = optionNamesWithout(BREAKER_OPTION_NAMES, SUPPLIED);
+const BULKHEAD_SECTION = optionNamesWithout(BULKHEAD_OPTION_NAMES, SUPPLIED);
+const ADAPTIVE_SECTION = optionNamesWithout(ADAPTIVE_CONCURRENCY_OPTION_NAMES, [...SUPPLIED, ...WAITING]);
+const CACHE_SECTION = optionNamesWithout(CACHE_OPTION_NAMES, ['clock']);
 export const CRITICALITIES: readonly Criticality[] = ['core', 'optional', 'deferrable'];
 
 export interface DependencySpec {
   criticality?: Criticality;
   /** Per-attempt timeout. Default 10s: no dependency call waits forever. `false` for none. */
   timeout?: Duration | false;
-  retry?: false | (Omit<RetryOptions, 'clock' | 'name' | 'budget' | 'minAttemptTime'> & { budget?: RetryBudgetOptions | false });
-  breaker?: false | Omit<CircuitBreakerOptions, 'clock' | 'name'>;
+  retry?: false | (Omit<RetryOptions, (typeof RETRY_SUPPLIED)[number] | 'budget'> & { budget?: RetryBudgetOptions | false });
+  breaker?: false | Omit<CircuitBreakerOptions, (typeof SUPPLIED)[number]>;
   concurrency?:
     | false
-    | { limit: number; queue?: number; queueTimeout?: Duration }
-    | { adaptive: true | { initial?: number; min?: number; max?: number; tolerance?: number; smoothing?: number }; queue?: number; queueTimeout?: Duration };
+    | Omit<BulkheadOptions, (typeof SUPPLIED)[number]>
+    | ({ adaptive: true | Omit<AdaptiveConcurrencyOptions, (typeof SUPPLIED)[number] | (typeof WAITING)[number]> } & Pick<AdaptiveConcurrencyOptions, (typeof WAITING)[number]>);
   /** A Standard Schema validator (zod, valibot, arktype) for responses. */
   validate?: StandardSchemaV1;
   /**
@@ -46,7 +59,7 @@ export interface DependencySpec {
    * with one background refresh, and (optional dependencies) served when the call fails. Concurrent misses
    * share one call. Bounded by `maxEntries` / `maxBytes` (LRU).
    */
-  cache?: { fresh?: Duration; stale: Duration; revalidate?: boolean; maxEntries?: number; maxBytes?: number; jitter?: number; shared?: SharedCacheStore };
+  cache?: Omit<CacheOptions, 'clock'>;
   payload?: { maxRequestBytes?: number; maxResponseBytes?: number; measure?: (value: unknown) => number };
   slo?: { latency?: { p99: Duration }; availability?: number };
   /** For `deferrable` dependencies: the bounded in-memory queue. */
@@ -153,15 +166,14 @@ function parseConcurrency(name: string, value: unknown, clock: Clock, out: Parse
     ...(value.queueTimeout === undefined ? {} : { queueTimeout: timerDurationOption(`${field}.queueTimeout`, value.queueTimeout) }),
   });
   if (value.adaptive !== undefined) {
-    objectOption(field, value, ['adaptive', 'queue', 'queueTimeout']);
-    const tuning =
-      value.adaptive === true ? {} : objectOption(`${field}.adaptive`, value.adaptive, ['initial', 'min', 'max', 'tolerance', 'smoothing', 'longWindow']);
+    objectOption(field, value, ['adaptive', ...WAITING]);
+    const tuning = value.adaptive === true ? {} : objectOption(`${field}.adaptive`, value.adaptive, ADAPTIVE_SECTION);
     const adaptive = prefixed(name, () => new AdaptiveConcurrencyPolicy({ ...tuning, ...waiting(), clock, name }));
     out.adaptive = adaptive;
     out.policies.push(adaptive);
     out.boundaries.concurrency = { adaptive: true, min: adaptive.limiter.min, max: adaptive.limiter.max, queue: adaptive.bulkhead.maxQueued };
   } else {
-    objectOption(field, value, ['limit', 'queue', 'queueTimeout']);
+    objectOption(field, value, BULKHEAD_SECTION);
     const bulkhead = new BulkheadPolicy({ limit: intOption(`${field}.limit`, value.limit, 1), ...waiting(), clock, name });
     out.bulkhead = bulkhead;
     out.policies.push(bulkhead);
@@ -170,16 +182,7 @@ function parseConcurrency(name: string, value: unknown, clock: Clock, out: Parse
 }
 
 function parseBreaker(name: string, value: unknown, clock: Clock, out: ParsedDependencySpec): void {
-  const options = objectOption(`${name}.breaker`, value, [
-    'failureRate',
-    'slowCall',
-    'window',
-    'minimumCalls',
-    'halfOpenAfter',
-    'probes',
-    'probeSuccesses',
-    'isFailure',
-  ]);
+  const options = objectOption(`${name}.breaker`, value, BREAKER_SECTION);
   const breaker = prefixed(name, () => new CircuitBreakerPolicy({ ...options, clock, name }));
   out.breaker = breaker;
   out.policies.push(breaker);
@@ -197,7 +200,7 @@ function parseRetry(name: string, value: DependencySpec['retry'], clock: Clock, 
   const defaultRetry = out.criticality === 'deferrable' ? { attempts: 5 } : undefined;
   const retry = value === false ? undefined : value === undefined ? defaultRetry : value;
   if (retry === undefined) return;
-  const options = objectOption(`${name}.retry`, retry, ['attempts', 'backoff', 'maxElapsed', 'retryOn', 'retryOnResult', 'budget', 'random']);
+  const options = objectOption(`${name}.retry`, retry, RETRY_SECTION);
   // null, 0, NaN or true are refused (naming `<name>.retry.budget`), never read as the default budget
   const budget = prefixed(name, () => budgetOption('retry.budget', options.budget, clock));
   const policy = prefixed(name, () => new RetryPolicy({ ...(options as RetryOptions), budget: budget ?? false, clock, name }));
@@ -241,7 +244,8 @@ function parseFallbackAndCache(name: string, s: DependencySpec, clock: Clock, ou
   out.hasFallback = 'fallback' in s && s.fallback !== undefined;
   out.fallback = s.fallback;
   if (s.cache !== undefined) {
-    const cache = prefixed(name, () => new FreshnessCache({ ...(s.cache as object), clock } as never));
+    const options = objectOption(`${name}.cache`, s.cache, CACHE_SECTION);
+    const cache = prefixed(name, () => new FreshnessCache({ ...options, clock } as never));
     out.cache = cache;
     out.boundaries.cache = { freshMs: cache.freshMs, staleMs: cache.staleMs };
   }

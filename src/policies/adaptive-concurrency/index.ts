@@ -1,5 +1,6 @@
 import { type Clock, coarseClock } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
+import { optionNames } from '../../core/option-names.js';
 import type { Duration } from '../../core/duration.js';
 import { type Next, PolicyBase } from '../../core/policy.js';
 import { clockOption, objectOption } from '../../core/validate.js';
@@ -7,6 +8,20 @@ import { BulkheadPolicy } from '../concurrency/index.js';
 import { Gradient2Limit, type Gradient2Options } from './gradient2.js';
 
 export * from './gradient2.js';
+
+/** Every option of `adaptiveConcurrency()`, as its runtime check accepts them (the wall's `concurrency.adaptive` section reuses the list). */
+export const ADAPTIVE_CONCURRENCY_OPTION_NAMES = optionNames<AdaptiveConcurrencyOptions>()(
+  'initial',
+  'min',
+  'max',
+  'tolerance',
+  'smoothing',
+  'longWindow',
+  'queue',
+  'queueTimeout',
+  'clock',
+  'name',
+);
 
 export interface AdaptiveConcurrencyOptions extends Gradient2Options {
   /** Calls allowed to wait for a slot. Default 0. */
@@ -27,7 +42,7 @@ export class AdaptiveConcurrencyPolicy extends PolicyBase {
   private readonly now: () => number;
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
-    const o = objectOption('concurrency', options, ['initial', 'min', 'max', 'tolerance', 'smoothing', 'longWindow', 'queue', 'queueTimeout', 'clock', 'name']);
+    const o = objectOption('concurrency', options, ADAPTIVE_CONCURRENCY_OPTION_NAMES);
     super(clockOption('concurrency.clock', o.clock));
     const { queue, queueTimeout, clock: _c, name, ...g } = o;
     this.limiter = new Gradient2Limit(g as Gradient2Options);

@@ -1,5 +1,6 @@
 import { type Clock, coarseClock, realClock } from '../../core/clock.js';
 import { durationOption, type Duration } from '../../core/duration.js';
+import { optionNames } from '../../core/option-names.js';
 import { guarded } from '../../core/callback.js';
 import { boolOption, clockOption, configError, fnOption, intOption, objectOption, ratioOption } from '../../core/validate.js';
 
@@ -83,6 +84,9 @@ function defaultSize(v: unknown): number {
  * concurrent misses for a key share one call (single-flight); expiry is jittered; memory is bounded by
  * entries and bytes with LRU eviction.
  */
+/** Every option of `cache()`, as its runtime check accepts them (the wall's `cache` section reuses the list). */
+export const CACHE_OPTION_NAMES = optionNames<CacheOptions>()('fresh', 'stale', 'revalidate', 'jitter', 'maxEntries', 'maxBytes', 'sizeOf', 'shared', 'clock', 'random');
+
 export class FreshnessCache {
   readonly freshMs: number;
   readonly staleMs: number;
@@ -103,7 +107,7 @@ export class FreshnessCache {
   private readonly s: CacheStats = { entries: 0, bytes: 0, hits: 0, staleHits: 0, misses: 0, loads: 0, coalesced: 0, evictions: 0, refreshFailures: 0 };
 
   constructor(options: CacheOptions) {
-    const o = objectOption('cache', options, ['fresh', 'stale', 'revalidate', 'jitter', 'maxEntries', 'maxBytes', 'sizeOf', 'shared', 'clock', 'random']);
+    const o = objectOption('cache', options, CACHE_OPTION_NAMES);
     this.freshMs = o.fresh === undefined ? 0 : durationOption('cache.fresh', o.fresh, 0);
     this.staleMs = durationOption('cache.stale', o.stale, 0);
     if (this.staleMs < this.freshMs) throw configError('cache.stale', `a duration ≥ cache.fresh (${this.freshMs}ms)`, o.stale);

@@ -1,5 +1,6 @@
 import { type Clock, coarseClock } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
+import { optionNames } from '../../core/option-names.js';
 import { durationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError, isBlastwallError } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
@@ -66,7 +67,8 @@ const HALF_OPEN = 2;
 const ISOLATED = 3;
 const NAMES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
 
-const KNOWN = ['failureRate', 'slowCall', 'window', 'minimumCalls', 'halfOpenAfter', 'probes', 'probeSuccesses', 'isFailure', 'clock', 'name'];
+/** Every option of `circuitBreaker()`, as its runtime check accepts them (the wall's `breaker` section reuses the list). */
+export const BREAKER_OPTION_NAMES = optionNames<CircuitBreakerOptions>()('failureRate', 'slowCall', 'window', 'minimumCalls', 'halfOpenAfter', 'probes', 'probeSuccesses', 'isFailure', 'clock', 'name');
 
 const defaultIsFailure = () => true;
 const DEFAULT_OPEN_MS = 5000;
@@ -99,7 +101,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
   readonly onStateChange = this.onStateChangeEmitter.subscribe;
 
   constructor(options: CircuitBreakerOptions = {}) {
-    const o = objectOption('breaker', options, KNOWN);
+    const o = objectOption('breaker', options, BREAKER_OPTION_NAMES);
     super(clockOption('breaker.clock', o.clock));
     this.name = nameOption('breaker.name', o.name);
     this.failureRate = o.failureRate === undefined ? 0.5 : ratioOption('breaker.failureRate', o.failureRate);

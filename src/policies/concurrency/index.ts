@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
+import { optionNames } from '../../core/option-names.js';
 import { timerDurationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
@@ -39,6 +40,9 @@ class Waiter {
  * Concurrency limit with a bounded FIFO queue (a doubly linked list, so an aborted or timed-out waiter
  * leaves at once and frees its place). The fast path (a free slot) allocates nothing of its own.
  */
+/** Every option of `bulkhead()`, as its runtime check accepts them (the wall's `concurrency` section reuses the list). */
+export const BULKHEAD_OPTION_NAMES = optionNames<BulkheadOptions>()('limit', 'queue', 'queueTimeout', 'clock', 'name');
+
 export class BulkheadPolicy extends PolicyBase {
   readonly name: string | undefined;
   private maxActive: number;
@@ -52,7 +56,7 @@ export class BulkheadPolicy extends PolicyBase {
   readonly onReject = this.onRejectEmitter.subscribe;
 
   constructor(options: BulkheadOptions) {
-    const o = objectOption('concurrency', options, ['limit', 'queue', 'queueTimeout', 'clock', 'name']);
+    const o = objectOption('concurrency', options, BULKHEAD_OPTION_NAMES);
     super(clockOption('concurrency.clock', o.clock));
     this.name = nameOption('concurrency.name', o.name);
     this.maxActive = intOption('concurrency.limit', o.limit, 1);

@@ -1,5 +1,6 @@
 import { type Clock, coarseClock, sleep } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
+import { optionNames } from '../../core/option-names.js';
 import { durationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError, isNonRetryable, retryAfterOf } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
@@ -50,7 +51,8 @@ export interface GiveUpEvent {
   reason: 'attempts' | 'not-retryable' | 'budget' | 'deadline' | 'max-elapsed';
 }
 
-const KNOWN = ['attempts', 'backoff', 'maxElapsed', 'retryOn', 'retryOnResult', 'budget', 'minAttemptTime', 'random', 'clock', 'name'];
+/** Every option of `retry()`, as its runtime check accepts them (the wall's `retry` section reuses the list). */
+export const RETRY_OPTION_NAMES = optionNames<RetryOptions>()('attempts', 'backoff', 'maxElapsed', 'retryOn', 'retryOnResult', 'budget', 'minAttemptTime', 'random', 'clock', 'name');
 
 class RetryResult {
   constructor(readonly value: unknown) {}
@@ -81,7 +83,7 @@ export class RetryPolicy extends PolicyBase {
   readonly onGiveUp = this.onGiveUpEmitter.subscribe;
 
   constructor(options: RetryOptions = {}) {
-    const o = objectOption('retry', options, KNOWN);
+    const o = objectOption('retry', options, RETRY_OPTION_NAMES);
     super(clockOption('retry.clock', o.clock));
     this.name = nameOption('retry.name', o.name);
     this.attempts = o.attempts === undefined ? 3 : intOption('retry.attempts', o.attempts, 1, 100);
