@@ -1,6 +1,6 @@
 /** The blast-radius audit (`blastwall/audit`): predictions, findings and reports. See docs/audit.md. */
 export { auditTopologies, auditWall, failsAt, readBaseline, writeBaseline, BASELINE_SCHEMA, type AuditOptions } from './audit.js';
-export { topologyOfWall, isAuditableWall, type AuditableWall } from './from-wall.js';
+export { topologyOfWall, topologyDocument, isAuditableWall, type AuditableWall } from './from-wall.js';
 export { ServiceGraph, type ChainHop, type CallerLink } from './graph.js';
 export { predict, predictAll, describeEffect, worstCallMs, FAILURE_MODES, type Effect, type FailureMode, type OperationImpact, type Prediction } from './predict.js';
 export { toText, toMarkdown, toJson, boundarySummary, type AuditResult } from './report.js';

@@ -8,7 +8,9 @@
  */
 import { describe, isPlainObject } from '../core/validate.js';
 
-export const TOPOLOGY_SCHEMA = 'blastwall.topology/v1';
+import { TOPOLOGY_SCHEMA } from '../wall/topology-document.js';
+
+export { TOPOLOGY_SCHEMA };
 
 export type AuditCriticality = 'core' | 'optional' | 'deferrable';
 export type AuditPriority = 'critical-plus' | 'critical' | 'sheddable-plus' | 'sheddable';

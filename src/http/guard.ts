@@ -1,3 +1,4 @@
+import { topologyDocument } from '../wall/topology-document.js';
 import { type Clock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
@@ -37,6 +38,11 @@ export interface HttpGuardOptions {
   healthPath?: string | false;
   /** Path answering Prometheus text (`false`: none). Default `/metrics`. */
   metricsPath?: string | false;
+  /**
+   * Path answering the wall's topology document (`blastwall.topology/v1`, read by `blastwall audit --url`).
+   * Off by default (it describes the service's dependencies and boundaries); e.g. `'/blastwall/topology'`.
+   */
+  topologyPath?: string | false;
   /** Let admission control measure the event loop (utilisation and delay over each 100 ms window). Default true. */
   eventLoopDelay?: boolean;
   /** Largest request body (bytes) received before admission; larger → 413. Default 1 MiB. */
@@ -135,6 +141,7 @@ export class HttpGuard {
   private readonly trustPriority: boolean;
   readonly healthPath: string | false;
   readonly metricsPath: string | false;
+  readonly topologyPath: string | false;
   readonly maxBodyBytes: number;
   readonly bodyTimeoutMs: number;
   readonly onError: ErrorReporter;
@@ -152,6 +159,7 @@ export class HttpGuard {
       'trustPriorityHeader',
       'healthPath',
       'metricsPath',
+      'topologyPath',
       'eventLoopDelay',
       'maxBodyBytes',
       'bodyTimeout',
@@ -171,6 +179,7 @@ export class HttpGuard {
     this.trustPriority = o.trustPriorityHeader === undefined ? false : boolOption('http.trustPriorityHeader', o.trustPriorityHeader);
     this.healthPath = o.healthPath === undefined ? '/healthz' : o.healthPath === false ? false : stringOption('http.healthPath', o.healthPath, /^\//);
     this.metricsPath = o.metricsPath === undefined ? '/metrics' : o.metricsPath === false ? false : stringOption('http.metricsPath', o.metricsPath, /^\//);
+    this.topologyPath = o.topologyPath === undefined || o.topologyPath === false ? false : stringOption('http.topologyPath', o.topologyPath, /^\//);
     this.maxBodyBytes = o.maxBodyBytes === undefined ? 1024 * 1024 : intOption('http.maxBodyBytes', o.maxBodyBytes, 0);
     this.bodyTimeoutMs = durationOption('http.bodyTimeout', o.bodyTimeout ?? '30s', 1, MAX_TIMER_MS);
     this.onError = o.onError === undefined ? defaultReporter : fnOption<ErrorReporter>('http.onError', o.onError);
@@ -220,6 +229,11 @@ export class HttpGuard {
     return { status: h.status === 'unavailable' ? 503 : 200, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store' }, body: JSON.stringify(body) };
   }
 
+  /** The topology document the audit reads (`blastwall.topology/v1`). */
+  topologyResponse(): GuardResponse {
+    return { status: 200, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store' }, body: JSON.stringify(topologyDocument(this.wall.topology())) };
+  }
+
   /** Prometheus text; 404 when the wall's Prometheus telemetry is off. */
   async metricsResponse(): Promise<GuardResponse> {
     try {
@@ -248,6 +262,7 @@ export class HttpGuard {
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (req.path === this.healthPath) return { kind: 'respond', response: this.healthResponse() };
       if (req.path === this.metricsPath) return { kind: 'respond', response: this.metricsResponse() };
+      if (req.path === this.topologyPath) return { kind: 'respond', response: this.topologyResponse() };
     }
     const arrivedAt = this.clock.now();
     let id: string | undefined;
