@@ -1,7 +1,7 @@
 import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
-import { configError, enumOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
+import { clockOption, configError, enumOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
 import { describeSqliteError, isBusy, openSqlite } from '../stores/sqlite/driver.js';
 import { TimelineFile, type TimelineRow } from './file.js';
 
@@ -99,7 +99,7 @@ export class Timeline {
     const o = objectOption('createTimeline options', options, ['path', 'clock', 'service', 'bufferSize', 'flushEvery']);
     this.path = o.path === undefined ? '.blastwall/timeline.db' : stringOption('path', o.path);
     this.service = o.service === undefined ? 'service' : stringOption('service', o.service);
-    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.clock = clockOption('createTimeline options.clock', o.clock) ?? realClock;
     this.bufferSize = o.bufferSize === undefined ? 10_000 : intOption('bufferSize', o.bufferSize, 1);
     this.flushEveryMs = o.flushEvery === undefined ? 200 : durationOption('flushEvery', o.flushEvery);
     this.file = new TimelineFile(this.path, this.service);

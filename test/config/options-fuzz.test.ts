@@ -22,6 +22,8 @@ import {
 import { tryParseDuration } from '../../src/core/duration.js';
 import { MAX_TIMER_MS } from '../../src/core/validate.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { createTimeline } from '../../src/timeline/index.js';
+import { createWall } from '../../src/wall/index.js';
 
 /** What a field accepts. `any` fields are fuzzed too, but without a validity oracle. */
 export type Kind =
@@ -139,10 +141,10 @@ export function optionsFor(schema: Record<string, Kind>): fc.Arbitrary<Record<st
   });
 }
 
-/** True when `message` names `key` as a field: `key` or `some.path.key` in backticks. */
+/** True when `message` names `key` as a field: `key`, `some.path.key` or a field inside it (`key.over`) in backticks. */
 export function names(message: string, key: string): boolean {
   const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`\`([^\`]*[. ])?${escaped}\``).test(message);
+  return new RegExp(`\`([^\`]*[. ])?${escaped}(\\.[^\`]*)?\``).test(message);
 }
 
 /**
@@ -300,6 +302,130 @@ describe('options fuzz: every factory builds or throws CONFIG_INVALID naming the
         checkBuild({ timeout: timerDuration(1) }, d === undefined ? {} : { timeout: d }, (o) => ('timeout' in o ? timeout(o.timeout as never) : undefined)),
       ),
       RUNS,
+    );
+  });
+});
+
+// ---- the wall: createWall, wall.dependency (each section), wall.operation, createTimeline ----
+
+const bad = (valid: fc.Arbitrary<unknown>, isBad: (v: unknown) => boolean): Kind => ({ k: 'any', valid, bad: isBad });
+const notPlainOr = (...ok: unknown[]) => (v: unknown) => !plain(v) && !ok.includes(v);
+
+/** Builds on a fresh wall (fake clock: no real timers) and closes it. */
+function onWall(build: (w: ReturnType<typeof createWall>) => unknown): void {
+  const w = createWall({ service: 'fuzz', clock: new FakeClock() });
+  try {
+    build(w);
+  } finally {
+    void w.close();
+  }
+}
+
+const wallFactories: [string, Record<string, Kind>, (o: Record<string, unknown>) => unknown, string[]?][] = [
+  [
+    'createWall',
+    {
+      service: { k: 'name' },
+      clock: common.clock,
+      healthInterval: timerDuration(10),
+      closeGrace: timerDuration(0),
+      drift: bad(fc.constantFrom(false, {}, { raiseAt: 0.8 }), notPlainOr(false)),
+      timeline: bad(fc.constant({ record: () => undefined }), (v) => !plain(v) || typeof (v as { record?: unknown }).record !== 'function'),
+    },
+    (o) => {
+      const w = createWall({ service: 'fuzz', clock: new FakeClock(), ...o } as never);
+      void w.close();
+    },
+  ],
+  [
+    'wall.dependency',
+    {
+      criticality: { k: 'enum', values: ['core', 'optional', 'deferrable'] },
+      timeout: bad(fc.constantFrom(false, '1s', 500), (v) => v !== false && !durationIn(v, 1, MAX_TIMER_MS)),
+      retry: bad(fc.constantFrom(false, {}, { attempts: 2 }), notPlainOr(false)),
+      breaker: bad(fc.constantFrom(false, {}, { failureRate: 0.5 }), notPlainOr(false)),
+      concurrency: bad(fc.constantFrom(false, { limit: 4 }, { adaptive: true }), notPlainOr(false)),
+      failOnResult: bad(fc.constantFrom(false, () => false), (v) => v !== false && typeof v !== 'function'),
+      quarantine: { k: 'fn' },
+      fallback: { k: 'any', valid: fc.constantFrom('x', () => 'y') },
+      cache: bad(fc.constant({ stale: '1m' }), (v) => !plain(v)),
+      payload: bad(fc.constantFrom({}, { maxRequestBytes: 10 }), (v) => !plain(v)),
+      slo: bad(fc.constantFrom({}, { availability: 0.99 }), (v) => !plain(v)),
+      deferred: { k: 'any', valid: fc.constant(undefined) },
+      health: bad(fc.constantFrom({}, { minimumCalls: 5 }), (v) => !plain(v)),
+    },
+    (o) => onWall((w) => w.dependency('p', o as never)),
+    ['fallback', 'deferred', 'criticality'],
+  ],
+  [
+    'wall.dependency retry',
+    Object.fromEntries(Object.entries(factories.find(([n]) => n === 'retry')![1]).filter(([k]) => !['clock', 'name', 'minAttemptTime'].includes(k))),
+    (o) => onWall((w) => w.dependency('p', { retry: o } as never)),
+  ],
+  [
+    'wall.dependency breaker',
+    Object.fromEntries(Object.entries(factories.find(([n]) => n === 'breaker')![1]).filter(([k]) => !['clock', 'name'].includes(k))),
+    (o) => onWall((w) => w.dependency('p', { breaker: o } as never)),
+  ],
+  [
+    'wall.dependency concurrency',
+    { limit: { k: 'int', min: 1 }, queue: { k: 'int', min: 0 }, queueTimeout: timerDuration(1) },
+    (o) => onWall((w) => w.dependency('p', { concurrency: { limit: 2, ...o } } as never)),
+  ],
+  [
+    'wall.dependency cache',
+    Object.fromEntries(Object.entries(factories.find(([n]) => n === 'cache')![1]).filter(([k]) => !['clock', 'random', 'sizeOf'].includes(k))),
+    (o) => onWall((w) => w.dependency('p', { cache: { stale: '1m', ...o } } as never)),
+    ['stale'],
+  ],
+  [
+    'wall.dependency payload',
+    { maxRequestBytes: { k: 'int', min: 1 }, maxResponseBytes: { k: 'int', min: 1 }, measure: { k: 'fn' } },
+    (o) => onWall((w) => w.dependency('p', { payload: o } as never)),
+  ],
+  [
+    'wall.dependency health',
+    {
+      window: duration(1000),
+      minimumCalls: { k: 'int', min: 1 },
+      retryRatio: { k: 'ratio' },
+      unavailableRatio: { k: 'ratio' },
+      corruptRatio: { k: 'ratio' },
+      exitFactor: { k: 'ratio' },
+      minDwellMs: duration(0),
+    },
+    (o) => onWall((w) => w.dependency('p', { health: o } as never)),
+  ],
+  [
+    'wall.operation',
+    {
+      priority: { k: 'enum', values: ['critical-plus', 'critical', 'sheddable-plus', 'sheddable'] },
+      deadline: duration(1),
+      slo: bad(fc.constant({ availability: 0.99 }), (v) => !plain(v)),
+      capability: { k: 'name' },
+    },
+    (o) => onWall((w) => w.operation('op', o as never)),
+  ],
+];
+
+describe('options fuzz: the wall', () => {
+  it.each(wallFactories)('%s', (_name, schema, build, also) => {
+    fc.assert(
+      fc.property(optionsFor(schema), (o) => checkBuild(schema, o, build, also)),
+      { numRuns: 150, seed: 17 },
+    );
+  });
+
+  it('createTimeline (in memory)', () => {
+    const schema: Record<string, Kind> = { clock: common.clock, service: { k: 'name' }, bufferSize: { k: 'any', valid: fc.constantFrom(10, 1000) }, flushEvery: { k: 'any', valid: fc.constantFrom('200ms', 50) } };
+    fc.assert(
+      fc.property(optionsFor(schema), (o) =>
+        checkBuild(schema, o, (opts) => {
+          const t = createTimeline({ ...opts, path: ':memory:' } as never);
+          t.close();
+        }),
+      ),
+      { numRuns: 40, seed: 17 },
     );
   });
 });
