@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
+import { BlastwallError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
-import { intOption, objectOption, ratioOption } from '../core/validate.js';
+import { configError, intOption, isPlainObject, objectOption, ratioOption } from '../core/validate.js';
 import { type Detector, RobustDriftDetector, type RobustDetectorOptions } from './detector.js';
 
 export interface DriftAlert {
@@ -72,9 +73,20 @@ export class DriftMonitor {
     // a long baseline (6 h of one-minute intervals) so a slow ramp is not absorbed before it is flagged;
     // the short-term level is a median of 5 intervals: a lone spike does not move it, a sustained change does;
     // a change smaller than ~5% of the baseline is never called drift, however steady (or quantised) the signal
+    if (o.detector !== undefined && !isPlainObject(o.detector)) {
+      throw configError('drift.detector', 'detector options (an object)', o.detector);
+    }
     this.detectorOptions = { window: 360, warmup: 30, refractory: 0, zScale: 3, short: 5, level: 'median', relativeFloor: 0.05, ...((o.detector as RobustDetectorOptions | undefined) ?? {}) };
     // detectors are made per signal on its first value: bad detector options fail here, at declaration
-    new RobustDriftDetector(this.detectorOptions).reset();
+    try {
+      new RobustDriftDetector(this.detectorOptions).reset();
+    } catch (e) {
+      // the detector names its own fields (`window`); here they are `drift.detector.window`
+      if (e instanceof BlastwallError && e.code === 'CONFIG_INVALID') {
+        throw new BlastwallError('CONFIG_INVALID', e.message.replace(/`([\w.]+)`/, '`drift.detector.$1`'), { details: e.details });
+      }
+      throw e;
+    }
   }
 
   /** Feeds one interval's value of `signal`; returns the score. Non-finite values are skipped. */
