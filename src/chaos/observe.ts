@@ -156,14 +156,19 @@ export class DrillObservation {
     return g;
   }
 
-  /** Mean goodput over the whole seconds before the first fault (skipping the first, ramp-up second when there are more). */
+  /**
+   * Goodput before the first fault: the median (the lower one of an even count) of the whole seconds before
+   * it, skipping the first, ramp-up second when there are more — a catch-up second does not raise the bar.
+   */
   baselineGoodput(): number | undefined {
     const start = this.firstFaultStart;
     if (start === undefined) return undefined;
     const whole = Math.floor((start - this.startedAt) / 1000);
     if (whole < 1) return undefined;
-    const g = this.goodputSeries().slice(whole > 1 ? 1 : 0, whole);
-    return g.reduce((a, b) => a + b, 0) / g.length;
+    const g = this.goodputSeries()
+      .slice(whole > 1 ? 1 : 0, whole)
+      .sort((a, b) => a - b);
+    return g[Math.floor((g.length - 1) / 2)];
   }
 
   /** Time after `end` until the first whole second whose goodput is ≥ `level` (ms, to that second's end). */

@@ -267,7 +267,7 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
             inflight,
             mode: h.mode,
             status: h.status,
-            activeFaults: windows.filter((x) => x.w.endedAt === undefined).length,
+            activeFaults: obs.faults.filter((f) => f.endedAt === undefined).length,
           });
         }
       },

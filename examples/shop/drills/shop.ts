@@ -12,6 +12,7 @@ import {
   memoryStore,
   modeRules,
   sleep,
+  watchStore,
 } from 'blastwall';
 import type { DrillApp, DrillEnv, DrillRequest } from 'blastwall/testing';
 import { z } from 'zod';
@@ -46,7 +47,7 @@ export function drillShop(options: DrillShopOptions = {}): (env: DrillEnv) => Pr
   return async (env) => {
     const { clock, random } = env;
     const store = options.store ? await options.store() : memoryStore();
-    const shop = createShop({ clock, random, timeline: env.timeline, wall: { faults: true, modeDwell: '500ms', store } });
+    const shop = createShop({ clock, random, timeline: env.timeline, wall: { faults: true, modeDwell: '500ms' } });
     const { wall } = shop;
     wall.rules([modeRules.anyCore(['unavailable'], 'degraded')]);
     const payments = wall.get('payments');
@@ -65,7 +66,12 @@ export function drillShop(options: DrillShopOptions = {}): (env: DrillEnv) => Pr
     const browse = wall.operations().find((o) => o.name === 'browse')!;
     const admission = new AdmissionController({ clock, limit: options.admission?.limit ?? 64, queue: options.admission?.queue ?? 128 });
     const charges = new Map<string, number>();
-    const wstore = wall.store!;
+    // the store is a core dependency; its timeout sits below checkout's 500 ms deadline, so a store that
+    // stops answering is judged (and its breaker opened) by its own timeout, not by callers giving up; the
+    // breaker opens at 25% failures over its 10 s window, so an outage shows within seconds
+    const wstore = watchStore(wall, store, { timeout: '250ms', halfOpenAfter: '1s', failureRate: 0.25 });
+    /** Stores take time in whole milliseconds (a clock may return fractions). */
+    const nowMs = (): number => Math.floor(clock.now());
 
     async function price(ctx: AttemptContext): Promise<Price> {
       await sleep(clock, 2, ctx.signal);
@@ -81,7 +87,7 @@ export function drillShop(options: DrillShopOptions = {}): (env: DrillEnv) => Pr
     async function placeOrder(req: DrillRequest): Promise<unknown> {
       const order = `order-${req.seq}`;
       const token = randomUUID();
-      const claim = await wstore.claim({ key: order, fingerprint: 'checkout', token, now: clock.now(), leaseMs: 10_000 });
+      const claim = await wstore.claim({ key: order, fingerprint: 'checkout', token, now: nowMs(), leaseMs: 10_000 });
       if (claim.state === 'completed') return JSON.parse(claim.response.body) as unknown;
       if (claim.state !== 'claimed') throw Object.assign(new Error(`order ${order} is ${claim.state}`), { code: 'CONFLICT' });
       const p = (await catalog.attempt(price, { key: 'socks' })).value as Price | null;
@@ -89,9 +95,9 @@ export function drillShop(options: DrillShopOptions = {}): (env: DrillEnv) => Pr
       const c = await payments.call((ctx) => charge(order, p.cents, ctx));
       const response = { status: 200, headers: {}, body: JSON.stringify(c) };
       const done = await wstore.commit({
-        complete: { key: order, token, response, expiresAt: clock.now() + 3_600_000 },
+        complete: { key: order, token, response, expiresAt: nowMs() + 3_600_000 },
         effects: [{ collection: 'orders', id: order, data: { charge: c.id, price: p } }],
-        now: clock.now(),
+        now: nowMs(),
       });
       if (!done.ok) throw Object.assign(new Error(`order ${order}: ${done.reason}`), { code: 'CONFLICT' });
       await email.call(async () => {
@@ -138,6 +144,7 @@ export function drillShop(options: DrillShopOptions = {}): (env: DrillEnv) => Pr
       close: async () => {
         admission.close();
         await wall.close();
+        await store.close();
         await options.cleanup?.();
       },
     };
