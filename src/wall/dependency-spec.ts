@@ -1,11 +1,11 @@
 import type { Clock } from '../core/clock.js';
 import type { DeadlineScheduler } from '../core/scheduler.js';
-import { durationOption, timerDurationOption, type Duration } from '../core/duration.js';
+import { durationOption, timerDurationOption, tryParseDuration, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import type { Policy } from '../core/policy.js';
 import { guarded } from '../core/callback.js';
 import { failingResponse } from '../core/result.js';
-import { configError, enumOption, fnOption, intOption, isPlainObject, objectOption, ratioOption } from '../core/validate.js';
+import { configError, enumOption, fnOption, intOption, isPlainObject, objectOption, ratioOption, stringOption } from '../core/validate.js';
 import { type ClassifierOptions, DEFAULT_CLASSIFIER } from '../health/classifier.js';
 import { optionNamesWithout } from '../core/option-names.js';
 import { ADAPTIVE_CONCURRENCY_OPTION_NAMES, AdaptiveConcurrencyPolicy, type AdaptiveConcurrencyOptions } from '../policies/adaptive-concurrency/index.js';
@@ -65,9 +65,15 @@ export interface DependencySpec {
   /** For `deferrable` dependencies: the bounded in-memory queue. */
   deferred?: { maxQueue?: number; workers?: number };
   health?: Partial<ClassifierOptions> & { window?: Duration };
+  /** Who owns this dependency (a team or a person): shown on the page, in alerts and in the postmortem. */
+  owner?: string;
+  /** Where its runbook is (a URL or a repository path). */
+  runbook?: string;
 }
 
 const SPEC_KEYS = [
+  'owner',
+  'runbook',
   'criticality',
   'timeout',
   'retry',
@@ -112,6 +118,8 @@ export interface ParsedDependencySpec {
   /** Width of the rolling health window (ms). */
   healthWindowMs: number;
   deferred: { maxQueue: number; workers: number };
+  owner: string | undefined;
+  runbook: string | undefined;
 }
 
 /** What building a dependency's policies needs from its wall. */
@@ -129,6 +137,8 @@ export function parseDependencySpec(name: string, spec: DependencySpec, env: Spe
   const criticality = s.criticality === undefined ? 'core' : enumOption(`${name}.criticality`, s.criticality, CRITICALITIES);
   const out: ParsedDependencySpec = {
     criticality,
+    owner: s.owner === undefined ? undefined : stringOption(`${name}.owner`, s.owner),
+    runbook: s.runbook === undefined ? undefined : stringOption(`${name}.runbook`, s.runbook),
     boundaries: {},
     policies: [],
     schema: undefined,
@@ -191,6 +201,8 @@ function parseBreaker(name: string, value: unknown, clock: Clock, out: ParsedDep
     minimumCalls: breaker.minimumCalls,
     probes: breaker.probes,
     window: breaker.windowKind(),
+    ...(breaker.windowKind().kind === 'time' ? { windowMs: (breaker.windowKind() as { ms: number }).ms } : {}),
+    ...(typeof options.halfOpenAfter === 'function' ? {} : { halfOpenAfterMs: tryParseDuration(options.halfOpenAfter) ?? 5000 }),
     ...(Number.isFinite(breaker.slowOverMs) ? { slowCall: { overMs: breaker.slowOverMs, rate: breaker.slowRate } } : {}),
   };
 }
@@ -209,6 +221,7 @@ function parseRetry(name: string, value: DependencySpec['retry'], clock: Clock, 
   out.policies.push(policy);
   out.boundaries.retry = {
     attempts: policy.attempts,
+    backoff: backoffBounds(options.backoff),
     ...(budget ? { budget: { ratio: budget.ratio, minPerSecond: budget.minPerSecond } } : {}),
   };
 }
@@ -243,6 +256,7 @@ function parseValidation(name: string, validate: unknown, quarantine: unknown, o
 function parseFallbackAndCache(name: string, s: DependencySpec, clock: Clock, out: ParsedDependencySpec): void {
   out.hasFallback = 'fallback' in s && s.fallback !== undefined;
   out.fallback = s.fallback;
+  if (out.hasFallback) out.boundaries.fallback = fallbackKind(s.fallback);
   if (s.cache !== undefined) {
     const options = objectOption(`${name}.cache`, s.cache, CACHE_SECTION);
     const cache = prefixed(name, () => new FreshnessCache({ ...options, clock } as never));
@@ -322,4 +336,29 @@ function prefixed<T>(name: string, build: () => T): T {
     }
     throw e;
   }
+}
+
+/**
+ * The waits between attempts as the audit reads them: the first wait and the cap (exponential from 50ms to
+ * 30s by default; a constant delay is both; a schedule function is unknown, reported as 0).
+ */
+function backoffBounds(spec: unknown): { baseMs: number; maxMs: number } {
+  if (spec === undefined) return { baseMs: 50, maxMs: 30_000 };
+  if (typeof spec === 'number' || typeof spec === 'string') {
+    const ms = tryParseDuration(spec) ?? 0;
+    return { baseMs: ms, maxMs: ms };
+  }
+  if (isPlainObject(spec)) {
+    const base = spec.base === undefined ? 50 : (tryParseDuration(spec.base) ?? 0);
+    if (spec.kind === 'constant') return { baseMs: base, maxMs: base };
+    return { baseMs: base, maxMs: spec.max === undefined ? 30_000 : (tryParseDuration(spec.max) ?? base) };
+  }
+  return { baseMs: 0, maxMs: 0 };
+}
+
+/** What an optional dependency's fallback serves, for the audit: an empty value, a value, or a function's result. */
+function fallbackKind(v: unknown): 'empty' | 'value' | 'function' {
+  if (typeof v === 'function') return 'function';
+  if (v === null || v === '' || (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0)) return 'empty';
+  return 'value';
 }
