@@ -1,5 +1,5 @@
 import { receiveWebBody } from './body.js';
-import { HttpGuard, type HttpGuardOptions } from './guard.js';
+import { HttpGuard, type HttpGuardOptions, type Routing } from './guard.js';
 import type { GuardResponse } from './problem.js';
 import type { Wall } from '../wall/wall.js';
 
@@ -30,8 +30,13 @@ export function honoMiddleware(
   const mw = async (c: HonoContext, next: () => Promise<void>): Promise<Response | undefined> => {
     const method = c.req.method;
     const head = method === 'HEAD';
-    const r = guard.route({ method, path: c.req.path, header: (n) => c.req.header(n) });
-    if (r.kind === 'respond') return toResponse(await r.response, head);
+    let r: Routing;
+    try {
+      r = guard.route({ method, path: c.req.path, header: (n) => c.req.header(n) });
+      if (r.kind === 'respond') return toResponse(await r.response, head);
+    } catch (err) {
+      return toResponse(guard.errorResponse(err, { method, path: c.req.path }), head);
+    }
     const raw = c.req.raw;
     const got = await receiveWebBody(raw, r.routed.body);
     if (!got.ok) return got.response === undefined ? new Response(null, { status: 400, headers: { connection: 'close' } }) : toResponse(got.response, head);
