@@ -356,6 +356,9 @@ export class Dependency {
   // ---- deferrable ----
 
   private defer(fn: AttemptFn<unknown>): Promise<DeferReceipt> {
+    // the operation depends on this dependency even though it does not wait for it: record the edge
+    const op = operationStorage.getStore();
+    if (op !== undefined && !op.edges.has(this.name)) op.edges.add(this.name);
     return this.deferred.enqueue(fn);
   }
 

@@ -32,7 +32,7 @@ export class Operation {
   readonly deadlineMs: number;
   /** Dependencies this operation has been seen calling. */
   readonly edges = new Set<string>();
-  /** Cumulative outcomes of runs (the wall reports the change per health interval as impact). */
+  /** Cumulative outcomes of settled runs (the wall reports the change per health interval as impact). */
   readonly counts = { requests: 0, failed: 0, degraded: 0, shed: 0 };
   readonly failureCodes = new Map<string, number>();
   /** @internal Counts at the last impact report. */
@@ -64,6 +64,7 @@ export class Operation {
   }
 
   private failedWith(code: string): void {
+    this.counts.requests++;
     if (code === 'SHED') this.counts.shed++;
     else this.counts.failed++;
     this.failureCodes.set(code, (this.failureCodes.get(code) ?? 0) + 1);
@@ -82,7 +83,8 @@ export class Operation {
       }
       budget = Math.min(budget, options.deadlineMs);
     }
-    this.counts.requests++;
+    // requests are counted when they settle, like their failures, so an interval's impact never shows more
+    // failures than requests (a request that started in one interval and failed in the next)
     if (budget <= 0) {
       this.failedWith('DEADLINE_EXCEEDED');
       return Promise.reject(new BlastwallError('DEADLINE_EXCEEDED', `Operation '${this.name}' arrived with no time left; not started`));
@@ -103,6 +105,7 @@ export class Operation {
     return operationStorage.run(ctx, async () => {
       try {
         const value = await fn();
+        this.counts.requests++;
         if (ctx.degraded) this.counts.degraded++;
         const now = this.clock.now();
         this.stats.record(now, CallKind.Success, now - started, 0, false);
