@@ -182,12 +182,15 @@ export class LikelihoodDriftDetector implements Detector {
   private readonly levels: Window;
   private readonly resid: Window;
   private readonly recent: number[] = [];
-  private readonly hist: Float64Array;
+  /** The history ring, written twice (at i and i + H) so a context never wraps: `mirror[j]` for j in [0, 2H). */
+  private readonly mirror: Float64Array;
+  private readonly H: number;
   private readonly lMag: Likelihood;
   private readonly lSea: Likelihood;
   private readonly lAna: Likelihood;
-  private readonly nearD: number[] = [];
-  private readonly nearV: number[] = [];
+  private readonly nearD: Float64Array;
+  private readonly nearV: Float64Array;
+  private readonly ctx: Float64Array;
   private readonly ps: number[] = [];
   private period = 0;
   private n = 0;
@@ -225,7 +228,11 @@ export class LikelihoodDriftDetector implements Detector {
     this.base = new Window(this.o.window);
     this.levels = new Window(this.o.window);
     this.resid = new Window(this.o.window);
-    this.hist = new Float64Array(Math.max(16, 4 * this.o.maxPeriod + 2, this.o.analogWindow + this.o.analogLength + 2, this.o.relearnAfter + 1));
+    this.H = Math.max(16, 4 * this.o.maxPeriod + 2, this.o.analogWindow + this.o.analogLength + 2, this.o.relearnAfter + 1);
+    this.mirror = new Float64Array(2 * this.H);
+    this.nearD = new Float64Array(this.o.analogNeighbours);
+    this.nearV = new Float64Array(this.o.analogNeighbours);
+    this.ctx = new Float64Array(this.o.analogLength);
     this.lMag = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
     this.lSea = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
     this.lAna = new Likelihood(this.o.history, this.o.likelihoodShort, this.o.minStd);
@@ -241,30 +248,41 @@ export class LikelihoodDriftDetector implements Detector {
     if (L === 0 || this.n <= L + 2 * K || this.base.count < 30) return 0;
     const d = this.nearD;
     const v = this.nearV;
-    d.length = v.length = 0;
+    const H = this.H;
+    const M = this.mirror;
+    const ctx = this.ctx;
+    for (let k = 1; k <= L; k++) ctx[k - 1] = this.back(k);
+    const now = this.n % H;
+    const c0 = ctx[0]!;
+    let count = 0;
+    let limit = Number.POSITIVE_INFINITY;
     const oldest = Math.max(L + 1, this.n - this.o.analogWindow);
-    for (let j = this.n - 1; j >= oldest; j--) {
-      // the context ending just before position j (successor: the value at j) against the newest context
-      const lag = this.n - j;
-      const limit = d.length < K ? Number.POSITIVE_INFINITY : d[K - 1]!;
-      let dist = 0;
-      for (let k = 1; k <= L && dist < limit; k++) {
-        const a = this.back(k) - this.back(lag + k);
+    // the context ending just before position j (successor: the value at j) against the newest context, for j
+    // from the newest down; M[at − k] is the value lag + k back and M[at] the successor (lag < H, so at − L ≥ 0)
+    let at = now - 1 + H;
+    for (let j = this.n - 1; j >= oldest; j--, at--) {
+      if (at < H) at += H;
+      const a0 = c0 - M[at - 1]!;
+      let dist = a0 * a0;
+      for (let k = 2; k <= L && dist < limit; k++) {
+        const a = ctx[k - 1]! - M[at - k]!;
         dist += a * a;
       }
       if (dist >= limit) continue;
-      let i = d.length;
+      let i = count;
       while (i > 0 && d[i - 1]! > dist) i--;
-      d.splice(i, 0, dist);
-      v.splice(i, 0, this.back(lag));
-      if (d.length > K) {
-        d.pop();
-        v.pop();
+      for (let m = count < K ? count : K - 1; m > i; m--) {
+        d[m] = d[m - 1]!;
+        v[m] = v[m - 1]!;
       }
+      d[i] = dist;
+      v[i] = M[at]!;
+      if (count < K) count++;
+      if (count === K) limit = d[K - 1]!;
     }
-    if (v.length < K) return 0;
-    v.sort((a, b) => a - b);
-    const forecast = K % 2 === 1 ? v[K >> 1]! : (v[K / 2 - 1]! + v[K / 2]!) / 2;
+    if (count < K) return 0;
+    const sorted = v.slice().sort();
+    const forecast = K % 2 === 1 ? sorted[K >> 1]! : (sorted[K / 2 - 1]! + sorted[K / 2]!) / 2;
     return Math.min(50, Math.abs(x - forecast) / robustScale(this.base));
   }
 
@@ -274,8 +292,8 @@ export class LikelihoodDriftDetector implements Detector {
 
   /** The value `lag` steps back (lag ≥ 1), from the history ring. */
   private back(lag: number): number {
-    const L = this.hist.length;
-    return this.hist[(((this.n - lag) % L) + L) % L]!;
+    const H = this.H;
+    return this.mirror[(((this.n - lag) % H) + H) % H]!;
   }
 
   /**
@@ -285,7 +303,7 @@ export class LikelihoodDriftDetector implements Detector {
    * typical difference) to count. 0 when there is none.
    */
   private findPeriod(): number {
-    const N = Math.min(this.n, this.hist.length);
+    const N = Math.min(this.n, this.H);
     const maxLag = Math.min(this.o.maxPeriod, Math.floor(N / 4));
     if (maxLag < 4) return 0;
     const xs = new Float64Array(N);
@@ -334,7 +352,9 @@ export class LikelihoodDriftDetector implements Detector {
     const mag = this.base.count >= 30 ? Math.min(50, Math.max(this.z(this.base, x), this.z(this.levels, level))) : 0;
 
     // seasonal surprise: distance to the same phase of the last two periods (±1 step of phase jitter)
-    if (this.o.maxPeriod > 0 && this.n > this.o.warmup && this.n % 50 === 0 && (this.period === 0 || this.n % this.o.periodEvery === 0)) {
+    // searched every 50 values while the history is still filling and none is found, then every `periodEvery`
+    const eager = this.period === 0 && this.n <= this.H + this.o.warmup;
+    if (this.o.maxPeriod > 0 && this.n > this.o.warmup && this.n % 50 === 0 && (eager || this.n % this.o.periodEvery === 0)) {
       // a period once found is kept until another one is found (an anomaly in the history can blur the null)
       const p = this.findPeriod() || this.period;
       if (p !== this.period) {
@@ -363,7 +383,9 @@ export class LikelihoodDriftDetector implements Detector {
       pRank = Math.min(1, (2 * (Math.min(r, 1 - r) * c + 1)) / (c + 1));
     }
     const ana = this.analogSurprise(x);
-    this.hist[this.n % this.hist.length] = x;
+    const slot = this.n % this.H;
+    this.mirror[slot] = x;
+    this.mirror[slot + this.H] = x;
     this.base.push(x);
     this.levels.push(level);
     this.relearnOnShift(level);
@@ -453,7 +475,7 @@ export class LikelihoodDriftDetector implements Detector {
     this.levels.clear();
     this.resid.clear();
     this.recent.length = 0;
-    this.hist.fill(0);
+    this.mirror.fill(0);
     this.lMag.clear();
     this.lSea.clear();
     this.lAna.clear();

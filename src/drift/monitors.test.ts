@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../core/fake-clock.js';
 import { type BurnRateAlert, BurnRateMonitor } from './burn-rate.js';
+import { RobustDriftDetector } from './detector.js';
+import { LikelihoodDriftDetector } from './likelihood.js';
 import { type DriftAlert, DriftMonitor } from './monitor.js';
 
 describe('burn-rate alerts (multi-window, multi-burn-rate)', () => {
@@ -79,5 +81,99 @@ describe('drift monitor', () => {
     for (let i = 0; i < 400; i++) feed(100 + noise());
     expect(alerts.map((a) => a.state)).toEqual(['raised', 'cleared']);
     expect(m.active()).toEqual([]);
+  });
+});
+
+describe('drift monitor: seasonal CUSUM and pluggable detectors', () => {
+  function gaussian(seed: number): () => number {
+    let s = seed;
+    const u = () => {
+      s = (s * 48271) % 2147483647;
+      return s / 2147483647;
+    };
+    return () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u());
+  }
+  const SEASON = 288; // a day of five-minute intervals
+  function feed(m: DriftMonitor, clock: FakeClock, values: number[]): number[] {
+    return values.map((v) => {
+      clock.set(clock.now() + 300_000);
+      return m.observe('api.latency.p99', v);
+    });
+  }
+  const daily = (t: number, g: () => number, growthPerSeason: number, start: number) =>
+    100 * (1 + 0.3 * Math.sin((2 * Math.PI * t) / SEASON)) * (1 + (t < start ? 0 : (growthPerSeason * (t - start)) / SEASON)) * (1 + 0.05 * g());
+
+  it('a slow rise under a daily pattern (+15% a day) raises an alert within a day, none before it began', () => {
+    for (const seed of [1, 2, 3]) {
+      const clock = new FakeClock();
+      const m = new DriftMonitor(clock, { seasonLength: SEASON, clearAfter: 30 });
+      const raised: number[] = [];
+      let t = 0;
+      m.alerts.subscribe((a) => a.state === 'raised' && raised.push(t));
+      const g = gaussian(seed);
+      const start = 3 * SEASON;
+      for (; t < start + 2 * SEASON; t++) feed(m, clock, [daily(t, g, 0.15, start)]);
+      expect(raised.filter((x) => x < start)).toEqual([]);
+      expect(raised.length).toBeGreaterThanOrEqual(1);
+      expect(raised[0]! - start).toBeLessThan(SEASON); // the curve is then only ~15% higher: far from a 2× breach
+    }
+  });
+
+  it('the same pattern without the rise raises nothing for a week', () => {
+    const clock = new FakeClock();
+    const m = new DriftMonitor(clock, { seasonLength: SEASON, clearAfter: 30 });
+    const raised: number[] = [];
+    m.alerts.subscribe((a) => a.state === 'raised' && raised.push(a.at));
+    const g = gaussian(4);
+    feed(m, clock, Array.from({ length: 8 * SEASON }, (_, t) => daily(t, g, 0, 0)));
+    expect(raised).toEqual([]);
+  });
+
+  it('a step that recovers raises once, clears within 30 intervals of the recovery, and is not alerted again a season later', () => {
+    const clock = new FakeClock();
+    const m = new DriftMonitor(clock, { seasonLength: SEASON, clearAfter: 6 });
+    const states: [string, number][] = [];
+    let t = 0;
+    m.alerts.subscribe((a) => states.push([a.state, t]));
+    const g = gaussian(5);
+    const start = 3 * SEASON;
+    const end = start + 24; // two hours at +60%
+    for (; t < end + SEASON; t++) feed(m, clock, [daily(t, g, 0, 0) * (t >= start && t < end ? 1.6 : 1)]);
+    expect(states.map((s) => s[0])).toEqual(['raised', 'cleared']);
+    expect(states[0]![1]).toBeGreaterThanOrEqual(start);
+    // the capped CUSUM decays from h = 20 below 0.56·h in ~18 intervals, then clearAfter (6) low intervals
+    expect(states[1]![1] - end).toBeLessThanOrEqual(30);
+    expect(m.active()).toEqual([]);
+  });
+
+  it('takes any detector from a factory, refuses a factory that does not make one, and survives one that throws later', () => {
+    const clock = new FakeClock();
+    const m = new DriftMonitor(clock, { detector: () => new LikelihoodDriftDetector({ warmup: 40, window: 100 }), raiseAt: 0.47, confirm: 1 });
+    const alerts: DriftAlert[] = [];
+    m.alerts.subscribe((a) => alerts.push(a));
+    const g = gaussian(6);
+    for (let i = 0; i < 300; i++) m.observe('q.backlog', 50 + g());
+    for (let i = 0; i < 5; i++) m.observe('q.backlog', 90 + g());
+    expect(alerts.map((a) => a.state)).toContain('raised');
+
+    expect(() => new DriftMonitor(clock, { detector: (() => 42) as never })).toThrow(/Expected `drift.detector` to be a function returning a Detector/);
+    let calls = 0;
+    const flaky = new DriftMonitor(clock, {
+      detector: () => {
+        if (++calls > 1) throw new Error('boom');
+        return new RobustDriftDetector();
+      },
+    });
+    expect(flaky.observe('a', 1)).toBe(0); // the factory throws on this signal's first value: the value is lost, nothing else
+    const broken = new DriftMonitor(clock, {
+      detector: () => ({
+        update: () => {
+          throw new Error('broken detector');
+        },
+        reset: () => undefined,
+      }),
+    });
+    expect(broken.observe('b', 1)).toBe(0);
+    expect(broken.active()).toEqual([]);
   });
 });
