@@ -1,5 +1,6 @@
 import { type Clock, coarseClock, realClock } from '../../core/clock.js';
 import { durationOption, type Duration } from '../../core/duration.js';
+import { LinkedQueue } from '../../core/linked-queue.js';
 import { optionNames } from '../../core/option-names.js';
 import { guarded } from '../../core/callback.js';
 import { boolOption, clockOption, configError, fnOption, intOption, objectOption, ratioOption } from '../../core/validate.js';
@@ -101,8 +102,8 @@ export class FreshnessCache {
   private readonly random: () => number;
   private readonly map = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<unknown>>();
-  private head: Entry | undefined; // most recently used
-  private tail: Entry | undefined;
+  /** Recency order: the head is the most recently used entry, the tail the next to evict. */
+  private readonly lru = new LinkedQueue<Entry>();
   private bytes = 0;
   private readonly s: CacheStats = { entries: 0, bytes: 0, hits: 0, staleHits: 0, misses: 0, loads: 0, coalesced: 0, evictions: 0, refreshFailures: 0 };
 
@@ -241,39 +242,24 @@ export class FreshnessCache {
       staleUntil: storedAt + spread(this.staleMs),
       bytes,
       prev: undefined,
-      next: this.head,
+      next: undefined,
     };
-    if (this.head !== undefined) this.head.prev = e;
-    this.head = e;
-    if (this.tail === undefined) this.tail = e;
+    this.lru.unshift(e);
     this.map.set(key, e);
     this.bytes += bytes;
-    while ((this.map.size > this.maxEntries || this.bytes > this.maxBytes) && this.tail !== undefined) {
-      this.remove(this.tail);
+    while ((this.map.size > this.maxEntries || this.bytes > this.maxBytes) && this.lru.tail !== undefined) {
+      this.remove(this.lru.tail);
       this.s.evictions++;
     }
     if (share && this.shared !== undefined) sharedSet(this.shared, key, value, storedAt, this.staleMs);
   }
 
   private touch(e: Entry): void {
-    if (this.head === e) return;
-    // unlink
-    if (e.prev !== undefined) e.prev.next = e.next;
-    if (e.next !== undefined) e.next.prev = e.prev;
-    if (this.tail === e) this.tail = e.prev;
-    // to front
-    e.prev = undefined;
-    e.next = this.head;
-    if (this.head !== undefined) this.head.prev = e;
-    this.head = e;
+    this.lru.moveToFront(e);
   }
 
   private remove(e: Entry): void {
-    if (e.prev !== undefined) e.prev.next = e.next;
-    else this.head = e.next;
-    if (e.next !== undefined) e.next.prev = e.prev;
-    else this.tail = e.prev;
-    e.prev = e.next = undefined;
+    this.lru.remove(e);
     this.map.delete(e.key);
     this.bytes -= e.bytes;
   }

@@ -97,7 +97,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
   private probeOk = 0;
   private probeFailed = 0;
 
-  readonly onStateChangeEmitter = new Emitter<StateChange>();
+  private readonly onStateChangeEmitter = new Emitter<StateChange>();
   readonly onStateChange = this.onStateChangeEmitter.subscribe;
 
   constructor(options: CircuitBreakerOptions = {}) {

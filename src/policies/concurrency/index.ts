@@ -4,6 +4,7 @@ import { optionNames } from '../../core/option-names.js';
 import { timerDurationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
+import { type Linked, LinkedQueue } from '../../core/linked-queue.js';
 import { abortedError, type Next, PolicyBase } from '../../core/policy.js';
 import { clockOption, intOption, nameOption, objectOption } from '../../core/validate.js';
 
@@ -24,7 +25,7 @@ export interface BulkheadRejection {
   queued: number;
 }
 
-class Waiter {
+class Waiter implements Linked<Waiter> {
   prev: Waiter | undefined = undefined;
   next: Waiter | undefined = undefined;
   timer: TimerHandle | undefined = undefined;
@@ -36,12 +37,13 @@ class Waiter {
   ) {}
 }
 
-/**
- * Concurrency limit with a bounded FIFO queue (a doubly linked list, so an aborted or timed-out waiter
- * leaves at once and frees its place). The fast path (a free slot) allocates nothing of its own.
- */
 /** Every option of `bulkhead()`, as its runtime check accepts them (the wall's `concurrency` section reuses the list). */
 export const BULKHEAD_OPTION_NAMES = optionNames<BulkheadOptions>()('limit', 'queue', 'queueTimeout', 'clock', 'name');
+
+/**
+ * Concurrency limit with a bounded FIFO queue (the core linked queue, so an aborted or timed-out waiter
+ * leaves at once and frees its place). The fast path (a free slot) allocates nothing of its own.
+ */
 
 export class BulkheadPolicy extends PolicyBase {
   readonly name: string | undefined;
@@ -49,10 +51,8 @@ export class BulkheadPolicy extends PolicyBase {
   readonly maxQueued: number;
   private readonly queueTimeoutMs: number;
   private active = 0;
-  private queued = 0;
-  private head: Waiter | undefined;
-  private tail: Waiter | undefined;
-  readonly onRejectEmitter = new Emitter<BulkheadRejection>();
+  private readonly waiters = new LinkedQueue<Waiter>();
+  private readonly onRejectEmitter = new Emitter<BulkheadRejection>();
   readonly onReject = this.onRejectEmitter.subscribe;
 
   constructor(options: BulkheadOptions) {
@@ -71,11 +71,11 @@ export class BulkheadPolicy extends PolicyBase {
   /** Changes the limit at run time (adaptive limiters use this); a raise admits queued calls at once. */
   setLimit(limit: number): void {
     this.maxActive = intOption('concurrency.limit', limit, 1);
-    while (this.active < this.maxActive && this.head !== undefined) this.admitHead();
+    while (this.active < this.maxActive && this.waiters.size > 0) this.admitHead();
   }
 
   stats(): { active: number; queued: number; limit: number; queue: number } {
-    return { active: this.active, queued: this.queued, limit: this.maxActive, queue: this.maxQueued };
+    return { active: this.active, queued: this.waiters.size, limit: this.maxActive, queue: this.maxQueued };
   }
 
   private readonly releaseOk = (v: unknown): unknown => {
@@ -100,12 +100,12 @@ export class BulkheadPolicy extends PolicyBase {
       }
       return p.then(this.releaseOk, this.releaseErr);
     }
-    if (this.queued >= this.maxQueued) return Promise.reject(this.rejection(ctx, 'full'));
+    if (this.waiters.size >= this.maxQueued) return Promise.reject(this.rejection(ctx, 'full'));
     return this.enqueue(ctx).then(() => next(ctx).then(this.releaseOk, this.releaseErr));
   }
 
   private rejection(ctx: CallContext, reason: BulkheadRejection['reason']): BlastwallError {
-    if (this.onRejectEmitter.active) this.onRejectEmitter.emit({ reason, active: this.active, queued: this.queued });
+    if (this.onRejectEmitter.active) this.onRejectEmitter.emit({ reason, active: this.active, queued: this.waiters.size });
     const dependency = ctx.dependency ?? this.name;
     return reason === 'full'
       ? new BlastwallError('BULKHEAD_FULL', `Concurrency limit ${this.maxActive} reached and queue of ${this.maxQueued} full`, { dependency })
@@ -120,13 +120,7 @@ export class BulkheadPolicy extends PolicyBase {
         reject(abortedError(signal.reason, ctx.dependency ?? this.name));
         return;
       }
-      if (this.tail === undefined) this.head = this.tail = w;
-      else {
-        w.prev = this.tail;
-        this.tail.next = w;
-        this.tail = w;
-      }
-      this.queued++;
+      this.waiters.push(w);
       const wait = Math.min(this.queueTimeoutMs, ctx.deadline - this.clock.now());
       if (wait !== Number.POSITIVE_INFINITY) {
         w.timer = this.clock.setTimer(() => {
@@ -154,12 +148,7 @@ export class BulkheadPolicy extends PolicyBase {
 
   /** Unlinks a waiter and clears its timer and listener. */
   private remove(w: Waiter): void {
-    if (w.prev !== undefined) w.prev.next = w.next;
-    else this.head = w.next;
-    if (w.next !== undefined) w.next.prev = w.prev;
-    else this.tail = w.prev;
-    w.prev = w.next = undefined;
-    this.queued--;
+    this.waiters.remove(w);
     if (w.timer !== undefined) {
       this.clock.clearTimer(w.timer);
       w.timer = undefined;
@@ -171,7 +160,7 @@ export class BulkheadPolicy extends PolicyBase {
   }
 
   private admitHead(): void {
-    const w = this.head!;
+    const w = this.waiters.head!;
     this.remove(w);
     this.active++;
     w.resolve();
@@ -179,7 +168,7 @@ export class BulkheadPolicy extends PolicyBase {
 
   /** @internal Fast path of a fused pipeline: takes a slot if one is free and nobody waits. */
   tryAcquire(): boolean {
-    if (this.active < this.maxActive && this.head === undefined) {
+    if (this.active < this.maxActive && this.waiters.size === 0) {
       this.active++;
       return true;
     }
@@ -189,7 +178,7 @@ export class BulkheadPolicy extends PolicyBase {
   /** @internal Gives back a slot taken by `tryAcquire` (or by `run`). */
   release(): void {
     this.active--;
-    if (this.head !== undefined && this.active < this.maxActive) this.admitHead();
+    if (this.waiters.size > 0 && this.active < this.maxActive) this.admitHead();
   }
 }
 

@@ -19,7 +19,7 @@ export interface FallbackEvent {
 export class FallbackPolicy<F = unknown> extends PolicyBase {
   private readonly produce: (error: unknown) => F | Promise<F>;
   private readonly handles: (error: unknown) => boolean;
-  readonly onFallbackEmitter = new Emitter<FallbackEvent>();
+  private readonly onFallbackEmitter = new Emitter<FallbackEvent>();
   readonly onFallback = this.onFallbackEmitter.subscribe;
 
   constructor(valueOrFn: F | ((error: unknown) => F | Promise<F>), options: FallbackOptions = {}) {

@@ -77,9 +77,9 @@ export class RetryPolicy extends PolicyBase {
   private readonly random: () => number;
   /** @internal */
   readonly now: () => number;
-  readonly onRetryEmitter = new Emitter<RetryEvent>();
+  private readonly onRetryEmitter = new Emitter<RetryEvent>();
   readonly onRetry = this.onRetryEmitter.subscribe;
-  readonly onGiveUpEmitter = new Emitter<GiveUpEvent>();
+  private readonly onGiveUpEmitter = new Emitter<GiveUpEvent>();
   readonly onGiveUp = this.onGiveUpEmitter.subscribe;
 
   constructor(options: RetryOptions = {}) {

@@ -53,7 +53,7 @@ class PendingAttempt implements Expirable {
 export class TimeoutPolicy extends PolicyBase {
   readonly ms: number;
   readonly name: string | undefined;
-  readonly onTimeoutEmitter = new Emitter<TimeoutEvent>();
+  private readonly onTimeoutEmitter = new Emitter<TimeoutEvent>();
   readonly onTimeout = this.onTimeoutEmitter.subscribe;
   private readonly scheduler: DeadlineScheduler;
   private readonly now: () => number;
