@@ -17,6 +17,10 @@ describe('HttpGuard configuration', () => {
     expect(() => new HttpGuard(wall, { routes: { 'GET /x': { priority: 'urgent' as never } } })).toThrow(/priority/);
     expect(() => new HttpGuard(wall, { routes: { 'GET /x': { deadline: 'soon' as never } } })).toThrow(/deadline/);
     expect(() => new HttpGuard(wall, { healthPath: 'healthz' })).toThrow(/healthPath/);
+    expect(() => new HttpGuard(wall, { maxBodyBytes: -1 })).toThrow(/Expected `http.maxBodyBytes` to be an integer ≥ 0, got `-1`/);
+    expect(() => new HttpGuard(wall, { bodyTimeout: 'soon' as never })).toThrow(/`http.bodyTimeout`/);
+    expect(() => new HttpGuard(wall, { onError: 5 as never })).toThrow(/`http.onError` to be a function/);
+    expect(() => new HttpGuard(wall, { routes: { 'POST /x': { maxBodyBytes: 1.5 } } })).toThrow(/routes\['POST \/x'\]\.maxBodyBytes/);
     await wall.close();
   });
 
