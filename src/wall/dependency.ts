@@ -18,7 +18,7 @@ import type { FreshnessCache } from '../policies/cache/index.js';
 import type { Policy } from '../core/policy.js';
 import { type OperationContext, operationStorage } from '../core/operation-context.js';
 import { type DeferReceipt, DeferredQueue } from './deferred-queue.js';
-import { type Criticality, type DependencySpec, parseDependencySpec } from './dependency-spec.js';
+import { type Criticality, type DependencySpec, type ParsedDependencySpec, parseDependencySpec } from './dependency-spec.js';
 import type { CallOptions, Outcome } from './call-types.js';
 import type { DependencyHost } from './host.js';
 import { formatIssues, type StandardIssue, type StandardSchemaV1 } from './schema.js';
@@ -51,20 +51,20 @@ const REJECTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 export class Dependency {
   readonly name: string;
   readonly criticality: Criticality;
-  readonly timeoutMs: number | undefined;
-  readonly breaker: CircuitBreakerPolicy | undefined;
-  readonly retry: RetryPolicy | undefined;
-  readonly budget: RetryBudget | undefined;
-  readonly bulkhead: BulkheadPolicy | undefined;
-  readonly adaptive: AdaptiveConcurrencyPolicy | undefined;
-  readonly timeoutPolicy: TimeoutPolicy | undefined;
+  readonly timeoutMs!: number | undefined;
+  readonly breaker!: CircuitBreakerPolicy | undefined;
+  readonly retry!: RetryPolicy | undefined;
+  readonly budget!: RetryBudget | undefined;
+  readonly bulkhead!: BulkheadPolicy | undefined;
+  readonly adaptive!: AdaptiveConcurrencyPolicy | undefined;
+  readonly timeoutPolicy!: TimeoutPolicy | undefined;
   readonly stats: RollingStats;
   readonly classifier: HealthClassifier;
   readonly objective: { p99Ms: number; availability: number };
   /** Time an attempt is expected to take (see `evaluate`); retries need this much time before the deadline. */
   private expectedAttemptMs = 0;
   /** Free-form description of the boundaries, for topology and audit. */
-  readonly boundaries: Record<string, unknown>;
+  readonly boundaries!: Record<string, unknown>;
   /** Who owns it and where its runbook is (shown on the page, in alerts, the audit and the postmortem). */
   readonly owner: string | undefined;
   readonly runbook: string | undefined;
@@ -79,14 +79,18 @@ export class Dependency {
   private readonly now: () => number;
   /** Turns a result that is a failure (a 5xx `Response`) into its error, for `ctx.resultFailure`. */
   private readonly resultFailure: ((value: unknown) => unknown) | undefined;
-  private readonly link: Next;
+  private readonly link!: Next;
   /** The pipeline plus this dependency's recording and validation, linked once. */
-  private readonly observed: Next;
+  private readonly observed!: Next;
   private readonly schema: StandardSchemaV1 | undefined;
   private readonly quarantineHook: DependencySpec['quarantine'];
   private readonly fallbackValue: unknown;
   private readonly hasFallback: boolean;
-  readonly cache: FreshnessCache | undefined;
+  /** Set by live configuration (`fallback: 'off'`): an optional dependency's failures reach the caller. */
+  private fallbackOff = false;
+  /** The spec as declared (live configuration merges patches onto it). */
+  readonly declared: DependencySpec;
+  readonly cache!: FreshnessCache | undefined;
   /** Oldest age served through the cache since the wall last read it (−1: nothing served). */
   private cacheAgeMax = -1;
   private readonly maxRequestBytes: number;
@@ -108,42 +112,15 @@ export class Dependency {
     this.now = coarseClock(host.clock);
     const parsed = parseDependencySpec(name, spec, host);
     this.criticality = parsed.criticality;
-    this.boundaries = parsed.boundaries;
     this.owner = parsed.owner;
     this.runbook = parsed.runbook;
-    this.bulkhead = parsed.bulkhead;
-    this.adaptive = parsed.adaptive;
-    this.breaker = parsed.breaker;
-    this.breaker?.onStateChange((e) => host.onBreakerChange(this, e.from, e.to, e.reason));
-    this.budget = parsed.budget;
-    this.retry = parsed.retry;
-    this.timeoutMs = parsed.timeoutMs;
-    this.timeoutPolicy = parsed.timeout;
-    this.expectedAttemptMs = 0; // no evidence yet: a retry fits by the call's own last attempt
-
-    const built = parsed.policies.length === 0 ? undefined : pipeline(...parsed.policies);
-    this.link = built === undefined ? invokeUserFn : linkOf(built);
-    const hook: SettleHook = {
-      value: (ctx, v) => this.finishValue(ctx, v),
-      error: (ctx, e) => this.finishError(ctx, e),
-    };
-    if (built instanceof FusedPipeline) this.observed = (ctx) => built.runObserved(ctx, hook);
-    else {
-      const link = this.link;
-      this.observed = (ctx) =>
-        link(ctx).then(
-          (v) => hook.value(ctx, v),
-          (e: unknown) => {
-            throw hook.error(ctx, e);
-          },
-        );
-    }
+    this.declared = spec;
+    this.applyPipeline(parsed);
 
     this.schema = parsed.schema;
     this.quarantineHook = parsed.quarantine;
     this.hasFallback = parsed.hasFallback;
     this.fallbackValue = parsed.fallback;
-    this.cache = parsed.cache;
     this.maxRequestBytes = parsed.maxRequestBytes;
     this.maxResponseBytes = parsed.maxResponseBytes;
     this.measure = parsed.measure;
@@ -164,6 +141,75 @@ export class Dependency {
         host.onDeferredDead(this, id, err);
       },
     });
+  }
+
+  /**
+   * Installs the boundaries of a parsed spec in one synchronous step: a call reads the pipeline once when
+   * it starts, so calls in flight finish under the boundaries they started with and no call sees half.
+   */
+  private applyPipeline(parsed: ParsedDependencySpec): void {
+    if (parsed.breaker !== undefined && parsed.breaker !== this.breaker) {
+      parsed.breaker.onStateChange((e: { from: string; to: string; reason: string }) => this.host.onBreakerChange(this, e.from, e.to, e.reason));
+    }
+    const built = parsed.policies.length === 0 ? undefined : pipeline(...parsed.policies);
+    const link = built === undefined ? invokeUserFn : linkOf(built);
+    const hook: SettleHook = {
+      value: (ctx, v) => this.finishValue(ctx, v),
+      error: (ctx, e) => this.finishError(ctx, e),
+    };
+    const observed: Next =
+      built instanceof FusedPipeline
+        ? (ctx) => built.runObserved(ctx, hook)
+        : (ctx) =>
+            link(ctx).then(
+              (v) => hook.value(ctx, v),
+              (e: unknown) => {
+                throw hook.error(ctx, e);
+              },
+            );
+    Object.assign(this, {
+      boundaries: parsed.boundaries,
+      bulkhead: parsed.bulkhead,
+      adaptive: parsed.adaptive,
+      breaker: parsed.breaker,
+      budget: parsed.budget,
+      retry: parsed.retry,
+      timeoutMs: parsed.timeoutMs,
+      timeoutPolicy: parsed.timeout,
+      cache: parsed.cache,
+      link,
+      observed,
+    });
+  }
+
+  /**
+   * Live configuration: rebuilds this dependency's boundaries from `spec` (checked as at declaration; a bad
+   * field throws `CONFIG_INVALID` and nothing changes). Policies of sections not in `changed` are kept as
+   * they are, state included (an open breaker stays open, a budget keeps its window, a cache its values).
+   * `fallbackOff` stops serving an optional dependency's fallback.
+   */
+  reconfigure(spec: DependencySpec, changed: ReadonlySet<string>, fallbackOff: boolean): void {
+    const parsed = parseDependencySpec(this.name, spec, this.host);
+    if (parsed.criticality !== this.criticality) throw new BlastwallError('CONFIG_INVALID', `\`${this.name}.criticality\` cannot change at run time`);
+    // sections that did not change keep their policy objects, and with them their state
+    const reuse: [string, keyof ParsedDependencySpec, object | undefined][] = [
+      ['concurrency', 'bulkhead', this.bulkhead],
+      ['concurrency', 'adaptive', this.adaptive],
+      ['breaker', 'breaker', this.breaker],
+      ['retry', 'retry', this.retry],
+      ['retry', 'budget', this.budget],
+      ['cache', 'cache', this.cache],
+    ];
+    const slots = parsed as unknown as Record<string, object | undefined>;
+    for (const [section, key, old] of reuse) {
+      const fresh = slots[key];
+      if (changed.has(section) || old === undefined || fresh === undefined) continue;
+      const i = parsed.policies.indexOf(fresh as Policy);
+      if (i >= 0) parsed.policies[i] = old as Policy;
+      slots[key] = old;
+    }
+    this.applyPipeline(parsed);
+    this.fallbackOff = fallbackOff && this.criticality === 'optional';
   }
 
   /**
@@ -202,7 +248,7 @@ export class Dependency {
               return { ok: true, value: r.value, source: 'cache', ageMs: r.ageMs, degraded: true, error: r.error as BlastwallError };
             });
     return live.catch((error: BlastwallError): Outcome<T> => {
-      if (!optional && options?.fallback === undefined) return { ok: false, value: undefined as T, source: 'live', ageMs: 0, degraded: true, error };
+      if ((!optional || this.fallbackOff) && options?.fallback === undefined) return { ok: false, value: undefined as T, source: 'live', ageMs: 0, degraded: true, error };
       this.stats.recordFallback(this.now());
       markDegraded();
       this.host.telemetry?.served(this, 'fallback');
