@@ -128,6 +128,8 @@ export interface DrillSpec {
     maxInflight?: number;
     /** How long to wait for answers after the load ends. Default 5s. */
     drain?: Duration;
+    /** The same load before the drill starts, not recorded (a cold process is not the service's behaviour). Default 1s. */
+    warmup?: Duration;
   };
   faults: (ScheduledFault | ScheduledAction)[];
   invariants: Invariant[];
@@ -146,6 +148,7 @@ export interface Drill {
     operations: Record<string, { rate: number; priorities: [Priority, number][]; clientRetries: number }>;
     maxInflight: number;
     drainMs: number;
+    warmupMs: number;
   };
   readonly faults: (Omit<ScheduledFault, 'at' | 'for'> & { atMs: number; forMs: number; compiled: CompiledFault })[];
   readonly actions: (Omit<ScheduledAction, 'at' | 'for'> & { atMs: number; forMs: number })[];
@@ -165,7 +168,7 @@ export function defineDrill(spec: DrillSpec): Drill {
   const name = stringOption('name', s.name, /^[A-Za-z0-9 _.,:()-]{1,100}$/);
   const description = s.description === undefined ? undefined : stringOption('description', s.description);
   const target = targetOption(s.target);
-  const l = objectOption('load', s.load, ['duration', 'operations', 'maxInflight', 'drain']);
+  const l = objectOption('load', s.load, ['duration', 'operations', 'maxInflight', 'drain', 'warmup']);
   const durationMs = durationOption('load.duration', l.duration, 100, MAX_DRILL_MS);
   if (!isPlainObject(l.operations) || Object.keys(l.operations).length === 0) {
     throw configError('load.operations', 'an object of { <operation>: { rate, priority?, clientRetries? } } with at least one operation', l.operations);
@@ -186,6 +189,7 @@ export function defineDrill(spec: DrillSpec): Drill {
   if (total > MAX_DRILL_REQUESTS) throw configError('load', `at most ${MAX_DRILL_REQUESTS} requests in all (rate × duration)`, Math.round(total));
   const maxInflight = l.maxInflight === undefined ? 2000 : intOption('load.maxInflight', l.maxInflight, 1, 100_000);
   const drainMs = l.drain === undefined ? 5000 : durationOption('load.drain', l.drain, 0, 120_000);
+  const warmupMs = l.warmup === undefined ? 1000 : durationOption('load.warmup', l.warmup, 0, 60_000);
   if (!Array.isArray(s.faults)) throw configError('faults', 'an array of { dependency, fault, at, for } (empty for none)', s.faults);
   const actions: Drill['actions'][number][] = [];
   const faults = s.faults.flatMap((v: unknown, i) => {
@@ -234,7 +238,7 @@ export function defineDrill(spec: DrillSpec): Drill {
     name,
     description,
     target,
-    load: { durationMs, operations, maxInflight, drainMs },
+    load: { durationMs, operations, maxInflight, drainMs, warmupMs },
     faults,
     actions,
     invariants,

@@ -77,6 +77,19 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
   const clock: Clock & { advance?(ms: number): Promise<void> } = options.clock ?? realClock;
   const scale = drill.fixedTiming ? 1 : (options.timeScale ?? 1);
   if (!(scale > 0 && scale <= 1)) throw new RangeError(`Expected \`timeScale\` to be in (0, 1], got ${scale}`);
+  /** Awaits `p`; on a fake clock, advances it meanwhile (at most `limitMs`), so waits on timers end. */
+  const drive = async <T>(p: Promise<T>, limitMs: number): Promise<T> => {
+    const advance = clock.advance?.bind(clock);
+    if (advance !== undefined) {
+      let settled = false;
+      const mark = (): void => {
+        settled = true;
+      };
+      p.then(mark, mark);
+      for (let t = 0; !settled && t <= limitMs; t += TICK_MS) await advance(TICK_MS);
+    }
+    return p;
+  };
   const timeline = createTimeline({ path: options.timelinePath ?? ':memory:', clock, service: drill.name });
   const random = seededRandom(drill.seed);
   let target: TargetHandle;
@@ -96,7 +109,12 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
     timeline.close();
     throw err;
   }
-  const durationMs = Math.round(drill.load.durationMs * scale);
+  // a shortened run keeps every invariant window observable: the load lasts at least until the longest
+  // "within X of fault end" window after the (scaled) last fault end
+  const lastEnd = Math.max(0, ...[...drill.faults, ...drill.actions].map((f) => (f.atMs + f.forMs) * scale));
+  const longestAfter = Math.max(0, ...drill.invariants.map((i) => (typeof i.refs.after === 'number' ? i.refs.after : 0)));
+  const durationMs = Math.round(Math.max(drill.load.durationMs * scale, Math.min(drill.load.durationMs, lastEnd + longestAfter + 1000)));
+  await drive(warmUp(drill, target, clock, random), drill.load.warmupMs + drill.load.drainMs + 1000);
   const startedAt = clock.now();
   const obs = new DrillObservation(startedAt, Object.keys(drill.load.operations));
   obs.app = target.app;
@@ -109,19 +127,6 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
   const unwatch = target.watch((series, at, to, detail) => obs.transition(series, at, to, detail));
   const readAttempts = target.countAttempts();
 
-  /** Awaits `p`; on a fake clock, advances it meanwhile (at most `limitMs`), so waits on timers end. */
-  const drive = async <T>(p: Promise<T>, limitMs: number): Promise<T> => {
-    const advance = clock.advance?.bind(clock);
-    if (advance !== undefined) {
-      let settled = false;
-      const mark = (): void => {
-        settled = true;
-      };
-      p.then(mark, mark);
-      for (let t = 0; !settled && t <= limitMs; t += TICK_MS) await advance(TICK_MS);
-    }
-    return p;
-  };
   const timers = new Set<TimerHandle>();
   const later = (ms: number, fn: () => void): void => {
     const h = clock.setTimer(() => {
@@ -326,4 +331,52 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
   timeline.record({ kind: 'drill', severity: passed ? 'info' : 'critical', title: `drill '${drill.name}' ${passed ? 'passed' : 'failed'}: ${invariants.filter((i) => i.pass).length}/${invariants.length} invariants held`, data: { passed } });
   timeline.flush();
   return { drill: drill.name, description: drill.description, seed: drill.seed, passed, startedAt, endedAt, timeScale: scale, invariants, observation: obs, timeline };
+}
+
+/**
+ * The warm-up: the same load for `load.warmup` before the drill starts, answers not recorded, so a cold
+ * process (compilation, first connections) does not count as the service's behaviour. Waits for its answers
+ * (at most `load.drain`).
+ */
+function warmUp(drill: Drill, target: TargetHandle, clock: Clock, random: () => number): Promise<void> {
+  const ms = drill.load.warmupMs;
+  if (ms <= 0) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const end = clock.now() + ms;
+    let inflight = 0;
+    let over = false;
+    let last = clock.now();
+    const carry = new Map<string, number>();
+    const finish = (): void => {
+      if (over && inflight === 0) resolve();
+    };
+    const tick = (): void => {
+      const now = Math.min(clock.now(), end);
+      for (const [op, l] of Object.entries(drill.load.operations)) {
+        let c = (carry.get(op) ?? 0) + (l.rate * (now - last)) / 1000;
+        for (; c >= 1 - 1e-9 && inflight < drill.load.maxInflight; c--) {
+          inflight++;
+          const done = (): void => {
+            inflight--;
+            finish();
+          };
+          target.send({ operation: op, priority: pick(l.priorities, random()), seq: 0, send: 1, random }).then(done, done);
+        }
+        carry.set(op, Math.max(0, c));
+      }
+      last = now;
+      if (clock.now() < end) clock.setTimer(tick, TICK_MS);
+      else {
+        over = true;
+        const t = clock.setTimer(() => resolve(), drill.load.drainMs);
+        const r = resolve;
+        resolve = () => {
+          clock.clearTimer(t);
+          r();
+        };
+        finish();
+      }
+    };
+    tick();
+  });
 }

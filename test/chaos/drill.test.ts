@@ -142,7 +142,8 @@ describe('running a drill', () => {
     const clock = new FakeClock();
     const r = await runDrill(defineDrill(spec(counter)), { clock, timelinePath: join(dir, 'tiny.timeline.db') });
     const by = Object.fromEntries(r.invariants.map((i) => [i.name, i]));
-    expect(counter.requests).toBe(180); // 30 per second for 6 s, open loop
+    expect(counter.requests).toBe(210); // 30 per second for 6 s, open loop, after a 1 s warm-up (30 more, not recorded)
+    expect(r.observation.requests).toHaveLength(180);
     expect(by["operation('look').successRate >= 0.990"]).toMatchObject({ pass: true, value: 1 });
     // payments failed for 2 s of 6: a third of `pay` fails, and the invariant says so with the figures
     const pay = by["operation('pay').successRate >= 0.990"]!;

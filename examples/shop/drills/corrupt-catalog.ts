@@ -4,7 +4,7 @@
  * (cached) price, and no order with a bad price reaches the store.
  */
 import { defineDrill, dependency, fault, integrity, operation } from 'blastwall/testing';
-import { type DrillShop, drillShop } from './shop.js';
+import { type DrillShop, drillShop } from './target/shop.js';
 
 export default defineDrill({
   name: 'corrupt catalog',

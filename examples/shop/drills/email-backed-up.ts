@@ -4,7 +4,7 @@
  * unavailable because of a side effect.
  */
 import { defineDrill, dependency, fault, operation, recovery, status } from 'blastwall/testing';
-import { drillShop } from './shop.js';
+import { drillShop } from './target/shop.js';
 
 export default defineDrill({
   name: 'email queue backed up',

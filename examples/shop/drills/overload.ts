@@ -4,7 +4,7 @@
  * work must still get through in time; sheddable work is refused at once (never left to time out).
  */
 import { defineDrill, fault, operation, status } from 'blastwall/testing';
-import { drillShop } from './shop.js';
+import { drillShop } from './target/shop.js';
 
 export default defineDrill({
   name: 'overload 4x',

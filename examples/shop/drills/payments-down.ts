@@ -4,7 +4,7 @@
  * and come back by itself, and no order may be charged twice.
  */
 import { defineDrill, dependency, fault, integrity, mode, operation, recovery } from 'blastwall/testing';
-import { type DrillShop, drillShop } from './shop.js';
+import { type DrillShop, drillShop } from './target/shop.js';
 
 export default defineDrill({
   name: 'payments down',

@@ -4,7 +4,7 @@
  * must never be called unavailable.
  */
 import { defineDrill, fault, mode, operation, status } from 'blastwall/testing';
-import { drillShop } from './shop.js';
+import { drillShop } from './target/shop.js';
 
 export default defineDrill({
   name: 'recommendations slow',

@@ -4,7 +4,7 @@
  * multiplication), and a re-sent order must never be charged twice.
  */
 import { defineDrill, dependency, fault, integrity, operation } from 'blastwall/testing';
-import { type DrillShop, drillShop } from './shop.js';
+import { type DrillShop, drillShop } from './target/shop.js';
 
 export default defineDrill({
   name: 'retry storm',

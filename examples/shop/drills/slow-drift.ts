@@ -4,7 +4,7 @@
  * raise an alert before the objective is breached. Its timing is kept in `--short` runs.
  */
 import { defineDrill, dependency, fault, operation } from 'blastwall/testing';
-import { drillShop } from './shop.js';
+import { drillShop } from './target/shop.js';
 
 export default defineDrill({
   name: 'slow drift',

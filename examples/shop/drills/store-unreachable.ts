@@ -14,7 +14,7 @@ import { postgresStore } from 'blastwall/stores/postgres';
 import { redisStore } from 'blastwall/stores/redis';
 import { type FaultProxy, defineDrill, dependency, integrity, operation, recovery, startFaultProxy } from 'blastwall/testing';
 import pg from 'pg';
-import { type DrillShop, drillShop } from './shop.js';
+import { type DrillShop, drillShop } from './target/shop.js';
 
 export const REDIS_URL = process.env.BLASTWALL_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const PG_URL = process.env.BLASTWALL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -3,7 +3,7 @@
  * without their fallback (as if they were core). The drill must fail, naming the invariant it broke.
  */
 import { defineDrill, fault, operation, status } from 'blastwall/testing';
-import { drillShop } from '../shop.js';
+import { drillShop } from '../target/shop.js';
 
 export default defineDrill({
   name: 'recommendations slow, fallback removed',

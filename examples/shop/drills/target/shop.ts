@@ -16,7 +16,7 @@ import {
 } from 'blastwall';
 import type { DrillApp, DrillEnv, DrillRequest } from 'blastwall/testing';
 import { z } from 'zod';
-import { createShop } from '../service.js';
+import { createShop } from '../../service.js';
 
 export interface DrillShopOptions {
   /** The durable store (default an in-memory one); the wall watches it as the core dependency `store:<kind>`. */
