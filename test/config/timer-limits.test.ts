@@ -41,7 +41,7 @@ describe('durations that arm a timer are bounded at 2^31−1 ms', () => {
   });
 
   it('refuses durations that overflow to Infinity', () => {
-    expect(configErrorOf(() => timeout('9'.repeat(400) + 'd')).message).toContain('`timeout`');
+    expect(configErrorOf(() => timeout(`${'9'.repeat(400)}d` as never)).message).toContain('`timeout`');
   });
 });
 
@@ -68,7 +68,7 @@ describe('the real clock and timers past the limit', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     let fired = 0;
     const h = realClock.setTimer(() => fired++, 40 * DAY);
-    realClock.refTimer(h, false);
+    realClock.refTimer!(h, false);
     vi.advanceTimersByTime(30 * DAY);
     realClock.clearTimer(h);
     vi.advanceTimersByTime(30 * DAY);
