@@ -31,7 +31,8 @@ export interface ServicesConfig {
 
 /** What the services process measured, every 100 ms, while serving. */
 export interface ServiceStats {
-  counts: { organic: number; deepest: number; served?: number; skipped?: number };
+  /** Requests received: organic at the entry, attempts at the deepest dependency, and per proxy service. */
+  counts: { organic: number; deepest: number; served?: number; skipped?: number; inbound?: Record<string, number> };
   /** Per 100 ms bucket: the process's CPU share (0..1; user + system over wall time). */
   cpu: number[];
   /** Per bucket: requests refused (503) by the service. */

@@ -25,7 +25,7 @@ const overloadProtection = require('overload-protection') as (framework: 'http',
 const servers: Server[] = [];
 const walls: Wall[] = [];
 const closers: (() => void | Promise<void>)[] = [];
-const counts = { organic: 0, deepest: 0 };
+const counts: { organic: number; deepest: number; inbound: Record<string, number> } = { organic: 0, deepest: 0, inbound: {} };
 /** Per 100 ms bucket: CPU share, refusals, critical refusals. */
 const buckets = { cpu: [] as number[], refused: [] as number[], criticalRefused: [] as number[] };
 let refusedNow = 0;
@@ -164,6 +164,7 @@ function failingService(): Promise<number> {
 async function proxyService(arm: Arm, name: string, next: string, organic: boolean, breaker = true): Promise<number> {
   const count = () => {
     if (organic) counts.organic++;
+    counts.inbound[name] = (counts.inbound[name] ?? 0) + 1;
   };
   const callOnce = async (f: typeof fetch = fetch) => {
     const r = await f(next, { signal: AbortSignal.timeout(2000) });
