@@ -22,7 +22,7 @@ const walk = (file) => {
   for (const m of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) walk(resolve(dirname(file), m[1]));
 };
 walk(join(distDir, 'index.js'));
-const nabFromMain = [...seen].filter((f) => /[\/]nab[\/]/.test(f));
+const nabFromMain = [...seen].filter((f) => /[/\\]nab[/\\]/.test(f));
 if (nabFromMain.length > 0) problems.push(`the main entry loads the NAB scorer: ${nabFromMain.map((f) => f.slice(distDir.length + 1)).join(', ')}`);
 // every exports target exists in the tarball
 const targets = (e) => (typeof e === 'string' ? [e] : e && typeof e === 'object' ? Object.values(e).flatMap(targets) : []);
