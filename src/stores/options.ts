@@ -1,5 +1,5 @@
 /**
- * What the integrity guards and the wall share about stores: the one check that a value is a store, and
+ * Store options: the one check that a value is a store (shared by the integrity guards and the wall), and
  * the store's time unit (whole milliseconds; a Clock may return fractions).
  */
 import type { Clock } from '../core/clock.js';
@@ -20,15 +20,5 @@ export function wholeMs(clock: Clock): () => number {
   return () => Math.floor(clock.now());
 }
 
-/** A queue message's lease token: its id and delivery count, so a redelivery invalidates older leases. */
-export function leaseToken(id: string, attempts: number): string {
-  return `${id}#${attempts}`;
-}
-
-/** The delivery count a lease token names for message `id` (-1 when it names another message or none). */
-export function tokenAttempts(id: string, token: string): number {
-  const hash = token.lastIndexOf('#');
-  if (hash === -1 || token.slice(0, hash) !== id) return -1;
-  const n = Number(token.slice(hash + 1));
-  return Number.isInteger(n) && n > 0 ? n : -1;
-}
+// lease tokens have their own file; re-exported here for existing imports
+export { leaseToken, tokenAttempts } from './lease-token.js';

@@ -1,0 +1,78 @@
+import { type Clock, realClock } from '../core/clock.js';
+import type { Duration } from '../core/duration.js';
+import { fnOption } from '../core/validate.js';
+import { wholeMs } from '../stores/options.js';
+import { DurableQueue, type DurableQueueOptions, type Delivery, type PollResult } from './durable-queue.js';
+
+export interface DurableDeferredOptions<P> extends Omit<DurableQueueOptions, 'name'> {
+  /** Queue name (default: the dependency's name). */
+  name?: string;
+  /** Performs the deferred work against the dependency; runs inside the dependency's boundaries. */
+  handler: (payload: P, delivery: Delivery<P>) => Promise<void> | void;
+}
+
+/**
+ * Durable deferral for a `deferrable` dependency: `send(payload)` only writes to the store (the caller's
+ * path never waits on the dependency); a background consumer calls the dependency through its
+ * boundaries (timeout, breaker, retry budget) and the queue retries on its schedule and dead-letters after
+ * `maxAttempts`. The queue's backlog and oldest-item age join the dependency's health signals (and so the
+ * drift monitors and metrics), refreshed after every poll.
+ */
+export class DurableDeferred<P = unknown> {
+  readonly queue: DurableQueue<P>;
+  /** Backlog size and the time its oldest item was enqueued, as of the last refresh. */
+  private snapshot = { size: 0, oldestAt: 0 };
+  private readonly detach: () => void;
+  private readonly clock: Clock;
+  /** The clock in whole milliseconds, the stores' unit. */
+  private readonly now: () => number;
+
+  constructor(
+    private readonly dependency: {
+      readonly name: string;
+      call<T>(fn: (ctx: { signal: AbortSignal }) => Promise<T> | T, options?: { criticality?: 'core' }): Promise<T>;
+      attachBacklog(source: () => { size: number; oldestAgeMs: number }): () => void;
+    },
+    private readonly options: DurableDeferredOptions<P>,
+  ) {
+    const { handler: _h, name, ...rest } = options;
+    fnOption('handler', options.handler);
+    this.queue = new DurableQueue<P>({ ...rest, name: name ?? dependency.name.replace(/[^A-Za-z0-9_.-]/g, '_') });
+    this.clock = options.clock ?? realClock;
+    this.now = wholeMs(this.clock);
+    this.detach = dependency.attachBacklog(() => ({
+      size: this.snapshot.size,
+      oldestAgeMs: this.snapshot.size === 0 ? 0 : Math.max(0, this.clock.now() - this.snapshot.oldestAt),
+    }));
+  }
+
+  /** Durably queues the work; resolves with the message id once it is stored. */
+  send(payload: P, options?: { id?: string; delay?: Duration }): Promise<string> {
+    return this.queue.enqueue(payload, options);
+  }
+
+  async refresh(): Promise<void> {
+    const s = await this.queue.queueStats();
+    this.snapshot = { size: s.backlog, oldestAt: this.now() - s.oldestAgeMs };
+  }
+
+  /** One poll: deliver what is due (deterministic; `start()` repeats it). */
+  async pollOnce(): Promise<PollResult> {
+    const r = await this.queue.pollOnce((d) => this.dependency.call(() => this.options.handler(d.payload, d), { criticality: 'core' }));
+    await this.refresh();
+    return r;
+  }
+
+  start(onError?: (err: unknown) => void): this {
+    this.queue.start(async (d) => {
+      await this.dependency.call(() => this.options.handler(d.payload, d), { criticality: 'core' });
+      await this.refresh().catch(() => undefined);
+    }, onError);
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.stop();
+    this.detach();
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Durable deferred work on an IntegrityStore. Delivery is at least once (a message whose consumer dies is
+ * delivered again when its lease runs out); effects happen once because a consumer commits what it
+ * recorded on its `Work` together with a "processed" mark for the message id, fenced by the lease: a
+ * redelivered message that was already processed is acknowledged without running the handler again.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Clock, realClock } from '../core/clock.js';
+import { durationOption, type Duration } from '../core/duration.js';
+import { fnOption, intOption, objectOption, stringOption } from '../core/validate.js';
+import { exponential, type Schedule } from '../policies/retry/schedule.js';
+import { storeOption, wholeMs } from '../stores/options.js';
+import type { IntegrityStore, LeasedMessage, QueueStats } from '../stores/types.js';
+import { Work } from './work.js';
+import { PollLoop } from './poll-loop.js';
+
+/** A queue delivery is fenced at commit by its lease token; nothing aborts it while it runs. */
+const NEVER_ABORTED = new AbortController().signal;
+
+export interface DurableQueueOptions {
+  store: IntegrityStore;
+  /** Queue name (letters, digits, `-_.`). */
+  name: string;
+  clock?: Clock;
+  /** How long a consumer owns a message (default 30s). */
+  lease?: Duration;
+  /** Deliveries before a message is dead-lettered (default 5). */
+  maxAttempts?: number;
+  /** Delay before the next delivery after a failure (default exponential 1s…5min, full jitter). */
+  backoff?: Schedule;
+  /** Messages leased per poll (default 16). */
+  batch?: number;
+  /** Poll interval of `start()` when the queue was empty (default 250ms). */
+  pollInterval?: Duration;
+  random?: () => number;
+  /** Messages of a batch handled at once (default 1: one after the other). */
+  concurrency?: number;
+  /** Called after a message's unit committed and before it is acknowledged (instrumentation, crash drills). */
+  afterCommit?: (id: string) => void | Promise<void>;
+}
+
+export interface Delivery<T> {
+  id: string;
+  payload: T;
+  attempt: number;
+  work: Work;
+}
+
+export type Handler<T> = (delivery: Delivery<T>) => Promise<void> | void;
+
+export interface PollResult {
+  processed: number;
+  duplicates: number;
+  retried: number;
+  dead: number;
+  leaseLost: number;
+}
+
+export class DurableQueue<T = unknown> {
+  readonly store: IntegrityStore;
+  readonly name: string;
+  readonly stats = { processed: 0, duplicates: 0, retried: 0, dead: 0, leaseLost: 0, staleWrites: 0 };
+  private readonly clock: Clock;
+  /** The clock in whole milliseconds, the stores' unit. */
+  private readonly now: () => number;
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly backoff: (attempt: number) => number;
+  private readonly batch: number;
+  private readonly poller: PollLoop;
+  private readonly afterCommit: ((id: string) => void | Promise<void>) | undefined;
+  private readonly concurrency: number;
+
+  constructor(options: DurableQueueOptions) {
+    const o = objectOption('queue', options, ['store', 'name', 'clock', 'lease', 'maxAttempts', 'backoff', 'batch', 'pollInterval', 'random', 'afterCommit', 'concurrency']);
+    this.concurrency = intOption('concurrency', o.concurrency ?? 1, 1, 1000);
+    this.afterCommit = o.afterCommit === undefined ? undefined : fnOption('afterCommit', o.afterCommit);
+    this.store = storeOption(o.store);
+    this.name = stringOption('name', o.name, /^[A-Za-z0-9_.-]{1,100}$/);
+    this.clock = (o.clock as Clock | undefined) ?? realClock;
+    this.now = wholeMs(this.clock);
+    this.leaseMs = durationOption('lease', o.lease ?? '30s', 100);
+    this.maxAttempts = intOption('maxAttempts', o.maxAttempts ?? 5, 1, 1000);
+    const schedule = o.backoff === undefined ? exponential({ base: '1s', max: '5m', jitter: 'full' }) : fnOption<Schedule>('backoff', o.backoff);
+    const random = o.random === undefined ? Math.random : fnOption<() => number>('random', o.random);
+    this.backoff = (attempt) => schedule(random)(attempt);
+    this.batch = intOption('batch', o.batch ?? 16, 1, 10_000);
+    this.poller = new PollLoop(this.clock, durationOption('pollInterval', o.pollInterval ?? '250ms', 1));
+  }
+
+  /** Adds a message (id defaults to a random UUID; an id seen before is ignored). Returns the id. */
+  async enqueue(payload: T, options: { id?: string; delay?: Duration } = {}): Promise<string> {
+    const id = options.id ?? randomUUID();
+    const now = this.now();
+    const delay = options.delay === undefined ? 0 : durationOption('delay', options.delay, 0);
+    await this.store.enqueue(this.name, [{ id, payload, availableAt: now + delay }], now);
+    return id;
+  }
+
+  /** Backlog size and oldest-item age (the drift signals), leased and dead counts. */
+  queueStats(): Promise<QueueStats> {
+    return this.store.queueStats(this.name, this.now());
+  }
+
+  deadLetters(limit?: number): ReturnType<IntegrityStore['deadLetters']> {
+    return this.store.deadLetters(this.name, limit);
+  }
+
+  /** Leases one batch and handles it. Deterministic: what tests and `start()` use. */
+  async pollOnce(handler: Handler<T>): Promise<PollResult> {
+    const r: PollResult = { processed: 0, duplicates: 0, retried: 0, dead: 0, leaseLost: 0 };
+    const msgs = await this.store.lease(this.name, this.batch, this.now(), this.leaseMs);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < msgs.length) await this.handleOne(msgs[next++]!, handler, r);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, msgs.length) }, lane));
+    this.stats.processed += r.processed;
+    this.stats.duplicates += r.duplicates;
+    this.stats.retried += r.retried;
+    this.stats.dead += r.dead;
+    this.stats.leaseLost += r.leaseLost;
+    return r;
+  }
+
+  private async handleOne(m: LeasedMessage, handler: Handler<T>, r: PollResult): Promise<void> {
+    const work = new Work(NEVER_ABORTED);
+    try {
+      await handler({ id: m.id, payload: m.payload as T, attempt: m.attempt, work });
+    } catch (err) {
+      const now = this.now();
+      const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      if (m.attempt >= this.maxAttempts) {
+        if (await this.store.deadLetter(this.name, m.id, m.leaseToken, reason, now)) r.dead++;
+        else r.leaseLost++;
+      } else if (await this.store.retryLater(this.name, m.id, m.leaseToken, now + Math.max(0, this.backoff(m.attempt)))) {
+        r.retried++;
+      } else {
+        r.leaseLost++;
+      }
+      return;
+    }
+    const now = this.now();
+    const c = await this.store.commit(work.toUnit(now, { message: { queue: this.name, id: m.id, leaseToken: m.leaseToken }, processed: { group: this.name, id: m.id } }));
+    if (!c.ok && c.reason === 'lease-lost') {
+      r.leaseLost++;
+      return;
+    }
+    if (c.ok) {
+      r.processed++;
+      this.stats.staleWrites += c.stale.length;
+    } else {
+      r.duplicates++;
+    }
+    if (this.afterCommit !== undefined) await this.afterCommit(m.id);
+    await this.store.ack(this.name, m.id, m.leaseToken, this.now());
+  }
+
+  /** Polls in the background until `stop()`: immediately again after a full batch, else after `pollInterval`. */
+  start(handler: Handler<T>, onError: (err: unknown) => void = () => undefined): this {
+    this.poller.start(async () => {
+      const r = await this.pollOnce(handler);
+      return r.processed + r.duplicates + r.retried + r.dead + r.leaseLost >= this.batch;
+    }, onError);
+    return this;
+  }
+
+  /** Stops polling and waits for the batch in hand. */
+  stop(): Promise<void> {
+    return this.poller.stop();
+  }
+}
