@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionController, type Ticket } from '../../src/degrade/admission.js';
-import { type BlastwallError } from '../../src/index.js';
+import { type BlastwallError, createWall } from '../../src/index.js';
+import { HttpGuard } from '../../src/http/guard.js';
 import { PRIORITIES, type Priority } from '../../src/wall/context.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { simulateLoop, simulateSlots } from './admission-sim.js';
@@ -140,6 +141,17 @@ describe('admission options are validated at declaration', () => {
     [{ clock: {} }, /`admission\.clock`/],
     [{ unknown: 1 }, /Unknown option `admission\.unknown`/],
   ];
+  it('through the HTTP guard too, at declaration', async () => {
+    const wall = createWall({ service: 's' });
+    expect(() => new HttpGuard(wall, { admission: { eventLoopDelay: 5 } as never })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/`admission\.eventLoopDelay` to be a function, got `5` \(number\)/) as unknown }),
+    );
+    const g = new HttpGuard(wall, { admission: {} });
+    expect(g.admission!.snapshot()).toMatchObject({ shedLevel: 0, state: 'room', levelChanges: 0 });
+    g.close();
+    await wall.close();
+  });
+
   for (const [options, message] of bad) {
     it(`rejects ${JSON.stringify(options)}`, () => {
       let err: BlastwallError | undefined;

@@ -5,7 +5,7 @@ import type { Gradient2Limit } from '../../policies/adaptive-concurrency/gradien
 import { PRIORITIES, type Priority } from '../../core/operation-context.js';
 import { admissionSettings, type AdmissionOptions, type AdmissionSettings } from './options.js';
 import { ShedController, type LoopReading, type ShedState } from './shed.js';
-import { eventLoopUtilizationReader } from './signals.js';
+import { LoopProbe } from './signals.js';
 
 /** Index of the last critical class (`critical`); classes after it are sheddable. */
 const CRITICAL = PRIORITIES.indexOf('critical');
@@ -87,14 +87,14 @@ export class AdmissionController {
   private rtt = 0;
   private service = 0;
   private lastLoop: LoopReading | undefined;
-  private readonly readUtilization: (() => number) | undefined;
+  private readonly probe: LoopProbe;
   private closed = false;
   readonly stats = { admitted: 0, shed: 0, queued: 0, dropped: 0 };
 
   constructor(options: AdmissionOptions = {}) {
     this.s = admissionSettings(options);
     this.limiter = this.s.limiter;
-    this.readUtilization = this.s.loopUtilization ?? (this.s.eventLoop ? eventLoopUtilizationReader() : undefined);
+    this.probe = new LoopProbe(this.s.eventLoop, this.s.loopDelay, this.s.loopUtilization, this.s.maxDelayMs);
     this.shed = new ShedController({
       classes: SHEDDABLE,
       classCount: PRIORITIES.length,
@@ -265,7 +265,7 @@ export class AdmissionController {
 
   private startSampling(now: number): void {
     this.resetWindow(now);
-    this.safeRead(this.readUtilization); // start the utilisation reading from here
+    this.probe.start();
     this.armSampler(now);
   }
 
@@ -285,32 +285,13 @@ export class AdmissionController {
     this.drops = 0;
   }
 
-  private safeRead(f: (() => number) | undefined): number | undefined {
-    if (f === undefined) return undefined;
-    try {
-      const v = f();
-      return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
-    } catch {
-      return undefined; // a throwing probe is no reading; the call path goes on
-    }
-  }
-
-  private readLoop(now: number): LoopReading | undefined {
-    const measured = this.s.eventLoop || this.s.loopDelay !== undefined || this.readUtilization !== undefined;
-    if (!measured) return undefined;
-    const delayMs = this.s.loopDelay !== undefined ? (this.safeRead(this.s.loopDelay) ?? 0) : Math.max(0, now - this.dueAt);
-    // without a utilisation reading, a delay above the bound is taken as a saturated loop
-    const utilization = Math.min(1, this.safeRead(this.readUtilization) ?? (delayMs > this.s.maxDelayMs ? 1 : 0));
-    return { utilization, delayMs };
-  }
-
   private readonly onSample = (): void => {
     this.sampler = undefined;
     if (this.closed) return;
     const now = this.s.clock.now();
     this.setInflight(now, 0);
     const dur = Math.max(1, now - this.windowStart);
-    const loop = this.readLoop(now);
+    const loop = this.probe.read(now - this.dueAt);
     this.lastLoop = loop;
     const arrivals = this.arrivals.reduce((a, b) => a + b, 0);
     this.shed.update(now, {
