@@ -425,8 +425,12 @@ export class Dependency {
   takeCacheAge(): number | undefined {
     const age = this.cacheAgeMax;
     this.cacheAgeMax = -1;
-    return age < 0 ? undefined : age;
+    this.lastCacheAgeMs = age < 0 ? undefined : age;
+    return this.lastCacheAgeMs;
   }
+
+  /** The cache-age signal as last read by the health interval (for `wall.impact()`; reading it changes nothing). */
+  lastCacheAgeMs: number | undefined = undefined;
 
   /** Backlog of the deferred queue (in memory, plus attached durable queues): size and age of the oldest item. */
   backlog(): { size: number; oldestAgeMs: number; active: number } {

@@ -54,5 +54,22 @@ export type WallEvent =
       level: number;
     }
   | { type: 'burn-rate'; at: number; state: 'raised' | 'cleared'; objective: string; rule: string; severity: 'page' | 'ticket'; longBurn: number; shortBurn: number }
+  | { type: 'incident'; at: number; lead: string; title: string }
   | { type: 'impact'; at: number; operation: string; intervalMs: number; requests: number; failed: number; degraded: number; shed: number; codes: Record<string, number> }
+  | {
+      type: 'config';
+      at: number;
+      version: number;
+      by: string;
+      reason: string;
+      /** The diff, one `path: from → to` per change. */
+      changes: string;
+      rollbackTo?: number;
+      /** The wall rolled a guarded change back by itself. */
+      automatic: boolean;
+      guardForMs?: number;
+    }
+  | { type: 'config-guard'; at: number; version: number; outcome: 'kept' | 'rolled-back'; detail: string }
+  | { type: 'deploy'; at: number; version: string; by: string }
+  | { type: 'deploy-watch'; at: number; version: string; outcome: 'steady' | 'worse'; detail: string }
   | FaultEvent;

@@ -2,9 +2,33 @@ import type { TimelineEntryInput } from '../timeline/index.js';
 import { faultTimelineEntry } from '../chaos/wall-faults.js';
 import type { WallEvent } from './events.js';
 
-/** How a wall event reads on the incident timeline: kind, severity, a one-line title and the data behind it. */
-export function toTimelineEntry(e: WallEvent): TimelineEntryInput {
+/** Who owns a dependency or an operation, and where its runbook is (either may be unknown). */
+export type OwnerLookup = (subject: { dependency?: string; operation?: string }) => { owner?: string | undefined; runbook?: string | undefined } | undefined;
+
+const OWNED_KINDS = new Set(['health', 'breaker', 'drift', 'burn-rate', 'fault']);
+
+/**
+ * How a wall event reads on the incident timeline: kind, severity, a one-line title and the data behind it.
+ * An entry about a dependency or an operation (health, breaker, drift, burn rate, fault) carries its
+ * `owner` and `runbook` in its data and at the end of its title when `owners` knows them.
+ */
+export function toTimelineEntry(e: WallEvent, owners?: OwnerLookup): TimelineEntryInput {
+  const entry = entryOf(e);
+  if (owners === undefined || !OWNED_KINDS.has(entry.kind) || (entry.dependency === undefined && entry.operation === undefined)) return entry;
+  const who = owners({ ...(entry.dependency !== undefined ? { dependency: entry.dependency } : {}), ...(entry.operation !== undefined ? { operation: entry.operation } : {}) });
+  if (who === undefined || (who.owner === undefined && who.runbook === undefined)) return entry;
+  const parts = [who.owner !== undefined ? `owner ${who.owner}` : '', who.runbook !== undefined ? `runbook ${who.runbook}` : ''].filter(Boolean);
+  return {
+    ...entry,
+    title: `${entry.title} [${parts.join('; ')}]`,
+    data: { ...entry.data, ...(who.owner !== undefined ? { owner: who.owner } : {}), ...(who.runbook !== undefined ? { runbook: who.runbook } : {}) },
+  };
+}
+
+function entryOf(e: WallEvent): TimelineEntryInput {
   switch (e.type) {
+    case 'incident':
+      return { kind: 'incident', severity: 'critical', title: `incident declared: ${e.title} (lead: ${e.lead})`, data: { lead: e.lead, title: e.title } };
     case 'health':
       return {
         kind: 'health',
@@ -69,6 +93,31 @@ export function toTimelineEntry(e: WallEvent): TimelineEntryInput {
       };
     case 'fault':
       return faultTimelineEntry(e);
+    case 'config':
+      return {
+        kind: 'config',
+        severity: e.automatic ? 'critical' : 'info',
+        title: e.automatic
+          ? `config v${e.version}: rolled back to v${e.rollbackTo ?? '?'} by the wall: ${e.reason}`
+          : `config v${e.version} by ${e.by}${e.rollbackTo !== undefined ? ` (rollback to v${e.rollbackTo})` : ''}: ${e.reason} — ${e.changes}${e.guardForMs !== undefined ? ` (guarded for ${Math.round(e.guardForMs / 1000)}s)` : ''}`,
+        data: { version: e.version, by: e.by, reason: e.reason, changes: e.changes, automatic: e.automatic, ...(e.rollbackTo !== undefined ? { rollbackTo: e.rollbackTo } : {}), ...(e.guardForMs !== undefined ? { guardForMs: e.guardForMs } : {}) },
+      };
+    case 'config-guard':
+      return {
+        kind: 'config',
+        severity: e.outcome === 'rolled-back' ? 'critical' : 'info',
+        title: e.outcome === 'rolled-back' ? `config v${e.version} rolled back: ${e.detail}` : `config v${e.version} kept after its guard window: ${e.detail}`,
+        data: { version: e.version, outcome: e.outcome, detail: e.detail },
+      };
+    case 'deploy':
+      return { kind: 'deploy', severity: 'info', title: `deploy ${e.version} by ${e.by}`, data: { version: e.version, by: e.by } };
+    case 'deploy-watch':
+      return {
+        kind: 'deploy',
+        severity: e.outcome === 'worse' ? 'warning' : 'info',
+        title: e.outcome === 'worse' ? `after deploy ${e.version}: ${e.detail}` : `after deploy ${e.version}: no signal worsened (${e.detail})`,
+        data: { version: e.version, outcome: e.outcome, detail: e.detail },
+      };
     case 'status':
       return {
         kind: 'health',

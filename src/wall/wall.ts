@@ -1,3 +1,5 @@
+import { LiveConfig, type ConfigVersion, type ConfigureOptions } from './live-config.js';
+import type { ConfigPatch } from '../config/patch.js';
 import { captureSource } from './source.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { realClock } from '../core/clock.js';
@@ -22,6 +24,7 @@ import { SignalsFeed } from './signals.js';
 import { type TelemetryOptions, WallTelemetry, sinksOption } from './telemetry.js';
 import type { TelemetrySink } from '../telemetry/sink.js';
 import { toTimelineEntry } from './timeline-entry.js';
+import { type Impact, impactOf } from './capabilities.js';
 import { type FaultsOption, type WallFaults, createWallFaults } from '../chaos/wall-faults.js';
 import type { FaultInjector } from '../chaos/injector.js';
 import { serviceStatus } from './status.js';
@@ -149,11 +152,34 @@ export class Wall {
     });
     this.faults = f.faults;
     this.injector = f.injector;
+    this.config = new LiveConfig({ clock: this.clock, spec: this.host, deps: this.deps, ops: this.ops, features: this.featureRegistry, emit: (e) => this.emit(e) });
     if (o.store !== undefined) {
       const st = storeOption(o.store);
       this.ownedStore = st;
       this.store = watchStore(this, st);
     }
+  }
+
+  /** Live configuration: `current()`, `history()`, `rollback(version, { reason, by })` (see `configure`). */
+  readonly config: LiveConfig;
+
+  /**
+   * Changes boundaries at run time (docs/config.md): `{ dependencies: { payments: { timeout: '400ms' } } }`.
+   * Checked whole first (`CONFIG_INVALID` naming the field; then nothing changed), applied in one step,
+   * versioned, diffed and recorded; with `guard` it is watched and rolled back when its signals worsen.
+   */
+  configure(patch: ConfigPatch, options: ConfigureOptions): ConfigVersion {
+    this.assertOpen();
+    const v = this.config.configure(patch, options);
+    if (options.guard !== undefined) this.armHealthTimer();
+    return v;
+  }
+
+  /** Records a deploy and watches the whole service for `watch` (default 5m): the timeline says what changed after it. */
+  markDeploy(version: string, options: { by: string; watch?: Duration }): void {
+    this.assertOpen();
+    this.config.markDeploy(version, options);
+    this.armHealthTimer();
   }
 
   /** Fault injection: `inject(dependency, fault, options)`, `stop(id)`, `clear()`, `active()`; throws on `inject` when off. */
@@ -340,6 +366,25 @@ export class Wall {
     return { status, dependencies: deps };
   }
 
+  /** Each business capability's status (available / limited / down) from its operations and what they call (src/wall/capabilities.ts). */
+  impact(): Impact {
+    return impactOf(this.deps.values(), this.ops.values(), this.clock.now());
+  }
+
+  /** The incident declared last, with its one named lead (undefined before any). */
+  incident: { lead: string; title: string; at: number } | undefined;
+
+  /** Declares an incident led by `lead`: a timeline entry (kind `incident`) and an event, shown on the dashboard. */
+  declareIncident(incident: { lead: string; title: string }): void {
+    const o = objectOption('incident', incident, ['lead', 'title']);
+    const declared = { lead: stringOption('incident.lead', o.lead), title: stringOption('incident.title', o.title), at: this.clock.now() };
+    this.incident = declared;
+    this.emit({ type: 'incident', ...declared });
+  }
+
+  private readonly ownerOf = (s: { dependency?: string; operation?: string }): { owner?: string | undefined; runbook?: string | undefined } | undefined =>
+    s.dependency !== undefined ? this.deps.get(s.dependency) : s.operation !== undefined ? this.ops.get(s.operation) : undefined;
+
   /** Prometheus text exposition (requires `telemetry: { prometheus: true }`). */
   metrics(): Promise<string> {
     return this.telemetry.metrics();
@@ -394,7 +439,7 @@ export class Wall {
 
   private emit(e: WallEvent): void {
     if (this.events.active) this.events.emit(e);
-    if (this.timeline !== undefined && e.type !== 'deferred-dead') this.record({ at: e.at, ...toTimelineEntry(e) });
+    if (this.timeline !== undefined && e.type !== 'deferred-dead') this.record({ at: e.at, ...toTimelineEntry(e, this.ownerOf) });
   }
 
   /** Writes a timeline entry; a timeline that throws is reported, never passed on to the caller. */
@@ -431,6 +476,7 @@ export class Wall {
     this.healthTimer = undefined;
     if (this.closed) return;
     this.signals.reportImpact(this.ops.values());
+    this.config.tick(this.clock.now());
     this.signals.observe(this.deps.values(), this.ops.values());
     if (this.modes.hasRules || this.modes.describe().manual) this.modes.evaluate(this.modeSnapshot(this.health()));
     else {
