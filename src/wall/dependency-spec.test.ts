@@ -45,3 +45,14 @@ describe('dependency spec sections reuse each policy option list', () => {
     await wall.close();
   });
 });
+
+describe('health.minDwell', () => {
+  it('takes a Duration under a unit-free name; the old minDwellMs still works, both at once is refused', async () => {
+    const wall = createWall({ service: 's', clock: new FakeClock() });
+    expect(() => wall.dependency('a', { health: { minDwell: '2s' } })).not.toThrow();
+    expect(() => wall.dependency('b', { health: { minDwellMs: 2000 } })).not.toThrow();
+    expect(configError(() => wall.dependency('c', { health: { minDwell: '1s', minDwellMs: 1000 } })).message).toContain('c.health.minDwellMs');
+    expect(configError(() => wall.dependency('d', { health: { minDwell: -1 } })).message).toContain('d.health.minDwell');
+    await wall.close();
+  });
+});

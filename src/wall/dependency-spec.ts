@@ -64,7 +64,13 @@ export interface DependencySpec {
   slo?: { latency?: { p99: Duration }; availability?: number };
   /** For `deferrable` dependencies: the bounded in-memory queue. */
   deferred?: { maxQueue?: number; workers?: number };
-  health?: Partial<ClassifierOptions> & { window?: Duration };
+  health?: Partial<Omit<ClassifierOptions, 'minDwellMs'>> & {
+    window?: Duration;
+    /** A health state is held at least this long before it improves. Default 5s. */
+    minDwell?: Duration;
+    /** @deprecated since 0.2: use `minDwell` (a Duration option carries no unit in its name). */
+    minDwellMs?: Duration;
+  };
   /** Who owns this dependency (a team or a person): shown on the page, in alerts and in the postmortem. */
   owner?: string;
   /** Where its runbook is (a URL or a repository path). */
@@ -292,14 +298,18 @@ function parseObjective(name: string, value: unknown, out: ParsedDependencySpec)
 
 function parseHealth(name: string, value: unknown, out: ParsedDependencySpec): void {
   const field = `${name}.health`;
-  const h = objectOption(field, value, ['window', 'minimumCalls', 'retryRatio', 'unavailableRatio', 'corruptRatio', 'exitFactor', 'minDwellMs']);
+  const h = objectOption(field, value, ['window', 'minimumCalls', 'retryRatio', 'unavailableRatio', 'corruptRatio', 'exitFactor', 'minDwell', 'minDwellMs']);
   const co = out.classifier;
   if (h.minimumCalls !== undefined) co.minimumCalls = intOption(`${field}.minimumCalls`, h.minimumCalls, 1);
   if (h.retryRatio !== undefined) co.retryRatio = ratioOption(`${field}.retryRatio`, h.retryRatio);
   if (h.unavailableRatio !== undefined) co.unavailableRatio = ratioOption(`${field}.unavailableRatio`, h.unavailableRatio);
   if (h.corruptRatio !== undefined) co.corruptRatio = ratioOption(`${field}.corruptRatio`, h.corruptRatio);
   if (h.exitFactor !== undefined) co.exitFactor = ratioOption(`${field}.exitFactor`, h.exitFactor);
-  if (h.minDwellMs !== undefined) co.minDwellMs = durationOption(`${field}.minDwellMs`, h.minDwellMs, 0);
+  if (h.minDwell !== undefined && h.minDwellMs !== undefined) {
+    throw configError(`${field}.minDwellMs`, 'absent when `minDwell` is given (it is the old name of `minDwell`)', h.minDwellMs);
+  }
+  if (h.minDwell !== undefined) co.minDwellMs = durationOption(`${field}.minDwell`, h.minDwell, 0);
+  else if (h.minDwellMs !== undefined) co.minDwellMs = durationOption(`${field}.minDwellMs`, h.minDwellMs, 0);
   if (h.window !== undefined) out.healthWindowMs = durationOption(`${field}.window`, h.window, 1000);
 }
 
