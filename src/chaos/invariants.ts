@@ -189,7 +189,7 @@ export function dependency(name: string) {
     reaches: (s: (typeof STATES)[number], o: { within?: Duration } = {}) => reaches(series, label, refs, enumOption(`${label}.reaches`, s, STATES), o.within, 'start'),
     returnsTo: (s: (typeof STATES)[number], o: { within?: Duration } = {}) => reaches(series, label, refs, enumOption(`${label}.returnsTo`, s, STATES), o.within, 'end'),
     never: (s: (typeof STATES)[number]) => never(series, label, refs, enumOption(`${label}.never`, s, STATES)),
-    /** A drift alert on this dependency is raised, before its latency p99 crosses its objective (if it ever does). */
+    /** A drift alert on this dependency is raised before its latency p99 breaches its objective (stays above it for 1 s), if it ever does. */
     alertedBeforeBreach: (): Invariant =>
       stateInvariant(`${label} drift alert raised before its p99 objective is breached`, refs, (o) => {
         const alert = o.transitions.find((t) => t.series === `drift:${name}` && t.to === 'raised');

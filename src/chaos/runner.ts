@@ -57,6 +57,8 @@ export interface DrillResult {
 
 const TICK_MS = 10;
 const SAMPLE_MS = 250;
+/** How long a dependency's p99 must stay above its objective to count as a breach. */
+const BREACH_MS = 1000;
 
 function pick(mix: [Priority, number][], r: number): Priority {
   let acc = 0;
@@ -240,6 +242,7 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
 
   // samples: mode, status, states and each dependency's p99 against its objective
   let lastSecond = -1;
+  const above = new Map<string, number>();
   let sampling: Promise<void> = Promise.resolve();
   const sample = (): void => {
     sampling = target.health().then(
@@ -249,8 +252,12 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
         obs.transition('status', now, h.status);
         for (const [n, d] of Object.entries(h.dependencies)) {
           obs.transition(`dep:${n}`, now, d.state);
+          // a breach is sustained: the p99 above the objective for a whole second, not one noisy sample
           const objective = target.objectives[n];
-          if (objective !== undefined && d.p99 > objective && obs.breaches[n] === undefined) obs.breaches[n] = now;
+          if (objective === undefined || obs.breaches[n] !== undefined) continue;
+          if (d.p99 <= objective) above.delete(n);
+          else if (!above.has(n)) above.set(n, now);
+          else if (now - above.get(n)! >= BREACH_MS) obs.breaches[n] = above.get(n)!;
         }
         const second = Math.floor((now - startedAt) / 1000);
         if (second !== lastSecond) {

@@ -62,7 +62,9 @@ const common = (kind: 'redis' | 'postgres') => [
   // fails at once (connection refused) or within the checkout deadline (a blackhole), never later
   operation('checkout').during('faults').p99.atMost('550ms'),
   dependency(`store:${kind}`).reaches('unavailable', { within: '4s' }),
-  recovery.goodput({ backTo: 0.95, within: '3s' }),
+  // the Redis client's own reconnect backoff (up to 2 s after a long outage) plus the breaker's 1 s
+  // half-open wait come before goodput can return
+  recovery.goodput({ backTo: 0.95, within: '5s' }),
   noDuplicates,
 ];
 
@@ -71,7 +73,7 @@ export const drills = [
     name: 'store unreachable (redis, connections reset and refused)',
     description: 'A TCP proxy in front of the real Redis resets every connection and refuses new ones for 6 s.',
     target: { app: proxied('redis') },
-    load: { duration: '13s', operations: { checkout: { rate: 30 }, browse: { rate: 40, priority: 'sheddable' } } },
+    load: { duration: '15s', operations: { checkout: { rate: 30 }, browse: { rate: 40, priority: 'sheddable' } } },
     faults: [{ name: 'redis: proxy resets and refuses connections', at: '3s', for: '6s', start: (app: ProxiedShop) => app.proxy.reset(), end: (app: ProxiedShop) => app.proxy.heal() }],
     invariants: common('redis'),
   }),
@@ -79,7 +81,7 @@ export const drills = [
     name: 'store unreachable (postgres, blackhole)',
     description: 'A TCP proxy in front of the real PostgreSQL swallows every byte for 6 s (accepts, never answers).',
     target: { app: proxied('postgres') },
-    load: { duration: '13s', operations: { checkout: { rate: 30 }, browse: { rate: 40, priority: 'sheddable' } } },
+    load: { duration: '15s', operations: { checkout: { rate: 30 }, browse: { rate: 40, priority: 'sheddable' } } },
     faults: [{ name: 'postgres: proxy blackholes the connections', at: '3s', for: '6s', start: (app: ProxiedShop) => app.proxy.blackhole(), end: (app: ProxiedShop) => app.proxy.heal() }],
     invariants: common('postgres'),
   }),
