@@ -22,6 +22,7 @@ import {
 import { tryParseDuration } from '../../src/core/duration.js';
 import { MAX_TIMER_MS } from '../../src/core/validate.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { createFetch } from '../../src/http/fetch.js';
 import { createTimeline } from '../../src/timeline/index.js';
 import { createWall } from '../../src/wall/index.js';
 
@@ -395,6 +396,17 @@ const wallFactories: [string, Record<string, Kind>, (o: Record<string, unknown>)
       minDwellMs: duration(0),
     },
     (o) => onWall((w) => w.dependency('p', { health: o } as never)),
+  ],
+  [
+    'createFetch',
+    {
+      fetch: { k: 'fn' },
+      clock: common.clock,
+      propagatePriority: { k: 'bool' },
+      failOnResult: bad(fc.constantFrom(false, () => true), (v) => v !== false && typeof v !== 'function'),
+      throwOn5xx: { k: 'bool' },
+    },
+    (o) => createFetch(o as never),
   ],
   [
     'wall.operation',
