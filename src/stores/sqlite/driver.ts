@@ -4,10 +4,11 @@
  * CONFIG_INVALID error naming the package to install. The types below are the small part of
  * better-sqlite3 blastwall uses, so the published declarations need no `@types/better-sqlite3`.
  *
- * Every handle blastwall opens has a busy timeout of {@link BUSY_TIMEOUT_MS}: better-sqlite3 is
- * synchronous, so waiting for another process's write lock would freeze the event loop for as long as
- * the wait. Failing fast instead turns a locked file into an error the caller's boundary sees
- * (STORE_UNAVAILABLE on the store; the timeline keeps its entries buffered and retries).
+ * Every handle blastwall opens has a busy timeout of {@link BUSY_TIMEOUT_MS} (zero): better-sqlite3 is
+ * synchronous, so waiting for another process's write lock inside SQLite would freeze the event loop for
+ * as long as the wait. A statement that meets a lock fails at once instead; whoever called it waits
+ * off the loop if it wants to (the store retries on a timer for its `busyTimeout`, the timeline keeps its
+ * entries buffered and retries on its flush timer).
  */
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -46,8 +47,8 @@ export interface SqliteOpenOptions {
 
 type SqliteConstructor = new (path: string, options?: SqliteOpenOptions) => SqliteDatabase;
 
-/** How long one statement may wait, blocking the event loop, for another connection's lock. */
-export const BUSY_TIMEOUT_MS = 5;
+/** How long one statement may wait, blocking the event loop, for another connection's lock: not at all. */
+export const BUSY_TIMEOUT_MS = 0;
 
 const requireFromHere = createRequire(import.meta.url);
 let driver: SqliteConstructor | undefined;

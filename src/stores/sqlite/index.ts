@@ -3,14 +3,17 @@
  * transaction, so it is atomic against crashes (WAL) and against other processes on the same file
  * (`BEGIN IMMEDIATE`).
  *
- * better-sqlite3 is synchronous: a statement that waits for another process's write lock blocks the
- * event loop for the whole wait. So the store waits at most BUSY_TIMEOUT_MS (5 ms) and then answers
- * STORE_UNAVAILABLE, which the caller's boundary (watchStore: timeout, breaker, health `store:sqlite`)
- * sees like any other unavailability (docs/sqlite.md).
+ * better-sqlite3 is synchronous: a statement that waits for another process's write lock inside SQLite
+ * blocks the event loop for the whole wait. So SQLite itself never waits (busy timeout 0): a transaction
+ * that meets a lock is tried again on a timer, off the loop, for up to `busyTimeout` (default 50 ms), and
+ * then answers STORE_UNAVAILABLE, which the caller's boundary (watchStore: timeout, breaker, health
+ * `store:sqlite`) sees like any other unavailability (docs/sqlite.md).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { configError } from '../../core/validate.js';
+import { durationOption, type Duration } from '../../core/duration.js';
+import type { BlastwallError } from '../../core/errors.js';
+import { MAX_TIMER_MS, configError } from '../../core/validate.js';
 import type {
   ClaimInput,
   ClaimResult,
@@ -29,7 +32,7 @@ import type {
 } from '../types.js';
 import { leaseToken, tokenAttempts } from '../options.js';
 import { storeClosed, storeUnavailable } from '../unavailable.js';
-import { isUnavailable, openError, openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
+import { isBusy, isUnavailable, openError, openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
 
 export type { SqliteDatabase } from './driver.js';
 
@@ -41,6 +44,11 @@ export interface SqliteStoreOptions {
   database: string | SqliteDatabase;
   /** Table name prefix (default `bw_`). */
   prefix?: string;
+  /**
+   * How long a transaction that meets another connection's write lock keeps trying, on a timer (the event
+   * loop is never blocked), before it answers STORE_UNAVAILABLE. Default 50ms; 0 fails at once.
+   */
+  busyTimeout?: Duration;
 }
 
 type Row = Record<string, unknown>;
@@ -52,12 +60,14 @@ export class SqliteStore implements IntegrityStore {
   readonly db: SqliteDatabase;
   private readonly ownsDb: boolean;
   private closed = false;
+  private readonly busyTimeoutMs: number;
   private readonly t: (name: string) => string;
   private readonly s: Record<string, SqliteStatement>;
 
   constructor(options: SqliteStoreOptions) {
     const prefix = options.prefix ?? 'bw_';
     if (!/^[a-z_][a-z0-9_]{0,30}$/i.test(prefix)) throw configError('prefix', 'an identifier prefix such as `bw_`', prefix);
+    this.busyTimeoutMs = options.busyTimeout === undefined ? 50 : durationOption('busyTimeout', options.busyTimeout, 0, MAX_TIMER_MS);
     if (typeof options.database === 'string') {
       if (options.database.length === 0) throw configError('database', 'a file path, `:memory:` or a better-sqlite3 Database', options.database);
       const path = options.database;
@@ -189,9 +199,29 @@ export class SqliteStore implements IntegrityStore {
     return Promise.resolve();
   }
 
-  /** Runs `fn` in one `BEGIN IMMEDIATE` transaction; a locked file or a closed store answers STORE_UNAVAILABLE. */
-  private tx<T>(fn: () => T): Promise<T> {
-    return this.read(() => this.db.transaction(fn).immediate());
+  /**
+   * Runs `fn` in one `BEGIN IMMEDIATE` transaction. When another connection holds the write lock, BEGIN
+   * fails at once (fn has not run); it is tried again after 1, 2, 4 … 20 ms timers until `busyTimeout`,
+   * then the call answers STORE_UNAVAILABLE. A closed store answers STORE_UNAVAILABLE at once.
+   */
+  private async tx<T>(fn: () => T): Promise<T> {
+    const giveUpAt = performance.now() + this.busyTimeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+      let began = false;
+      try {
+        return await this.read(() =>
+          this.db
+            .transaction(() => {
+              began = true;
+              return fn();
+            })
+            .immediate(),
+        );
+      } catch (err) {
+        if (began || !isBusy((err as BlastwallError).cause) || performance.now() + wait > giveUpAt) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait).unref());
+    }
   }
 
   /** Runs `fn` now; unavailability (closed, locked, I/O) becomes STORE_UNAVAILABLE, other errors pass unchanged. */
@@ -401,6 +431,10 @@ export class SqliteStore implements IntegrityStore {
   }
 }
 
-export function sqliteStore(options: SqliteStoreOptions | string): SqliteStore {
+/** Creates a SQLite store on a file path (or `:memory:`, or an open better-sqlite3 Database). */
+export function createSqliteStore(options: SqliteStoreOptions | string): SqliteStore {
   return new SqliteStore(typeof options === 'string' ? { database: options } : options);
 }
+
+/** @deprecated since 0.2: use `createSqliteStore` (the same function, named by the `createX` scheme). */
+export const sqliteStore = createSqliteStore;
