@@ -28,8 +28,8 @@ export interface RunOptions {
 }
 
 export class Operation {
-  readonly priority: Priority;
-  readonly deadlineMs: number;
+  readonly priority!: Priority;
+  readonly deadlineMs!: number;
   /** Dependencies this operation has been seen calling. */
   readonly edges = new Set<string>();
   /** Cumulative outcomes of settled runs (the wall reports the change per health interval as impact). */
@@ -59,8 +59,17 @@ export class Operation {
       const slo = objectOption(`${name}.slo`, o.slo, ['availability']);
       this.availability = ratioOption(`${name}.slo.availability`, slo.availability);
     }
-    this.priority = o.priority === undefined ? 'critical' : enumOption(`${name}.priority`, o.priority, PRIORITIES);
-    this.deadlineMs = o.deadline === undefined ? Number.POSITIVE_INFINITY : durationOption(`${name}.deadline`, o.deadline);
+    this.reconfigure({ priority: o.priority, deadline: o.deadline });
+  }
+
+  /**
+   * Live configuration: a new priority and deadline, checked as at declaration (`CONFIG_INVALID` naming the
+   * field, nothing changed). Runs already started keep the deadline they started with.
+   */
+  reconfigure(spec: { priority?: unknown; deadline?: unknown }): void {
+    const priority = spec.priority === undefined ? 'critical' : enumOption(`${this.name}.priority`, spec.priority, PRIORITIES);
+    const deadlineMs = spec.deadline === undefined ? Number.POSITIVE_INFINITY : durationOption(`${this.name}.deadline`, spec.deadline);
+    Object.assign(this, { priority, deadlineMs });
   }
 
   private failedWith(code: string): void {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { findCycle, folderEdges, type ImportEdge } from './import-graph.js';
 
-const LOWER_FLOORS = ['core', 'health', 'drift', 'policies', 'stores', 'timeline', 'telemetry', 'degrade', 'chaos', 'wall', 'http', 'integrity'];
+const LOWER_FLOORS = ['core', 'health', 'drift', 'policies', 'stores', 'timeline', 'telemetry', 'degrade', 'chaos', 'config', 'wall', 'http', 'integrity'];
 
 /** What each folder may import. Keep in step with docs/architecture.md ("What each folder may import"). */
 export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
@@ -19,7 +19,8 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   telemetry: ['core', 'health'],
   degrade: ['core', 'policies'],
   chaos: ['core', 'timeline'],
-  wall: ['core', 'health', 'drift', 'policies', 'stores', 'timeline', 'telemetry', 'degrade', 'chaos'],
+  config: ['core'],
+  wall: ['core', 'health', 'drift', 'policies', 'stores', 'timeline', 'telemetry', 'degrade', 'chaos', 'config'],
   http: ['core', 'policies', 'degrade', 'chaos', 'wall'],
   integrity: ['core', 'policies', 'stores', 'wall', 'http'],
   // the top floor: tools and entry points built on everything below
