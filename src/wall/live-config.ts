@@ -7,7 +7,9 @@
  * flight finish under the boundaries they started with. Each change gets a version, a diff and a timeline
  * entry. A guarded change is watched for its window and rolled back by the wall when its signals worsen.
  */
+import { unwatchFile, watchFile } from 'node:fs';
 import { BlastwallError } from '../core/errors.js';
+import { ConfigFileError, envPatch, mergePatches, readConfigFile } from '../config/file.js';
 import type { Clock } from '../core/clock.js';
 import { isPlainObject, stringOption } from '../core/validate.js';
 import { durationOption, type Duration } from '../core/duration.js';
@@ -315,6 +317,64 @@ export class LiveConfig {
   private rollbackAutomatically(to: number, reason: string): void {
     const target = this.history().find((v) => v.version === to) ?? this.history()[0]!;
     this.install(clone(target.config), { reason, by: 'blastwall (guard)', guard: undefined, rollbackTo: to, automatic: true });
+  }
+
+  // ---- configuration from a file ----
+
+  private file: { path: string; guard: ParsedGuard | undefined; watching: boolean } | undefined;
+
+  /**
+   * Takes the configuration from a file (JSON or YAML) laid over the declared values, with environment
+   * overrides (see `envPatch`) on top; `watch` re-reads it when it changes. A file that cannot be read,
+   * parsed or applied is refused: the running configuration stays, the timeline records why.
+   */
+  useFile(path: string, options: { watch?: boolean; guard?: GuardOptions; intervalMs?: number } = {}): void {
+    stringOption('config', path);
+    const guard = options.guard === undefined ? undefined : parseGuard('config.guard', options.guard);
+    this.closeFile();
+    this.file = { path, guard, watching: options.watch !== false };
+    if (this.file.watching) {
+      watchFile(path, { interval: options.intervalMs ?? 1000, persistent: false }, this.onFileChange);
+    }
+  }
+
+  private readonly onFileChange = (): void => {
+    void this.reloadFile();
+  };
+
+  /** Reads the file again and applies it; resolves to the new version, or undefined when refused or unchanged. */
+  async reloadFile(): Promise<ConfigVersion | undefined> {
+    const f = this.file;
+    if (f === undefined) return undefined;
+    try {
+      const fromFile = await readConfigFile(f.path);
+      const patch = mergePatches(fromFile, envPatch({ dependencies: [...this.host.deps.keys()], operations: [...this.host.ops.keys()] }));
+      const declared = this.history()[0]!.config;
+      const shaped = checkPatchShape(patch, {
+        dependencies: new Set(this.host.deps.keys()),
+        operations: new Set(this.host.ops.keys()),
+        features: new Set(this.host.features.list().map((x) => x.name)),
+      });
+      const target = applyPatch(declared, shaped);
+      if (diffSnapshots(this.snapshot(), target).length === 0) return undefined;
+      return this.install(target, { reason: `config file ${f.path}`, by: 'config file', guard: f.guard });
+    } catch (err) {
+      const message = err instanceof ConfigFileError || err instanceof BlastwallError ? err.message : String(err);
+      this.host.emit({ type: 'config-refused', at: this.host.clock.now(), source: f.path, error: message });
+      process.emitWarning(`blastwall: config file refused, the running configuration stays: ${message}`);
+      return undefined;
+    }
+  }
+
+  private closeFile(): void {
+    if (this.file?.watching) unwatchFile(this.file.path, this.onFileChange);
+    this.file = undefined;
+  }
+
+  /** Stops watching the file (wall.close). */
+  close(): void {
+    this.closeFile();
+    this.watches = [];
   }
 
   /** Watches still running (for `drain` and tests). */

@@ -57,13 +57,18 @@ export interface WallOptions {
   closeGrace?: Duration;
   /** A mode entered by a rule is held at least this long. Default 30s. */
   modeDwell?: Duration;
+  /**
+   * A configuration file (JSON or YAML, docs/config.md) laid over the declared boundaries once the code after
+   * `createWall` has declared them, and re-read when it changes; a bad file is refused and logged.
+   */
+  config?: string;
   /** Drift detection over every dependency's signals, each health interval (`false` to turn it off). */
   drift?: DriftMonitorOptions | false;
   /** Fault injection (`wall.faults`, see docs/drills.md): off unless `true` (or `{ maxDuration, seed }`) or `BLASTWALL_FAULTS=1`. */
   faults?: FaultsOption;
 }
 
-const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell', 'drift', 'sinks', 'faults'];
+const OPTION_KEYS = ['service', 'clock', 'store', 'timeline', 'telemetry', 'healthInterval', 'closeGrace', 'modeDwell', 'drift', 'sinks', 'faults', 'config'];
 
 /**
  * One per service process: the registry of dependencies and operations, and the health loop that
@@ -153,6 +158,11 @@ export class Wall {
     this.faults = f.faults;
     this.injector = f.injector;
     this.config = new LiveConfig({ clock: this.clock, spec: this.host, deps: this.deps, ops: this.ops, features: this.featureRegistry, emit: (e) => this.emit(e) });
+    if (o.config !== undefined) {
+      // applied once the declaring code that follows createWall has run (the file names what it declares)
+      this.config.useFile(stringOption('config', o.config));
+      queueMicrotask(() => void this.config.reloadFile());
+    }
     if (o.store !== undefined) {
       const st = storeOption(o.store);
       this.ownedStore = st;
@@ -399,6 +409,7 @@ export class Wall {
     if (this.closed) return { droppedDeferred: 0 };
     this.closed = true;
     this.injector?.close();
+    this.config.close();
     if (this.healthTimer !== undefined) {
       this.clock.clearTimer(this.healthTimer);
       this.healthTimer = undefined;
