@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { durationOption, type Duration } from '../../core/duration.js';
 import type { BlastwallError } from '../../core/errors.js';
-import { MAX_TIMER_MS, configError } from '../../core/validate.js';
+import { MAX_TIMER_MS, configError, objectOption } from '../../core/validate.js';
 import type {
   ClaimInput,
   ClaimResult,
@@ -65,8 +65,10 @@ export class SqliteStore implements IntegrityStore {
   private readonly s: Record<string, SqliteStatement>;
 
   constructor(options: SqliteStoreOptions) {
+    if (options === null || typeof options !== 'object') throw configError('sqliteStore options', 'a path or an object with `database`', options);
+    objectOption('sqliteStore options', { ...options }, ['database', 'prefix', 'busyTimeout']);
     const prefix = options.prefix ?? 'bw_';
-    if (!/^[a-z_][a-z0-9_]{0,30}$/i.test(prefix)) throw configError('prefix', 'an identifier prefix such as `bw_`', prefix);
+    if (typeof prefix !== 'string' || !/^[a-z_][a-z0-9_]{0,30}$/i.test(prefix)) throw configError('prefix', 'an identifier prefix such as `bw_`', prefix);
     this.busyTimeoutMs = options.busyTimeout === undefined ? 50 : durationOption('busyTimeout', options.busyTimeout, 0, MAX_TIMER_MS);
     if (typeof options.database === 'string') {
       if (options.database.length === 0) throw configError('database', 'a file path, `:memory:` or a better-sqlite3 Database', options.database);
