@@ -17,7 +17,7 @@ export interface Policy {
   readonly clock: Clock;
 }
 
-/** Calls the user's function, turning sync results and throws into promises (no result classification). */
+/** @internal Calls the user's function, turning sync results and throws into promises (no result classification). */
 export const callUserFn: Next = (ctx) => {
   if (ctx.attempt === 0) ctx.attempt = 1;
   try {
@@ -44,7 +44,7 @@ export const invokeUserFn: Next = (ctx) => {
   });
 };
 
-/** Links `policy` around `next`: a policy that throws synchronously still yields a rejected promise. */
+/** @internal Links `policy` around `next`: a policy that throws synchronously still yields a rejected promise. */
 export function linkPolicy(policy: Policy, next: Next): Next {
   return (ctx) => {
     try {
