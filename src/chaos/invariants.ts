@@ -191,8 +191,10 @@ export function dependency(name: string) {
     never: (s: (typeof STATES)[number]) => never(series, label, refs, enumOption(`${label}.never`, s, STATES)),
     /** A drift alert on this dependency is raised before its latency p99 breaches its objective (stays above it for 1 s), if it ever does. */
     alertedBeforeBreach: (): Invariant =>
-      stateInvariant(`${label} drift alert raised before its p99 objective is breached`, refs, (o) => {
-        const alert = o.transitions.find((t) => t.series === `drift:${name}` && t.to === 'raised');
+      stateInvariant(`${label} drift alert raised before its p99 objective is breached`, { ...refs, faults: true }, (o) => {
+        // an alert before the drift began is noise, not detection: only alerts from the first fault on count
+        const from = o.firstFaultStart ?? o.startedAt;
+        const alert = o.transitions.find((t) => t.series === `drift:${name}` && t.to === 'raised' && t.at >= from);
         const breach = o.breaches[name];
         const at = (t: number) => `+${formatDuration(t - o.startedAt)}`;
         if (alert === undefined) return { pass: false, observed: `no drift alert${breach === undefined ? '' : `; objective breached at ${at(breach)}`}`, value: null };

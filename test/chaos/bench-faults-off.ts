@@ -1,14 +1,14 @@
 /**
  * Faults off vs before, in one process: the success path of `wall.dependency().call()` from a build of the
- * commit before the fault hook (`--before DIR`, a `.bench-dist` copy) beside the current build, with faults
- * off and (for scale) with one observer installed. Cases run round-robin; the median round is kept.
+ * tree before the fault hook (`--before DIR`) beside a build of the current tree (`--after DIR`), both
+ * compiled the same way (`tsc -p tsconfig.bench.json --outDir DIR`), with faults off and (for scale) with
+ * the slot installed by one observer. Cases run round-robin; the median round is kept.
  *
- *   git stash-free recipe: build the earlier commit's tree into DIR with `tsc -p tsconfig.bench.json --outDir DIR`
- *   npm run bench:build && node .bench-dist/test/chaos/bench-faults-off.js --before DIR [--rounds 15 --ms 150]
+ *   npx tsx test/chaos/bench-faults-off.ts --before /tmp/bench-before --after /tmp/bench-after [--rounds 15 --ms 150]
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createWall } from '../../src/index.js';
+import type { createWall } from '../../src/index.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string) => {
@@ -18,7 +18,8 @@ const arg = (name: string, def: string) => {
 const ROUNDS = Number(arg('rounds', '15'));
 const ROUND_MS = Number(arg('ms', '150'));
 const before = arg('before', '');
-if (before === '') throw new Error('--before DIR (a build of the commit before the fault hook) is required');
+const after = arg('after', '');
+if (before === '' || after === '') throw new Error('--before DIR and --after DIR (tsc builds of the tree before and after the fault hook) are required');
 
 const spec = {
   timeout: '1s',
@@ -29,11 +30,12 @@ const spec = {
 const work = async () => 1;
 
 const old = (await import(pathToFileURL(resolve(before, 'src/index.js')).href)) as { createWall: typeof createWall };
+const now = (await import(pathToFileURL(resolve(after, 'src/index.js')).href)) as { createWall: typeof createWall };
 const wallBefore = old.createWall({ service: 'bench' });
 const depBefore = wallBefore.dependency('payments', spec);
-const wallOff = createWall({ service: 'bench', faults: false });
+const wallOff = now.createWall({ service: 'bench', faults: false });
 const depOff = wallOff.dependency('payments', spec);
-const wallObserved = createWall({ service: 'bench', faults: true });
+const wallObserved = now.createWall({ service: 'bench', faults: true });
 const depObserved = wallObserved.dependency('payments', spec);
 const observer = wallObserved.faults.observe('payments');
 
