@@ -60,6 +60,9 @@ describe('admission: the shed controller reads the resource that saturates', () 
     expect(critical).toBe(0);
     expect(a.snapshot()).toMatchObject({ shedLevel: 0, shedClasses: [] });
     expect((await offer(a, 10)).sheddable).toBe(0);
+    // traffic stops: nothing left to govern, the sampler stops by itself
+    await clock.advance(2000);
+    expect(clock.pendingTimers()).toBe(0);
     a.close();
     expect(clock.pendingTimers()).toBe(0);
   });

@@ -146,6 +146,8 @@ export class ShedController {
       }
     } else if (room) {
       this.roomSince ??= now;
+      // room and no sheddable work arriving: nothing left to govern (a quiet service stops sampling)
+      if (s.classes.every((c) => (w.arrivals[c] ?? 0) === 0)) this.quota = Number.POSITIVE_INFINITY;
       // grow only a quota that is used (as TCP grows only a window that is full), so room while classes are
       // refused outright cannot pile up into a burst when they come back
       if (this.quota !== Number.POSITIVE_INFINITY && shedRate >= this.quota * 0.8 && now - this.lastStepAt >= pace) {
