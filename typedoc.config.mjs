@@ -57,7 +57,7 @@ const config = {
   tsconfig: './tsconfig.build.json',
   skipErrorChecking: true, // type errors are npm run typecheck's job
   out: './docs/api',
-  plugin: ['typedoc-plugin-markdown'],
+  plugin: ['typedoc-plugin-markdown', './scripts/typedoc-entry-points.mjs'],
   name: 'blastwall API reference',
   readme: 'none',
   excludePrivate: true,

@@ -1,3 +1,8 @@
+/**
+ * `blastwall/drift`: streaming drift detectors (robust and likelihood), the drift monitor with hysteresis,
+ * multi-window burn-rate alerts, and the NAB v1.1 scorer used by the benchmarks.
+ * @module
+ */
 export * from './burn-rate.js';
 export * from './detector.js';
 export * from './monitor.js';
