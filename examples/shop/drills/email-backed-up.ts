@@ -14,7 +14,8 @@ export default defineDrill({
   faults: [{ dependency: 'email', fault: fault.hang(), at: '2s', for: '4s' }],
   invariants: [
     operation('checkout').successRate.atLeast(0.99),
-    operation('checkout').p99.atMost('100ms'),
+    // waiting for the mail would take ≥ 300 ms (three 100 ms attempts): checkout must stay well below that
+    operation('checkout').p99.atMost('250ms'),
     dependency('email').reaches('unavailable', { within: '3s' }),
     status.never('unavailable'),
     recovery.goodput({ backTo: 0.95, within: '2s' }),
