@@ -154,7 +154,7 @@ function renderFeatures(s) {
   const off = s.features.filter((f) => !f.enabled).map((f) => f.name);
   $('feature-list').innerHTML = `<p>Mode ${s.mode ? badge(s.mode.mode) : '—'} ${s.mode ? esc(s.mode.reason) : ''}</p>
     ${s.features.length ? `<p>${off.length ? `Off now: <strong>${esc(off.join(', '))}</strong>` : 'Every feature is on.'}</p>
-    <div class="table-wrap"><table><caption class="muted small">Feature switches</caption><thead><tr><th scope="col">Feature</th><th scope="col">Now</th><th scope="col">Control</th><th scope="col">Owner</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>` : '<p class="muted">No features declared.</p>'}`;
+    <div class="table-wrap" tabindex="0" role="region" aria-label="Feature switches"><table><caption class="muted small">Feature switches</caption><thead><tr><th scope="col">Feature</th><th scope="col">Now</th><th scope="col">Control</th><th scope="col">Owner</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>` : '<p class="muted">No features declared.</p>'}`;
 }
 
 function renderOperations(s) {
