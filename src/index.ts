@@ -82,7 +82,7 @@ export {
   type IdempotentRequest,
   type ScopeRequest,
 } from './integrity/idempotent-http.js';
-export { expressIdempotency, honoIdempotency, idempotentNode, installFastifyIdempotency, readBody, type IdempotentNodeHandler } from './integrity/http.js';
+export type { IdempotentNodeHandler } from './integrity/http.js';
 export { INTEGRITY_METRIC_NAMES, registerIntegrityMetrics, type IntegritySources } from './integrity/metrics.js';
 export {
   DurableDeferred,
@@ -90,6 +90,11 @@ export {
   OrderingGuard,
   OutboxRelay,
   Quarantine,
+  createDurableDeferred,
+  createDurableQueue,
+  createOrderingGuard,
+  createOutboxRelay,
+  createQuarantine,
   type Delivery,
   type DurableDeferredOptions,
   type DurableQueueOptions,
@@ -123,8 +128,40 @@ export type {
 // ---- timeline (types; createTimeline and postmortem are at blastwall/timeline) ----
 export type { Severity, TimelineEntry, TimelineEntryInput, TimelineKind, TimelineOptions, TimelineQuery } from './timeline/index.js';
 
-// ---- kept for one minor version: import these from their subpath instead (see CHANGELOG, Changed) ----
-export { MemoryStore, memoryStore } from './stores/memory/index.js';
-export { SqliteStore, sqliteStore, type SqliteStoreOptions } from './stores/sqlite/index.js';
-export { Timeline, createTimeline, openTimeline } from './timeline/index.js';
-export { postmortem } from './timeline/postmortem.js';
+// ---- deprecated since 0.2, removed in 0.3: the same values under their new home (CHANGELOG, Changed) ----
+import { expressIdempotency as expressIdempotencyAdapter, honoIdempotency as honoIdempotencyAdapter, idempotentNode as idempotentNodeAdapter, installFastifyIdempotency as installFastifyIdempotencyAdapter } from './integrity/http.js';
+import { readBody as readBodyHelper } from './http/body.js';
+import { MemoryStore as MemoryStoreClass } from './stores/memory/index.js';
+import { SqliteStore as SqliteStoreClass } from './stores/sqlite/index.js';
+import { Timeline as TimelineClass, createTimeline as createTimelineFactory, openTimeline as openTimelineFactory } from './timeline/index.js';
+import { postmortem as postmortemWriter } from './timeline/postmortem.js';
+export { memoryStore } from './stores/memory/index.js';
+export { sqliteStore, type SqliteStoreOptions } from './stores/sqlite/index.js';
+/** @deprecated since 0.2: `import { MemoryStore } from 'blastwall/stores/memory'`. */
+export const MemoryStore = MemoryStoreClass;
+/** @deprecated since 0.2: `import { MemoryStore } from 'blastwall/stores/memory'`. */
+export type MemoryStore = MemoryStoreClass;
+/** @deprecated since 0.2: `import { SqliteStore } from 'blastwall/stores/sqlite'`. */
+export const SqliteStore = SqliteStoreClass;
+/** @deprecated since 0.2: `import { SqliteStore } from 'blastwall/stores/sqlite'`. */
+export type SqliteStore = SqliteStoreClass;
+/** @deprecated since 0.2: `import { Timeline } from 'blastwall/timeline'`. */
+export const Timeline = TimelineClass;
+/** @deprecated since 0.2: `import { Timeline } from 'blastwall/timeline'`. */
+export type Timeline = TimelineClass;
+/** @deprecated since 0.2: `import { createTimeline } from 'blastwall/timeline'`. */
+export const createTimeline = createTimelineFactory;
+/** @deprecated since 0.2: `import { openTimeline } from 'blastwall/timeline'`. */
+export const openTimeline = openTimelineFactory;
+/** @deprecated since 0.2: `import { postmortem } from 'blastwall/timeline'`. */
+export const postmortem = postmortemWriter;
+/** @deprecated since 0.2: `import { idempotency } from 'blastwall/adapters/express'`. */
+export const expressIdempotency = expressIdempotencyAdapter;
+/** @deprecated since 0.2: `import { idempotency } from 'blastwall/adapters/hono'`. */
+export const honoIdempotency = honoIdempotencyAdapter;
+/** @deprecated since 0.2: `import { idempotency } from 'blastwall/adapters/node'`. */
+export const idempotentNode = idempotentNodeAdapter;
+/** @deprecated since 0.2: `import { idempotency } from 'blastwall/adapters/fastify'`. */
+export const installFastifyIdempotency = installFastifyIdempotencyAdapter;
+/** @deprecated since 0.2: read bodies with `receiveNodeBody` from 'blastwall/http' (it also bounds the wait). */
+export const readBody = readBodyHelper;

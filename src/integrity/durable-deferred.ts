@@ -76,3 +76,8 @@ export class DurableDeferred<P = unknown> {
     this.detach();
   }
 }
+
+/** Creates durable deferred work for a `deferrable` dependency (`new DurableDeferred(dependency, options)` does the same). */
+export function createDurableDeferred<P = unknown>(dependency: ConstructorParameters<typeof DurableDeferred<P>>[0], options: DurableDeferredOptions<P>): DurableDeferred<P> {
+  return new DurableDeferred<P>(dependency, options);
+}

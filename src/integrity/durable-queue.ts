@@ -170,3 +170,8 @@ export class DurableQueue<T = unknown> {
     return this.poller.stop();
   }
 }
+
+/** Creates a durable queue on a store (`new DurableQueue(options)` does the same). */
+export function createDurableQueue<T = unknown>(options: DurableQueueOptions): DurableQueue<T> {
+  return new DurableQueue<T>(options);
+}

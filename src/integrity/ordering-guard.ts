@@ -51,3 +51,8 @@ export class OrderingGuard {
     return { applied: false, version: stored };
   }
 }
+
+/** Creates an ordering guard (`new OrderingGuard(options)` does the same). */
+export function createOrderingGuard(options: ConstructorParameters<typeof OrderingGuard>[0]): OrderingGuard {
+  return new OrderingGuard(options);
+}

@@ -70,3 +70,8 @@ export class OutboxRelay {
     return this.poller.stop();
   }
 }
+
+/** Creates an outbox relay (`new OutboxRelay(options)` does the same). */
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  return new OutboxRelay(options);
+}

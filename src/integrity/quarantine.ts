@@ -43,3 +43,8 @@ export class Quarantine {
     return this.store.quarantined(source, limit);
   }
 }
+
+/** Creates a quarantine store for rejected payloads (`new Quarantine(options)` does the same). */
+export function createQuarantine(options: ConstructorParameters<typeof Quarantine>[0]): Quarantine {
+  return new Quarantine(options);
+}

@@ -2,8 +2,8 @@
  * Durable deferred work, the outbox relay, the ordering guard and quarantine — all on an IntegrityStore —
  * each in its own file; this module re-exports them for existing imports.
  */
-export { type Delivery, DurableQueue, type DurableQueueOptions, type Handler, type PollResult } from './durable-queue.js';
-export { DurableDeferred, type DurableDeferredOptions } from './durable-deferred.js';
-export { OrderingGuard } from './ordering-guard.js';
-export { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
-export { Quarantine } from './quarantine.js';
+export { type Delivery, DurableQueue, type DurableQueueOptions, type Handler, type PollResult, createDurableQueue } from './durable-queue.js';
+export { DurableDeferred, type DurableDeferredOptions, createDurableDeferred } from './durable-deferred.js';
+export { OrderingGuard, createOrderingGuard } from './ordering-guard.js';
+export { OutboxRelay, type OutboxRelayOptions, createOutboxRelay } from './outbox-relay.js';
+export { Quarantine, createQuarantine } from './quarantine.js';

@@ -10,7 +10,7 @@ import type { IntegrityStore } from './types.js';
 export function storeOption(value: unknown, field = 'store'): IntegrityStore {
   const s = value as Partial<IntegrityStore> | null;
   if (s === null || typeof s !== 'object' || typeof s.claim !== 'function' || typeof s.commit !== 'function' || typeof s.lease !== 'function') {
-    throw configError(field, 'an IntegrityStore (sqliteStore(path), redisStore(url), postgresStore(url), memoryStore())', value);
+    throw configError(field, 'an IntegrityStore (createSqliteStore(path), await connectRedisStore(url), await connectPostgresStore(url), createMemoryStore())', value);
   }
   return s as IntegrityStore;
 }

@@ -23,11 +23,13 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   wall: ['core', 'health', 'drift', 'policies', 'stores', 'timeline', 'telemetry', 'degrade', 'chaos', 'config'],
   http: ['core', 'policies', 'degrade', 'chaos', 'wall'],
   integrity: ['core', 'policies', 'stores', 'wall', 'http'],
-  // the top floor: tools and entry points built on everything below
+  // the top floor: tools, framework adapters and entry points built on everything below
+  adapters: LOWER_FLOORS,
   audit: LOWER_FLOORS,
-  cli: [...LOWER_FLOORS, 'audit'],
+  dashboard: LOWER_FLOORS,
+  cli: [...LOWER_FLOORS, 'audit', 'dashboard'],
   testing: LOWER_FLOORS,
-  '.': [...LOWER_FLOORS, 'audit', 'testing'],
+  '.': [...LOWER_FLOORS, 'adapters', 'audit', 'dashboard', 'testing'],
 };
 
 function describeEdge(e: ImportEdge): string {

@@ -337,6 +337,10 @@ export class MemoryStore implements IntegrityStore {
 }
 
 
-export function memoryStore(): MemoryStore {
+/** Creates an in-memory store (tests and single-process demos: nothing survives a restart). */
+export function createMemoryStore(): MemoryStore {
   return new MemoryStore();
 }
+
+/** @deprecated since 0.2: use `createMemoryStore` (the same function, named by the `createX` scheme). */
+export const memoryStore = createMemoryStore;

@@ -88,6 +88,7 @@ export class PostgresStore implements IntegrityStore {
     return `"${this.schema}"."${name}"`;
   }
 
+  /** True after `close()`: every call then answers STORE_UNAVAILABLE. */
   get isClosed(): boolean {
     return this.closed;
   }
@@ -95,6 +96,7 @@ export class PostgresStore implements IntegrityStore {
   whenReady(): Promise<void> | undefined {
     return this.initialised ? undefined : this.init();
   }
+  /** Whether an error means the server cannot be reached or cannot serve now (answered as STORE_UNAVAILABLE). */
   isDown(err: unknown): boolean {
     if (!(err instanceof Error)) return false;
     const code = (err as { code?: unknown }).code;
@@ -443,7 +445,7 @@ guardStoreMethods(PostgresStore);
  * start: the store is returned anyway, answers STORE_UNAVAILABLE, and its first call that reaches the
  * server creates the schema. Other failures (a wrong password, no permission to create the schema) reject.
  */
-export async function postgresStore(options: PostgresStoreOptions | string): Promise<PostgresStore> {
+export async function connectPostgresStore(options: PostgresStoreOptions | string): Promise<PostgresStore> {
   const s = new PostgresStore(typeof options === 'string' ? { connection: options } : options);
   try {
     await s.init();
@@ -455,3 +457,6 @@ export async function postgresStore(options: PostgresStoreOptions | string): Pro
   }
   return s;
 }
+
+/** @deprecated since 0.2: use `connectPostgresStore` (the same function; async factories are named `connectX`). */
+export const postgresStore = connectPostgresStore;

@@ -335,6 +335,7 @@ export class RedisStore implements IntegrityStore {
     return `${this.prefix}anchor`;
   }
 
+  /** True after `close()`: every call then answers STORE_UNAVAILABLE. */
   get isClosed(): boolean {
     return this.closed;
   }
@@ -342,6 +343,7 @@ export class RedisStore implements IntegrityStore {
   whenReady(): undefined {
     return undefined;
   }
+  /** Whether an error means the server cannot be reached or cannot serve now (answered as STORE_UNAVAILABLE). */
   isDown(err: unknown): boolean {
     if (!(err instanceof Error)) return false;
     if (err.name === 'ReplyError') return DOWN_REPLY.test(err.message);
@@ -546,7 +548,7 @@ guardStoreMethods(RedisStore);
  * store is returned anyway, answers STORE_UNAVAILABLE, and the client keeps reconnecting in the
  * background. Other failures (a wrong password, a non-Redis server) reject.
  */
-export async function redisStore(options: RedisStoreOptions | string): Promise<RedisStore> {
+export async function connectRedisStore(options: RedisStoreOptions | string): Promise<RedisStore> {
   const s = new RedisStore(typeof options === 'string' ? { connection: options } : options);
   try {
     await s.init();
@@ -558,3 +560,6 @@ export async function redisStore(options: RedisStoreOptions | string): Promise<R
   }
   return s;
 }
+
+/** @deprecated since 0.2: use `connectRedisStore` (the same function; async factories are named `connectX`). */
+export const redisStore = connectRedisStore;
