@@ -34,7 +34,7 @@ import { leaseToken, tokenAttempts } from '../options.js';
 import { storeClosed, storeUnavailable } from '../unavailable.js';
 import { isBusy, isUnavailable, openError, openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
 
-export type { SqliteDatabase } from './driver.js';
+export type { SqliteDatabase, SqliteStatement, SqliteTransaction } from './driver.js';
 
 export interface SqliteStoreOptions {
   /**
