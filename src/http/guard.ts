@@ -226,7 +226,9 @@ export class HttpGuard {
     const h = this.wall.health();
     const body: Record<string, unknown> = { ...h };
     if (this.admission !== undefined) body.admission = this.admission.snapshot();
-    return { status: h.status === 'unavailable' ? 503 : 200, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store' }, body: JSON.stringify(body) };
+    if (this.wall.isDraining) body.draining = true;
+    const down = h.status === 'unavailable' || this.wall.isDraining; // a draining instance leaves the load balancer
+    return { status: down ? 503 : 200, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store' }, body: JSON.stringify(body) };
   }
 
   /** The topology document the audit reads (`blastwall.topology/v1`). */
@@ -267,6 +269,11 @@ export class HttpGuard {
     const arrivedAt = this.clock.now();
     let id: string | undefined;
     const requestId = (): string => (id ??= requestIdOf(req.header('x-request-id')));
+    if (this.wall.isDraining) {
+      // stop admitting while the wall drains: another instance can take it (Retry-After)
+      const err = new BlastwallError('CLOSED', 'draining', { retryable: true, retryAfterMs: 5000 });
+      return { kind: 'respond', response: this.errorResponse(err, { requestId: requestId(), method: req.method, path: req.path }) };
+    }
     let key: string;
     let spec: RouteSpec | undefined;
     if (req.route !== undefined) {

@@ -23,3 +23,4 @@ export { expressErrorHandler, expressMiddleware } from './express.js';
 export { installFastify } from './fastify.js';
 export { honoMiddleware } from './hono.js';
 export * from './fetch.js';
+export { drainOnSignal, type DrainOnSignalOptions } from './drain-signal.js';

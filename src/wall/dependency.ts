@@ -130,7 +130,8 @@ export class Dependency {
     this.stats = new RollingStats(parsed.healthWindowMs);
     this.classifier = new HealthClassifier(this.objective, parsed.classifier, this.clock.now());
     this.deferred = new DeferredQueue(name, parsed.deferred.maxQueue, parsed.deferred.workers, this.clock, {
-      run: (fn) => this.callCore(fn, undefined),
+      // work accepted before the wall closed still runs within close()'s grace period
+      run: (fn) => this.callCore(fn, undefined, true),
       accepted: () => void this.counters.deferred++,
       isClosed: () => host.isClosed(),
       done: () => void this.counters.deferredDone++,
@@ -269,8 +270,8 @@ export class Dependency {
   /** @internal Set by the wall's fault injector only while a fault (or a drill's observer) is active here. */
   faultSlot: SlotWrapper | undefined = undefined;
 
-  private callCore<T>(fn: AttemptFn<T>, options: CallOptions<T> | undefined): Promise<T> {
-    if (this.host.isClosed()) return Promise.reject(new BlastwallError('CLOSED', 'The wall is closed', { dependency: this.name }));
+  private callCore<T>(fn: AttemptFn<T>, options: CallOptions<T> | undefined, accepted = false): Promise<T> {
+    if (!accepted && this.host.isClosed()) return Promise.reject(new BlastwallError('CLOSED', 'The wall is closed', { dependency: this.name }));
     const op = operationStorage.getStore();
     const slot = this.faultSlot;
     const ctx = new CallContext(this.clock, (slot === undefined ? fn : slot(fn as AttemptFn<unknown>)) as AttemptFn<unknown>, options?.signal);

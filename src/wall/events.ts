@@ -71,6 +71,7 @@ export type WallEvent =
     }
   | { type: 'config-guard'; at: number; version: number; outcome: 'kept' | 'rolled-back'; detail: string }
   | { type: 'config-refused'; at: number; source: string; error: string }
+  | { type: 'drain'; at: number; state: 'started' | 'finished'; detail: string }
   | { type: 'deploy'; at: number; version: string; by: string }
   | { type: 'deploy-watch'; at: number; version: string; outcome: 'steady' | 'worse'; detail: string }
   | FaultEvent;

@@ -35,6 +35,8 @@ export class Operation {
   /** Cumulative outcomes of settled runs (the wall reports the change per health interval as impact). */
   readonly counts = { requests: 0, failed: 0, degraded: 0, shed: 0 };
   readonly failureCodes = new Map<string, number>();
+  /** Runs started and not yet settled (for `wall.drain`). */
+  inFlight = 0;
   /** @internal Counts at the last impact report. */
   reported = { requests: 0, failed: 0, degraded: 0, shed: 0 };
   readonly availability: number | undefined;
@@ -50,6 +52,8 @@ export class Operation {
     readonly name: string,
     spec: OperationSpec,
     private readonly clock: Clock,
+    /** The wall's admission gate: while it is draining, new runs are refused (503 with Retry-After over HTTP). */
+    private readonly gate: { readonly draining: boolean } = { draining: false },
   ) {
     const o = objectOption(`operation '${name}'`, spec, ['priority', 'deadline', 'slo', 'capability', 'owner', 'runbook']);
     this.capability = o.capability === undefined ? undefined : stringOption(`${name}.capability`, o.capability);
@@ -101,6 +105,9 @@ export class Operation {
     if (options.priority !== undefined && !(PRIORITIES as readonly string[]).includes(options.priority)) {
       return Promise.reject(configError('priority', `one of ${PRIORITIES.map((p) => `'${p}'`).join(', ')}`, options.priority));
     }
+    if (this.gate.draining) {
+      return Promise.reject(new BlastwallError('CLOSED', `The service is draining: '${this.name}' is not started`, { retryable: true, retryAfterMs: 5000 }));
+    }
     const edges = new Set<string>();
     const ctx: OperationContext = {
       operation: this.name,
@@ -111,6 +118,7 @@ export class Operation {
       degraded: false,
     };
     const started = this.clock.now();
+    this.inFlight++;
     return operationStorage.run(ctx, async () => {
       try {
         const value = await fn();
@@ -126,6 +134,7 @@ export class Operation {
         this.stats.record(now, CallKind.Failure, now - started, 0, false);
         throw err;
       } finally {
+        this.inFlight--;
         for (const e of edges) this.edges.add(e);
       }
     });

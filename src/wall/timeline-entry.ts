@@ -109,6 +109,8 @@ function entryOf(e: WallEvent): TimelineEntryInput {
         title: e.outcome === 'rolled-back' ? `config v${e.version} rolled back: ${e.detail}` : `config v${e.version} kept after its guard window: ${e.detail}`,
         data: { version: e.version, outcome: e.outcome, detail: e.detail },
       };
+    case 'drain':
+      return { kind: 'action', severity: 'warning', title: `drain ${e.state}: ${e.detail}`, data: { state: e.state, detail: e.detail } };
     case 'config-refused':
       return { kind: 'config', severity: 'warning', title: `config refused, the running configuration stays: ${e.error}`, data: { source: e.source, error: e.error } };
     case 'deploy':

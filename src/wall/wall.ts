@@ -1,3 +1,4 @@
+import { drainWall, type DrainReport } from './drain.js';
 import { LiveConfig, type ConfigVersion, type ConfigureOptions } from './live-config.js';
 import type { ConfigPatch } from '../config/patch.js';
 import { captureSource } from './source.js';
@@ -221,7 +222,7 @@ export class Wall {
     this.assertOpen();
     stringOption('operation name', name);
     if (this.ops.has(name)) throw new BlastwallError('CONFIG_INVALID', `Operation '${name}' is already declared`);
-    const op = new Operation(name, spec, this.clock);
+    const op = new Operation(name, spec, this.clock, this.gate);
     op.source = captureSource();
     this.ops.set(name, op);
     if (op.availability !== undefined) this.signals.watchBurn(`operation:${name}`, op.availability);
@@ -405,8 +406,27 @@ export class Wall {
   }
 
   /** Stops accepting calls, waits up to `closeGrace` for deferred work, and releases every timer. */
-  async close(): Promise<{ droppedDeferred: number }> {
+  /**
+   * Drains the service (docs/config.md): new operations are refused (`CLOSED`, retryable after 5 s; the HTTP
+   * adapters answer 503 with Retry-After and /healthz 503), operations in flight finish within `deadline`
+   * (default 30s), deferred work within what is left, then the wall closes. Resolves to what did not finish.
+   */
+  drain(options: { deadline?: Duration } = {}): Promise<DrainReport> {
+    const deadlineMs = options.deadline === undefined ? 30_000 : timerDurationOption('drain.deadline', options.deadline, 0);
+    if (this.closed) return Promise.resolve({ inFlightAtStart: 0, unfinished: 0, droppedDeferred: 0, durationMs: 0, deadlineMs });
+    return drainWall({ clock: this.clock, ops: () => this.ops.values(), gate: this.gate, emit: (e) => this.emit(e), close: (graceMs) => this.close({ graceMs }) }, deadlineMs);
+  }
+
+  /** True once `drain()` started: admission refuses new work. */
+  get isDraining(): boolean {
+    return this.gate.draining;
+  }
+
+  private readonly gate = { draining: false };
+
+  async close(options: { graceMs?: number } = {}): Promise<{ droppedDeferred: number }> {
     if (this.closed) return { droppedDeferred: 0 };
+    const graceMs = options.graceMs ?? this.closeGraceMs;
     this.closed = true;
     this.injector?.close();
     this.config.close();
@@ -418,11 +438,11 @@ export class Wall {
     this.loopDelay = undefined;
     let dropped = 0;
     const deferrable = [...this.deps.values()].filter((d) => d.criticality === 'deferrable');
-    if (deferrable.length > 0 && this.closeGraceMs > 0) {
+    if (deferrable.length > 0 && graceMs > 0) {
       // let in-flight deferred work finish within the grace period, then drop what is left
       let graceTimer: TimerHandle | undefined;
       const grace = new Promise<void>((resolve) => {
-        graceTimer = this.clock.setTimer(resolve, this.closeGraceMs);
+        graceTimer = this.clock.setTimer(resolve, graceMs);
       });
       await Promise.race([Promise.all(deferrable.map((d) => d.drainDeferred())), grace]);
       if (graceTimer !== undefined) this.clock.clearTimer(graceTimer);
