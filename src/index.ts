@@ -135,6 +135,7 @@ import { MemoryStore as MemoryStoreClass } from './stores/memory/index.js';
 import { SqliteStore as SqliteStoreClass } from './stores/sqlite/index.js';
 import { Timeline as TimelineClass, createTimeline as createTimelineFactory, openTimeline as openTimelineFactory } from './timeline/index.js';
 import { postmortem as postmortemWriter } from './timeline/postmortem.js';
+import { LATENCY_BUCKETS as latencyBuckets, METRIC_NAMES as metricNames } from './telemetry/names.js';
 export { memoryStore } from './stores/memory/index.js';
 export { sqliteStore, type SqliteStoreOptions } from './stores/sqlite/index.js';
 /** @deprecated since 0.2: `import { MemoryStore } from 'blastwall/stores/memory'`. */
@@ -165,3 +166,7 @@ export const idempotentNode = idempotentNodeAdapter;
 export const installFastifyIdempotency = installFastifyIdempotencyAdapter;
 /** @deprecated since 0.2: read bodies with `receiveNodeBody` from 'blastwall/http' (it also bounds the wait). */
 export const readBody = readBodyHelper;
+/** @deprecated since 0.2: `import { METRIC_NAMES } from 'blastwall/telemetry'`. */
+export const METRIC_NAMES = metricNames;
+/** @deprecated since 0.2: `import { LATENCY_BUCKETS } from 'blastwall/telemetry'`. */
+export const LATENCY_BUCKETS = latencyBuckets;
