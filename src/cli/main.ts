@@ -8,6 +8,7 @@ import { TimelineFileError } from './timeline-reader.js';
 import { postmortemCommand, timelineCommand } from './read-commands.js';
 import { auditCommand } from './audit.js';
 import { drillCommand } from './drill.js';
+import { dashboardCommand } from './dashboard.js';
 
 export { parseTime } from './args.js';
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, CliCommand> = {
   postmortem: postmortemCommand,
   audit: auditCommand,
   drill: drillCommand,
+  dashboard: dashboardCommand,
 };
 
 function usage(): string {

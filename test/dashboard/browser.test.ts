@@ -13,6 +13,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { type ShopDashboard, TOKEN, startShopDashboard } from './shop-server.js';
 
+// The page's globals, for the functions that run inside the browser (the project compiles without the DOM lib).
+interface PageElement {
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+  submit(): void;
+}
+interface AxeResult {
+  violations: { id: string; impact: string; nodes: { target: string[] }[] }[];
+}
+declare const document: { getElementById(id: string): PageElement | null; querySelector(selector: string): PageElement | null; documentElement: { scrollWidth: number } };
+declare const window: { marker?: number; innerWidth: number; axe: { run(context: unknown, options: unknown): Promise<AxeResult> } };
+
 const CHROMIUM = process.env.BLASTWALL_CHROMIUM ?? '/usr/bin/chromium';
 const REQUIRED = process.env.BLASTWALL_REQUIRE_BROWSER === '1' || process.env.BLASTWALL_REQUIRE_SERVICES === '1';
 const found = existsSync(CHROMIUM);
@@ -53,13 +65,13 @@ describe.skipIf(!found && !REQUIRED)('dashboard in Chromium', () => {
       await page.waitForTimeout(2500); // a few sparkline samples
       await page.screenshot({ path: 'docs/dashboard-normal.png', fullPage: false });
     }
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await page.evaluate(() => (window.marker = 42));
     const fault = dash.shop.wall.faults.inject('payments', { kind: 'error' }, { for: '20s' });
     try {
       await page.waitForFunction(() => /Dependency payments: (unavailable|degraded|retrying)/.test(document.querySelector('[data-dep="payments"]')?.getAttribute('aria-label') ?? ''), undefined, { timeout: 15_000 });
       await page.waitForFunction(() => document.querySelector('#capability-list .card.s-down, #capability-list .card.s-limited') !== null, undefined, { timeout: 15_000 });
       // the same document: the change came over the event stream, not by reloading
-      expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+      expect(await page.evaluate(() => window.marker)).toBe(42);
       expect(await page.locator('#timeline-list').textContent()).toMatch(/fault injected on payments/);
       if (SHOTS) {
         dash.shop.wall.declareIncident({ lead: 'ana (on call)', title: 'checkout failing: payments returns errors' });
@@ -118,7 +130,7 @@ describe.skipIf(!found && !REQUIRED)('dashboard in Chromium', () => {
         }
       }, [dash.url, TOKEN] as const);
       expect(fetched).toBe('blocked');
-      const [response] = await Promise.all([attacker.waitForNavigation(), attacker.evaluate(() => (document.getElementById('f') as HTMLFormElement).submit())]);
+      const [response] = await Promise.all([attacker.waitForNavigation(), attacker.evaluate(() => document.getElementById('f')!.submit())]);
       expect(response?.status()).toBe(401); // no token: a browser form cannot send one (nor the action header)
       await attacker.close();
     } finally {
@@ -140,7 +152,7 @@ describe.skipIf(!found && !REQUIRED)('dashboard in Chromium', () => {
       const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
       await page.addScriptTag({ content: axe });
       const result = await page.evaluate(async () => {
-        const r = await (window as unknown as { axe: { run(ctx: Document, o: unknown): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, {
+        const r = await window.axe.run(document, {
           runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
         });
         return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
