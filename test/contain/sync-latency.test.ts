@@ -3,7 +3,7 @@
  * clock does not advance within one event-loop turn, so the wall measures each call with `clock.now()` at
  * its start and end. `FakeClock.block(ms)` is synchronous work as the real clock sees it: `now()` moves,
  * the coarse reading does not until the turn ends. One test uses the real clock and a real 50 ms busy loop
- * (a lower bound only: the loop cannot take less).
+ * (a lower bound only: the loop cannot take less; health quantiles are within 2%, the Prometheus sum exact).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../../src/telemetry/names.js';
@@ -35,7 +35,7 @@ describe('synchronous work is measured', () => {
       ).toBe('done');
       await clock.advance(10);
     }
-    expect(dep.totals().p99).toBeGreaterThanOrEqual(49);
+    expect(dep.totals().p99).toBeGreaterThanOrEqual(50 * 0.98); // the sketch's 2% relative accuracy
     expect(latencySum(await wall.metrics(), 'sync')).toBeCloseTo(20 * 0.05, 3);
     await clock.advance(1000);
     expect(wall.health().dependencies.sync!.state).toBe('delayed');
@@ -51,7 +51,8 @@ describe('synchronous work is measured', () => {
       }
       return 1;
     });
-    expect(dep.totals().p99).toBeGreaterThanOrEqual(50);
+    // the health sketch keeps quantiles within 2% (a bucket's centre); the Prometheus sum is exact
+    expect(dep.totals().p99).toBeGreaterThanOrEqual(50 * 0.98);
     expect(latencySum(await wall.metrics(), 'busy')).toBeGreaterThanOrEqual(0.05);
   });
 });
