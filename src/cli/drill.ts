@@ -18,8 +18,7 @@ const USAGE = `Usage: blastwall drill FILE... [--out DIR] [--short] [--only NAME
 
 Runs each drill module (exporting a drill made with defineDrill, as \`default\`, \`drill\` or \`drills\`):
 the load, the fault schedule and the invariants, on the real clock. Every drill is checked before any load
-is sent. TypeScript modules need tsx (\`npx tsx node_modules/.bin/blastwall drill ...\` or the repository's
-bin/blastwall.js, which registers it).
+is sent. TypeScript modules are loaded through tsx when it is installed.
 
 Options:
   --out DIR     where reports go (default .blastwall/drills): <drill>.md with <drill>.svg, <drill>.json,
@@ -34,11 +33,29 @@ function isDrill(v: unknown): v is Drill {
   return d !== null && typeof d === 'object' && typeof d.name === 'string' && Array.isArray(d.invariants) && typeof d.load === 'object' && 'spec' in d;
 }
 
+/** Imports a module; a TypeScript one through tsx (registered once, when it is installed). */
+async function importModule(path: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(path).href;
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw e;
+    let api: { register: () => unknown };
+    try {
+      api = (await import('tsx/esm/api')) as { register: () => unknown };
+    } catch {
+      throw new Error('a TypeScript drill needs tsx to load it (npm install -D tsx)', { cause: e });
+    }
+    api.register();
+    return (await import(url)) as Record<string, unknown>;
+  }
+}
+
 /** Imports a drill module; a drill that fails validation surfaces here as its CONFIG_INVALID error. */
 export async function loadDrills(file: string): Promise<Drill[]> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+    mod = await importModule(resolve(file));
   } catch (e) {
     if (e instanceof BlastwallError && e.code === 'CONFIG_INVALID') throw new UsageError(`${file}: ${e.message}`);
     throw new UsageError(`${file}: could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
