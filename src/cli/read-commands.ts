@@ -20,6 +20,10 @@ function emptyWindowHint(reader: TimelineReader, from: number | undefined, to: n
   return `No entries between ${window}; the timeline holds ${extent.count} entries from ${iso(extent.first)} to ${iso(extent.last)}.`;
 }
 
+
+const CHANGE_LOOKBACK_MS = 3_600_000;
+const CHANGE_KINDS = new Set(['config', 'deploy', 'flag']);
+
 export const timelineCommand: CliCommand = {
   summary: 'print the entries of a timeline, oldest first',
   usage: `Usage: blastwall timeline [--db PATH] [--since DURATION | --from T] [--to T] [--dependency NAME] [--kind KIND] [--json]
@@ -79,7 +83,9 @@ ${TIMES}`,
         io.err(`${emptyWindowHint(reader, from, to)} No draft written.`);
         return 1;
       }
-      const md = postmortem(entries, { from, to, service: entries[0]!.service });
+      // the hour before the window too: the changes that preceded the first signal (the draft lists them)
+      const before = reader.query({ from: from - CHANGE_LOOKBACK_MS, to: from - 1 }).filter((e) => CHANGE_KINDS.has(e.kind));
+      const md = postmortem([...before, ...entries], { from, to, service: entries[0]!.service });
       if (typeof a.out === 'string') {
         writeFileSync(a.out, md);
         io.out(`Postmortem draft written to ${a.out} (${entries.length} entries)`);

@@ -82,6 +82,23 @@ export function postmortem(entries: TimelineEntry[], o: PostmortemOptions): stri
   } else out.push('No warning or critical entry was recorded.');
   out.push('');
 
+  // changes: every config change, deploy and flag change in the hour before the first signal (the entries
+  // given may start before the window for this), and which the wall rolled back by itself
+  const changeAt = first?.at ?? o.to;
+  const changes = entries
+    .filter((e) => (e.kind === 'config' || e.kind === 'deploy' || e.kind === 'flag') && e.at <= changeAt && e.at >= changeAt - 3_600_000)
+    .sort((a, b) => a.at - b.at || a.seq - b.seq);
+  out.push(`## Changes in the hour before ${first ? 'the first signal' : 'the end of the window'}`);
+  out.push('');
+  if (changes.length === 0) out.push('No configuration change, deploy or feature switch was recorded.');
+  else {
+    for (const c of changes) {
+      const auto = c.data?.automatic === true || c.data?.outcome === 'rolled-back';
+      out.push(`- ${iso(c.at)} (${dur(changeAt - c.at)} before) ${c.kind}: ${c.title}${auto ? ' — **rolled back automatically**' : ''}`);
+    }
+  }
+  out.push('');
+
   // detection
   const drift = es.find((e) => e.kind === 'drift' && e.data?.state !== 'cleared');
   const breach = firstBreach(es);
@@ -126,7 +143,12 @@ export function postmortem(entries: TimelineEntry[], o: PostmortemOptions): stri
 
   // automatic actions
   const actions = es.filter(
-    (e) => e.kind === 'breaker' || e.kind === 'action' || (e.kind === 'mode' && e.data?.manual !== true) || (e.kind === 'flag' && e.data?.feature !== undefined),
+    (e) =>
+      e.kind === 'breaker' ||
+      e.kind === 'action' ||
+      (e.kind === 'mode' && e.data?.manual !== true) ||
+      (e.kind === 'flag' && e.data?.feature !== undefined) ||
+      (e.kind === 'config' && e.data?.automatic === true),
   );
   out.push('## Automatic actions taken');
   out.push('');
