@@ -174,3 +174,51 @@ describe('dashboard events', () => {
     expect((await fetch(`${base}/state.json`, { method: 'DELETE' })).status).toBe(405);
   });
 });
+
+describe('dashboard mounts', () => {
+  it('works as Express middleware under a path, actions included', async () => {
+    const { default: express } = await import('express');
+    const clock = new FakeClock(1_700_000_000_000);
+    const wall = createWall({ service: 'shop', clock, drift: false });
+    const handler = dashboardHandler(wall, { token: TOKEN });
+    const app = express();
+    app.use('/ops/dashboard', handler);
+    const server = createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const redirect = await fetch(`${base}/ops/dashboard`, { redirect: 'manual' });
+      expect(redirect.status).toBe(308);
+      expect(redirect.headers.get('location')).toBe('/ops/dashboard/');
+      expect((await fetch(`${base}/ops/dashboard/`)).status).toBe(200);
+      expect(((await (await fetch(`${base}/ops/dashboard/state.json`)).json()) as { service: string }).service).toBe('shop');
+      const r = await post((server.address() as AddressInfo).port, '/ops/dashboard/actions/mode', JSON.stringify({ mode: 'degraded', reason: 'by express', by: 'ana' }), good);
+      expect(r.status).toBe(200);
+      expect(wall.mode).toBe('degraded');
+    } finally {
+      handler.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await wall.close();
+    }
+  });
+
+  it('works under a prefix in a plain node:http server', async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const wall = createWall({ service: 'shop', clock, drift: false });
+    const handler = dashboardHandler(wall, { prefix: '/ops/' });
+    const server = createServer(handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect((await fetch(`${base}/ops`, { redirect: 'manual' })).headers.get('location')).toBe('/ops/');
+      expect((await fetch(`${base}/ops/state.json`)).status).toBe(200);
+      expect((await fetch(`${base}/state.json`)).status).toBe(404);
+    } finally {
+      handler.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await wall.close();
+    }
+  });
+});
