@@ -1,5 +1,6 @@
 /**
- * `npm run bench:nab [-- --data DIR --labels FILE --out DIR --options JSON]`: streams every NAB file through one fixed
+ * `npm run bench:nab [-- --data DIR --labels FILE --out DIR --options JSON --detector NAME --loco --grid JSON]`:
+ * streams every NAB file through one fixed
  * detector configuration, scores it with the NAB v1.1 scorer, prints the three profiles beside the
  * published detectors, and (with --out) writes `<out>/<category>/<file>.csv` with an `anomaly_score` column.
  */
@@ -77,13 +78,31 @@ if (optionsText !== undefined) {
 }
 const detectorName = flag('detector') ?? 'likelihood';
 const chosen = candidates[detectorName] ?? fail(`--detector must be one of ${Object.keys(candidates).join(', ')}, got ${detectorName}`);
+try {
+  chosen.make(options); // bad options are named here, in one line
+} catch (e) {
+  fail(`--options: ${(e as Error).message}`);
+}
+
+// --grid '[{}, {"relearnAfter": 0}]': configurations each LOCO fold chooses from on its training categories
+const gridText = flag('grid');
+let gridOverride: object[] | undefined;
+if (gridText !== undefined) {
+  try {
+    gridOverride = JSON.parse(gridText) as object[];
+  } catch (e) {
+    fail(`--grid must be a JSON array of detector options, got ${gridText}: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(gridOverride) || gridOverride.length === 0) fail(`--grid must be a non-empty JSON array of detector options, got ${gridText}`);
+}
 
 if (args.includes('--loco')) {
   const categoryOf = new Map(series.map((s) => [s.name, s.category]));
   console.log(`bench:nab --loco — ${series.length} files in ${new Set(series.map((s) => s.category)).size} categories; each fold tunes on the other categories and scores the held-out one with the tuned threshold (never re-swept on it)\n`);
-  for (const [name, c] of Object.entries(candidates)) {
+  // every detector, or the one named by --detector
+  for (const [name, c] of Object.entries(candidates).filter(([n]) => flag('detector') === undefined || n === detectorName)) {
     const t0 = performance.now();
-    const grid = c.grid.map((g) => ({ ...g, ...options }));
+    const grid = (gridOverride ?? c.grid).map((g) => ({ ...g, ...options }));
     const runs = grid.map((g) => run(() => c.make(g)).files);
     const loco = leaveOneCategoryOut(runs, (f) => categoryOf.get(f.name)!);
     const describeConfig = (i: number) => (grid.length > 1 ? JSON.stringify(grid[i]) : undefined);
