@@ -97,7 +97,9 @@ describe('timeline hardening', () => {
     const corrupt = join(dir, 'corrupt.db');
     writeFileSync(corrupt, 'this is not a database, '.repeat(300));
     const underFile = join(corrupt, 'inside', 'timeline.db'); // a path through a regular file: cannot be created
-    for (const path of [asDir, corrupt, underFile]) {
+    // sysfs refuses new files even to root, so it stands in for a read-only disk (chmod does not stop root)
+    const readOnly = process.platform === 'linux' ? ['/sys/blastwall-test/timeline.db'] : [];
+    for (const path of [asDir, corrupt, underFile, ...readOnly]) {
       let err: unknown;
       try {
         createTimeline({ path }).close();

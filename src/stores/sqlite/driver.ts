@@ -120,12 +120,17 @@ export function describeSqliteError(err: unknown): string {
         ? 'the location is read-only'
         : code === 'SQLITE_CANTOPEN'
           ? 'the file cannot be opened or created there (missing directory, a path through a file, or no permission)'
-          : code === 'EISDIR'
-            ? 'the path is a directory'
-            : isBusy(err)
-              ? 'another connection holds the write lock'
-              : undefined;
-  return reason === undefined ? message : `${reason} (${typeof code === 'string' ? `${code}: ` : ''}${message})`;
+          : code === 'EROFS'
+            ? 'the location is read-only'
+            : code === 'EACCES' || code === 'EPERM'
+              ? 'no permission to create it there'
+              : code === 'ENOTDIR'
+                ? 'a part of the path is a file, not a directory'
+                : isBusy(err)
+                  ? 'another connection holds the write lock'
+                  : undefined;
+  if (code === 'EISDIR') return 'the path is a directory';
+  return reason === undefined ? message : `${reason} (${typeof code === 'string' && !message.startsWith(code) ? `${code}: ` : ''}${message})`;
 }
 
 const UNAVAILABLE = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_CORRUPT', 'SQLITE_NOTADB'];
