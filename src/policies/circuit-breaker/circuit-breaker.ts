@@ -1,0 +1,357 @@
+import { type Clock, coarseClock } from '../../core/clock.js';
+import type { CallContext } from '../../core/context.js';
+import { optionNames } from '../../core/option-names.js';
+import { durationOption, type Duration } from '../../core/duration.js';
+import { BlastwallError, isBlastwallError } from '../../core/errors.js';
+import { Emitter } from '../../core/events.js';
+import { type Next, PolicyBase } from '../../core/policy.js';
+import { callbackFailed, warnCallback } from '../../core/callback.js';
+import { clockOption, configError, fnOption, intOption, isPlainObject, nameOption, objectOption, ratioOption } from '../../core/validate.js';
+import { CountWindow, type SlidingWindow, TimeWindow, type WindowTotals } from './window.js';
+
+export * from './window.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+/** Open duration as a function of how many times in a row the breaker has opened (1, 2, ...). */
+export type OpenSchedule = (consecutiveOpens: number) => number;
+
+export interface CircuitBreakerOptions {
+  /** Open when failures / calls reaches this ratio (after `minimumCalls`). Default 0.5. */
+  failureRate?: number;
+  /** Calls slower than `over` count as slow; open when slow / calls reaches `rate`. */
+  slowCall?: { over: Duration; rate: number };
+  /** A time window (`'30s'`) or a count window (`{ calls: 100 }`). Default `'30s'`. */
+  window?: Duration | { calls: number };
+  /** Calls needed in the window before rates are judged. Default 20. */
+  minimumCalls?: number;
+  /**
+   * How long the breaker stays open: a duration, or a schedule of the consecutive-open count. Default 5s.
+   * A schedule that throws or returns something other than a finite number ≥ 0 is reported (a process
+   * warning) and the default 5s is used for that opening, so the breaker never stays open for ever.
+   */
+  halfOpenAfter?: Duration | OpenSchedule;
+  /** Probe calls admitted while half-open. Default 1. */
+  probes?: number;
+  /** Successful probes needed to close (≤ probes). Default: all probes. */
+  probeSuccesses?: number;
+  /**
+   * Which errors count as failures (others count as successes). Default: all. A caller's own abort is never
+   * recorded. If it throws, the call counts as a failure and rejects with `CALLBACK_FAILED` (cause: what it threw).
+   */
+  isFailure?: (error: unknown) => boolean;
+  clock?: Clock;
+  name?: string;
+}
+
+export interface StateChange {
+  from: BreakerState;
+  to: BreakerState;
+  reason: string;
+  at: number;
+  totals?: WindowTotals;
+}
+
+export interface BreakerSnapshot {
+  state: BreakerState;
+  since: number;
+  /** When an open breaker lets probes through (ms, clock time). */
+  openUntil: number;
+  consecutiveOpens: number;
+  window: WindowTotals;
+}
+
+const CLOSED = 0;
+const OPEN = 1;
+const HALF_OPEN = 2;
+const ISOLATED = 3;
+const NAMES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
+
+/** Every option of `circuitBreaker()`, as its runtime check accepts them (the wall's `breaker` section reuses the list). */
+export const BREAKER_OPTION_NAMES = optionNames<CircuitBreakerOptions>()('failureRate', 'slowCall', 'window', 'minimumCalls', 'halfOpenAfter', 'probes', 'probeSuccesses', 'isFailure', 'clock', 'name');
+
+const defaultIsFailure = () => true;
+const DEFAULT_OPEN_MS = 5000;
+
+export class CircuitBreakerPolicy extends PolicyBase {
+  readonly name: string | undefined;
+  readonly failureRate: number;
+  readonly slowOverMs: number;
+  readonly slowRate: number;
+  readonly minimumCalls: number;
+  readonly probes: number;
+  readonly probeSuccesses: number;
+  private readonly openFor: OpenSchedule;
+  /** How long the current (or last) opening lasts. */
+  private openMs = 0;
+  private readonly isFailure: (e: unknown) => boolean;
+  private readonly window: SlidingWindow;
+  private readonly now: () => number;
+
+  private s = CLOSED;
+  private since: number;
+  private openUntil = 0;
+  private consecutiveOpens = 0;
+  private generation = 0;
+  private probesAdmitted = 0;
+  private probeOk = 0;
+  private probeFailed = 0;
+
+  private readonly onStateChangeEmitter = new Emitter<StateChange>();
+  readonly onStateChange = this.onStateChangeEmitter.subscribe;
+
+  constructor(options: CircuitBreakerOptions = {}) {
+    const o = objectOption('breaker', options, BREAKER_OPTION_NAMES);
+    super(clockOption('breaker.clock', o.clock));
+    this.name = nameOption('breaker.name', o.name);
+    this.failureRate = o.failureRate === undefined ? 0.5 : ratioOption('breaker.failureRate', o.failureRate);
+    if (o.slowCall !== undefined) {
+      const sc = objectOption('breaker.slowCall', o.slowCall, ['over', 'rate']);
+      this.slowOverMs = durationOption('breaker.slowCall.over', sc.over);
+      this.slowRate = ratioOption('breaker.slowCall.rate', sc.rate);
+    } else {
+      this.slowOverMs = Number.POSITIVE_INFINITY;
+      this.slowRate = Number.POSITIVE_INFINITY;
+    }
+    this.minimumCalls = o.minimumCalls === undefined ? 20 : intOption('breaker.minimumCalls', o.minimumCalls, 1);
+    this.now = coarseClock(this.clock);
+    const now = this.clock.now();
+    if (o.window === undefined) this.window = new TimeWindow(30_000, now);
+    else if (isPlainObject(o.window)) {
+      const w = objectOption('breaker.window', o.window, ['calls']);
+      this.window = new CountWindow(intOption('breaker.window.calls', w.calls, 1, 1_000_000));
+    } else if (typeof o.window === 'number' || typeof o.window === 'string') {
+      this.window = new TimeWindow(durationOption('breaker.window', o.window, 10), now);
+    } else throw configError('breaker.window', "a duration (time window, e.g. '30s') or { calls: N } (count window)", o.window);
+    if (this.window instanceof CountWindow && this.minimumCalls > this.window.size) {
+      throw configError('breaker.minimumCalls', `an integer ≤ breaker.window.calls (${this.window.size})`, this.minimumCalls);
+    }
+    if (typeof o.halfOpenAfter === 'function') this.openFor = o.halfOpenAfter as OpenSchedule;
+    else {
+      const ms = o.halfOpenAfter === undefined ? DEFAULT_OPEN_MS : durationOption('breaker.halfOpenAfter', o.halfOpenAfter);
+      this.openFor = () => ms;
+    }
+    this.probes = o.probes === undefined ? 1 : intOption('breaker.probes', o.probes, 1, 10_000);
+    this.probeSuccesses =
+      o.probeSuccesses === undefined ? this.probes : intOption('breaker.probeSuccesses', o.probeSuccesses, 1, this.probes);
+    this.isFailure = o.isFailure === undefined ? defaultIsFailure : fnOption('breaker.isFailure', o.isFailure);
+    this.since = now;
+  }
+
+  get state(): BreakerState {
+    if (this.s === OPEN && this.now() >= this.openUntil) return 'half-open';
+    return NAMES[this.s]!;
+  }
+
+  /** Closed and not judging slow calls: the success path needs no per-call closure. */
+  private readonly closedOk = (v: unknown): unknown => {
+    if (this.s === CLOSED) this.window.record(false, false, this.now());
+    return v;
+  };
+
+  private readonly closedErr = (e: unknown): never => {
+    if (isBlastwallError(e, 'ABORTED')) throw e;
+    const verdict = this.verdict(e);
+    this.onResult(this.generation, false, verdict !== false, false);
+    throw verdict === true || verdict === false ? e : verdict;
+  };
+
+  /** Whether `e` counts as a failure; a throwing `isFailure` counts as one and gives the error to fail with. */
+  private verdict(e: unknown): boolean | BlastwallError {
+    try {
+      return Boolean(this.isFailure(e));
+    } catch (err) {
+      return callbackFailed('breaker.isFailure', err, this.name);
+    }
+  }
+
+  run(ctx: CallContext, next: Next): Promise<unknown> {
+    // a call admitted while closed is recorded only if the breaker is still closed when it ends
+    if (this.s === CLOSED && this.slowOverMs === Number.POSITIVE_INFINITY) return next(ctx).then(this.closedOk, this.closedErr);
+    let probe = false;
+    if (this.s !== CLOSED) {
+      const rejection = this.admitNonClosed();
+      if (rejection !== undefined) return Promise.reject(ctx.dependency ? rejection.withDependency(ctx.dependency) : rejection);
+      probe = true;
+    }
+    const gen = this.generation;
+    const t0 = this.slowOverMs === Number.POSITIVE_INFINITY ? 0 : this.now();
+    return next(ctx).then(
+      (v) => {
+        this.onResult(gen, probe, false, t0 !== 0 && this.now() - t0 >= this.slowOverMs);
+        return v;
+      },
+      (e: unknown) => {
+        if (isBlastwallError(e, 'ABORTED')) {
+          // the caller gave up: says nothing about the dependency; a probe slot is handed back
+          if (probe && gen === this.generation && this.probesAdmitted > 0) this.probesAdmitted--;
+          throw e;
+        }
+        const verdict = this.verdict(e);
+        this.onResult(gen, probe, verdict !== false, t0 !== 0 && this.now() - t0 >= this.slowOverMs);
+        throw verdict === true || verdict === false ? e : verdict;
+      },
+    );
+  }
+
+  /** Returns an error when the call is refused; otherwise admits a probe. */
+  private admitNonClosed(): BlastwallError | undefined {
+    const now = this.now();
+    if (this.s === OPEN && now >= this.openUntil) this.transition(HALF_OPEN, `open for ${this.openMs}ms; probing`);
+    if (this.s === HALF_OPEN) {
+      if (this.probesAdmitted < this.probes) {
+        this.probesAdmitted++;
+        return undefined;
+      }
+      return new BlastwallError('CIRCUIT_OPEN', `Circuit half-open: all ${this.probes} probe calls are in flight`, {
+        dependency: this.name,
+        retryAfterMs: 0,
+      });
+    }
+    if (this.s === ISOLATED) return new BlastwallError('CIRCUIT_OPEN', 'Circuit isolated by hand', { dependency: this.name });
+    return new BlastwallError('CIRCUIT_OPEN', `Circuit open for another ${Math.ceil(this.openUntil - now)}ms`, {
+      dependency: this.name,
+      retryAfterMs: this.openUntil - now,
+    });
+  }
+
+  /** @internal Fast path of a fused pipeline: the generation when closed (calls may pass without a probe), else -1. */
+  closedGeneration(): number {
+    return this.s === CLOSED ? this.generation : -1;
+  }
+
+  /**
+   * @internal Records a call admitted through `closedGeneration()`. Returns the error the call fails with:
+   * `error` itself, or `CALLBACK_FAILED` when `isFailure` threw. Never throws.
+   */
+  recordClosed(gen: number, error: unknown, startedAt: number): unknown {
+    if (error !== undefined && isBlastwallError(error, 'ABORTED')) return error;
+    const slow = startedAt !== 0 && this.now() - startedAt >= this.slowOverMs;
+    const verdict = error === undefined ? false : this.verdict(error);
+    this.onResult(gen, false, verdict !== false, slow);
+    return verdict === true || verdict === false ? error : verdict;
+  }
+
+  /** @internal Start time for slow-call measurement (0 when slow calls are not judged). */
+  slowStart(): number {
+    return this.slowOverMs === Number.POSITIVE_INFINITY ? 0 : this.now();
+  }
+
+  private onResult(gen: number, probe: boolean, failed: boolean, slow: boolean): void {
+    if (gen !== this.generation) return; // a call from before the last transition: its verdict is stale
+    if (probe) {
+      if (this.s !== HALF_OPEN) return;
+      if (failed || slow) this.probeFailed++;
+      else this.probeOk++;
+      if (this.probeOk >= this.probeSuccesses) {
+        this.consecutiveOpens = 0;
+        this.transition(CLOSED, `${this.probeOk} of ${this.probes} probes succeeded`);
+      } else if (this.probeFailed > this.probes - this.probeSuccesses) {
+        this.open(`${this.probeFailed} probe(s) failed in half-open`);
+      }
+      return;
+    }
+    if (this.s !== CLOSED) return;
+    const now = this.now();
+    this.window.record(failed, slow, now);
+    if (!failed && !slow) return;
+    const t = this.window.totals(now);
+    if (t.calls < this.minimumCalls) return;
+    if (t.failures / t.calls >= this.failureRate) {
+      this.open(`failure rate ${pct(t.failures / t.calls)} ≥ ${pct(this.failureRate)} over ${t.calls} calls`, t);
+    } else if (t.slow / t.calls >= this.slowRate) {
+      this.open(`slow-call rate ${pct(t.slow / t.calls)} ≥ ${pct(this.slowRate)} (over ${this.slowOverMs}ms) over ${t.calls} calls`, t);
+    }
+  }
+
+  private open(reason: string, totals?: WindowTotals): void {
+    this.consecutiveOpens++;
+    const ms = this.openDuration(this.consecutiveOpens);
+    this.openMs = ms;
+    this.openUntil = this.clock.now() + ms;
+    this.transition(OPEN, `${reason}; open for ${ms}ms`, totals);
+  }
+
+  /** The schedule's duration for this opening; a throwing or nonsensical schedule gets the default. */
+  private openDuration(opens: number): number {
+    let ms: unknown;
+    try {
+      ms = this.openFor(opens);
+    } catch (err) {
+      warnCallback('breaker.halfOpenAfter', err);
+      return DEFAULT_OPEN_MS;
+    }
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      warnCallback('breaker.halfOpenAfter', new Error(`returned ${String(ms)}, not a finite number of ms ≥ 0; opening for ${DEFAULT_OPEN_MS}ms`));
+      return DEFAULT_OPEN_MS;
+    }
+    return ms;
+  }
+
+  private transition(to: number, reason: string, totals?: WindowTotals): void {
+    const from = this.s;
+    this.s = to;
+    this.generation++;
+    this.since = this.clock.now();
+    this.probesAdmitted = 0;
+    this.probeOk = 0;
+    this.probeFailed = 0;
+    if (to === CLOSED) this.window.reset();
+    if (this.onStateChangeEmitter.active) {
+      const ev: StateChange = { from: NAMES[from]!, to: NAMES[to]!, reason, at: this.since };
+      if (totals !== undefined) ev.totals = totals;
+      this.onStateChangeEmitter.emit(ev);
+    }
+  }
+
+  /** Holds the breaker open until `reset()` (an operator's decision). */
+  isolate(reason = 'isolated by hand'): void {
+    if (this.s !== ISOLATED) this.transition(ISOLATED, reason);
+  }
+
+  /** Closes the breaker and clears its window. */
+  reset(reason = 'reset by hand'): void {
+    this.consecutiveOpens = 0;
+    if (this.s !== CLOSED) this.transition(CLOSED, reason);
+    else this.window.reset();
+  }
+
+  snapshot(): BreakerSnapshot {
+    const now = this.clock.now();
+    return {
+      state: this.state,
+      since: this.since,
+      openUntil: this.openUntil,
+      consecutiveOpens: this.consecutiveOpens,
+      window: this.window.totals(now),
+    };
+  }
+
+  /**
+   * Restores a snapshot's state (closed, open until, isolated, consecutive opens). Window counts are not
+   * restored: a fresh window judges fresh calls. An in-progress half-open is restored as open-until-now,
+   * so the next call probes again.
+   */
+  restore(snap: BreakerSnapshot): void {
+    if (!isPlainObject(snap) || !NAMES.includes(snap.state)) throw configError('snapshot.state', `one of ${NAMES.join(', ')}`, (snap as { state?: unknown })?.state);
+    if (typeof snap.openUntil !== 'number' || !Number.isFinite(snap.openUntil)) throw configError('snapshot.openUntil', 'a finite number', snap.openUntil);
+    if (!Number.isInteger(snap.consecutiveOpens) || snap.consecutiveOpens < 0) throw configError('snapshot.consecutiveOpens', 'an integer ≥ 0', snap.consecutiveOpens);
+    const to = snap.state === 'closed' ? CLOSED : snap.state === 'isolated' ? ISOLATED : OPEN;
+    this.consecutiveOpens = snap.consecutiveOpens;
+    this.openUntil = snap.state === 'half-open' ? this.clock.now() : snap.openUntil;
+    this.window.reset();
+    if (to !== this.s) this.transition(to, 'restored from snapshot');
+  }
+
+  windowKind() {
+    return this.window.describe();
+  }
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10}%`;
+}
+
+export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreakerPolicy {
+  return new CircuitBreakerPolicy(options);
+}

@@ -1,0 +1,204 @@
+import { type Clock, coarseClock, sleep } from '../../core/clock.js';
+import type { CallContext } from '../../core/context.js';
+import { optionNames } from '../../core/option-names.js';
+import { durationOption, type Duration } from '../../core/duration.js';
+import { BlastwallError, isNonRetryable, retryAfterOf } from '../../core/errors.js';
+import { Emitter } from '../../core/events.js';
+import { type Next, PolicyBase } from '../../core/policy.js';
+import { guarded } from '../../core/callback.js';
+import { clockOption, fnOption, intOption, nameOption, objectOption } from '../../core/validate.js';
+import { type RetryBudget, type RetryBudgetOptions, budgetOption } from './budget.js';
+import { type BackoffSpec, type Schedule, scheduleFrom } from './schedule.js';
+
+export * from './budget.js';
+export * from './schedule.js';
+
+export interface RetryOptions {
+  /** Total attempts including the first. Default 3. */
+  attempts?: number;
+  /** A schedule value, or `{ base, max, factor, jitter, kind }`. Default exponential 50ms..30s, full jitter. */
+  backoff?: Schedule | BackoffSpec | Duration;
+  /** Give up when the next attempt would start later than this after the first began. */
+  maxElapsed?: Duration;
+  /**
+   * Which errors are worth another attempt. Default: all, except errors that say not to retry. This and
+   * `retryOnResult`, `random` and a function `backoff` are user code: if one throws, the call rejects with
+   * `CALLBACK_FAILED` (cause: what it threw).
+   */
+  retryOn?: (error: unknown, attempt: number) => boolean;
+  /** Retry on a successful result too (e.g. a 503 response object). */
+  retryOnResult?: (value: unknown, attempt: number) => boolean;
+  /** A retry budget (shared instance or options), or `false` for none. Default: `{ ratio: 0.1, minPerSecond: 10 }`. */
+  budget?: RetryBudget | RetryBudgetOptions | false;
+  /** An attempt is only started if at least this much time is left before the call's deadline. Default 0. */
+  minAttemptTime?: Duration;
+  /** Source of randomness for jitter (tests pass a seeded one). */
+  random?: () => number;
+  clock?: Clock;
+  name?: string;
+}
+
+export interface RetryEvent {
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  delayMs: number;
+  error: unknown;
+}
+
+export interface GiveUpEvent {
+  attempts: number;
+  error: unknown;
+  reason: 'attempts' | 'not-retryable' | 'budget' | 'deadline' | 'max-elapsed';
+}
+
+/** Every option of `retry()`, as its runtime check accepts them (the wall's `retry` section reuses the list). */
+export const RETRY_OPTION_NAMES = optionNames<RetryOptions>()('attempts', 'backoff', 'maxElapsed', 'retryOn', 'retryOnResult', 'budget', 'minAttemptTime', 'random', 'clock', 'name');
+
+class RetryResult {
+  constructor(readonly value: unknown) {}
+}
+
+/**
+ * Retries with a schedule and a budget. A would-be retry that the budget refuses becomes
+ * `RETRY_BUDGET_EXHAUSTED` instead of extra load; when a retry cannot fit before the call's deadline, the caller
+ * gets the last attempt's own error, marked not retryable (`DEPENDENCY_FAILED` for a plain error, its cause
+ * kept); a retry-after hint on an error stretches the wait.
+ */
+export class RetryPolicy extends PolicyBase {
+  readonly attempts: number;
+  readonly budget: RetryBudget | undefined;
+  readonly name: string | undefined;
+  private readonly schedule: Schedule;
+  private readonly maxElapsed: number;
+  private readonly minAttemptTime: number;
+  private readonly retryOn: ((e: unknown, attempt: number) => boolean) | undefined;
+  /** @internal */
+  readonly retryOnResult: ((v: unknown, attempt: number) => boolean) | undefined;
+  private readonly random: () => number;
+  /** @internal */
+  readonly now: () => number;
+  private readonly onRetryEmitter = new Emitter<RetryEvent>();
+  readonly onRetry = this.onRetryEmitter.subscribe;
+  private readonly onGiveUpEmitter = new Emitter<GiveUpEvent>();
+  readonly onGiveUp = this.onGiveUpEmitter.subscribe;
+
+  constructor(options: RetryOptions = {}) {
+    const o = objectOption('retry', options, RETRY_OPTION_NAMES);
+    super(clockOption('retry.clock', o.clock));
+    this.name = nameOption('retry.name', o.name);
+    this.attempts = o.attempts === undefined ? 3 : intOption('retry.attempts', o.attempts, 1, 100);
+    this.schedule = scheduleFrom(o.backoff, 'retry.backoff');
+    this.maxElapsed = o.maxElapsed === undefined ? Number.POSITIVE_INFINITY : durationOption('retry.maxElapsed', o.maxElapsed);
+    this.minAttemptTime = o.minAttemptTime === undefined ? 0 : durationOption('retry.minAttemptTime', o.minAttemptTime, 0);
+    this.retryOn = o.retryOn === undefined ? undefined : guarded('retry.retryOn', fnOption<(e: unknown, n: number) => boolean>('retry.retryOn', o.retryOn));
+    this.retryOnResult =
+      o.retryOnResult === undefined ? undefined : guarded('retry.retryOnResult', fnOption<(v: unknown, n: number) => boolean>('retry.retryOnResult', o.retryOnResult));
+    this.random = o.random === undefined ? Math.random : guarded('retry.random', fnOption<() => number>('retry.random', o.random));
+    this.now = coarseClock(this.clock);
+    this.budget = budgetOption('retry.budget', o.budget, this.clock);
+  }
+
+  run(ctx: CallContext, next: Next): Promise<unknown> {
+    this.budget?.recordRequest();
+    const started = this.now();
+    ctx.nextAttempt();
+    // first attempt without an async frame: the success path costs one promise
+    const first = next(ctx);
+    if (this.retryOnResult === undefined) return first.catch((err: unknown) => this.afterFailure(ctx, next, err, started));
+    return first.then(
+      (value) => (this.retryOnResult!(value, ctx.attempt) ? this.afterFailure(ctx, next, new RetryResult(value), started) : value),
+      (err: unknown) => this.afterFailure(ctx, next, err, started),
+    );
+  }
+
+  /** @internal Decides about the attempt that just failed and, if allowed, runs the remaining attempts. */
+  async afterFailure(ctx: CallContext, next: Next, failure: unknown, started: number): Promise<unknown> {
+    let step: ((n: number) => number) | undefined;
+    let attemptStarted = started;
+    for (;;) {
+      if (!(failure instanceof RetryResult) && (isNonRetryable(failure) || (this.retryOn !== undefined && !this.retryOn(failure, ctx.attempt)))) {
+        return this.giveUp(ctx, failure, 'not-retryable');
+      }
+      if (ctx.attempt >= this.attempts) return this.giveUp(ctx, failure, 'attempts');
+      step ??= this.schedule(this.random);
+      let delay = step(ctx.attempt);
+      if (!(delay >= 0)) delay = 0; // NaN from a user's random
+      const hint = failure instanceof RetryResult ? undefined : retryAfterOf(failure);
+      if (hint !== undefined && hint > delay) delay = hint;
+      const now = this.clock.now();
+      if (now + delay - started > this.maxElapsed) return this.giveUp(ctx, failure, 'max-elapsed');
+      // what the next attempt needs: the owner's estimate from observed latencies (failures included, capped by
+      // the timeout), or, without one yet, what this call's own last attempt took
+      const needed = Math.max(this.minAttemptTime, ctx.minAttemptMs > 0 ? ctx.minAttemptMs : now - attemptStarted);
+      if (ctx.deadline !== Number.POSITIVE_INFINITY && now + delay + needed >= ctx.deadline) {
+        // the retry does not fit: the caller gets the dependency's own failure, final at this layer (the deadline
+        // did not fail, the dependency did)
+        const why =
+          `attempt ${ctx.attempt + 1} not started: ${Math.max(0, Math.round(ctx.deadline - now))}ms left before the deadline, ` +
+          `${Math.round(delay)}ms backoff + ${Math.round(needed)}ms attempt needed`;
+        return this.giveUp(ctx, failure instanceof RetryResult ? failure : finalFailure(failure, ctx.dependency ?? this.name, ctx.attempt, why), 'deadline');
+      }
+      if (this.budget !== undefined && !this.budget.tryRetry()) {
+        return this.giveUp(
+          ctx,
+          new BlastwallError('RETRY_BUDGET_EXHAUSTED', `Retry budget exhausted after attempt ${ctx.attempt}`, {
+            dependency: ctx.dependency ?? this.name,
+            cause: unwrap(failure),
+          }),
+          'budget',
+        );
+      }
+      if (this.onRetryEmitter.active) this.onRetryEmitter.emit({ attempt: ctx.attempt, delayMs: delay, error: unwrap(failure) });
+      ctx.retries++;
+      if (delay > 0 || ctx.outerSignal !== undefined) await sleep(this.clock, delay, ctx.outerSignal);
+      attemptStarted = this.clock.now();
+      ctx.nextAttempt();
+      try {
+        const value = await next(ctx);
+        if (this.retryOnResult === undefined || !this.retryOnResult(value, ctx.attempt)) return value;
+        failure = new RetryResult(value);
+      } catch (err) {
+        failure = err;
+      }
+    }
+  }
+
+  private giveUp(ctx: CallContext, failure: unknown, reason: GiveUpEvent['reason']): unknown {
+    if (this.onGiveUpEmitter.active) this.onGiveUpEmitter.emit({ attempts: ctx.attempt, error: unwrap(failure), reason });
+    if (failure instanceof RetryResult) return failure.value;
+    throw failure;
+  }
+}
+
+/**
+ * The last attempt's failure as the final answer of this layer: the same error, marked not retryable (the
+ * retries happened here), or a plain error wrapped as `DEPENDENCY_FAILED` with it as the cause.
+ */
+function finalFailure(failure: unknown, dependency: string | undefined, attempts: number, why: string): BlastwallError {
+  if (failure instanceof BlastwallError) {
+    const e = new BlastwallError(failure.code, failure.message, {
+      dependency: failure.dependency ?? dependency,
+      cause: failure.cause,
+      retryAfterMs: failure.retryAfterMs,
+      retryable: false,
+      details: { ...failure.details, attempts, retry: why },
+    });
+    e.stack = failure.stack ?? '';
+    return e;
+  }
+  const message = failure instanceof Error ? failure.message : String(failure);
+  return new BlastwallError('DEPENDENCY_FAILED', `${dependency ?? 'The call'} failed: ${message}`, {
+    dependency,
+    cause: failure,
+    retryable: false,
+    details: { attempts, retry: why },
+  });
+}
+
+function unwrap(f: unknown): unknown {
+  return f instanceof RetryResult ? f.value : f;
+}
+
+export function retry(options?: RetryOptions): RetryPolicy {
+  return new RetryPolicy(options);
+}

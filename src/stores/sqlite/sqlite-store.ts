@@ -1,0 +1,442 @@
+/**
+ * The SQLite store (better-sqlite3, WAL): the embedded default. Every unit is one synchronous
+ * transaction, so it is atomic against crashes (WAL) and against other processes on the same file
+ * (`BEGIN IMMEDIATE`).
+ *
+ * better-sqlite3 is synchronous: a statement that waits for another process's write lock inside SQLite
+ * blocks the event loop for the whole wait. So SQLite itself never waits (busy timeout 0): a transaction
+ * that meets a lock is tried again on a timer, off the loop, for up to `busyTimeout` (default 50 ms), and
+ * then answers STORE_UNAVAILABLE, which the caller's boundary (watchStore: timeout, breaker, health
+ * `store:sqlite`) sees like any other unavailability (docs/sqlite.md).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { durationOption, type Duration } from '../../core/duration.js';
+import type { BlastwallError } from '../../core/errors.js';
+import { MAX_TIMER_MS, configError, objectOption } from '../../core/validate.js';
+import type {
+  ClaimInput,
+  ClaimResult,
+  CommitResult,
+  DeadLetter,
+  Effect,
+  EnqueueMessage,
+  IntegrityStore,
+  LeasedMessage,
+  OutboxMessage,
+  OutboxRow,
+  QuarantineItem,
+  QueueStats,
+  Unit,
+  VersionedWrite,
+} from '../types.js';
+import { leaseToken, tokenAttempts } from '../options.js';
+import { storeClosed, storeUnavailable } from '../unavailable.js';
+import { isBusy, isUnavailable, openError, openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
+
+export type { SqliteDatabase, SqliteStatement, SqliteTransaction } from './driver.js';
+
+export interface SqliteStoreOptions {
+  /**
+   * A file path (created with its directory), `:memory:`, or an open better-sqlite3 Database to share with
+   * your own tables (it keeps its own busy timeout: open it with a small `timeout`, see docs/sqlite.md).
+   */
+  database: string | SqliteDatabase;
+  /** Table name prefix (default `bw_`). */
+  prefix?: string;
+  /**
+   * How long a transaction that meets another connection's write lock keeps trying, on a timer (the event
+   * loop is never blocked), before it answers STORE_UNAVAILABLE. Default 50ms; 0 fails at once.
+   */
+  busyTimeout?: Duration;
+}
+
+type Row = Record<string, unknown>;
+const json = (v: unknown): string => JSON.stringify(v === undefined ? null : v);
+const parse = (s: unknown): unknown => (typeof s === 'string' ? JSON.parse(s) : null);
+
+export class SqliteStore implements IntegrityStore {
+  readonly kind = 'sqlite' as const;
+  readonly db: SqliteDatabase;
+  private readonly ownsDb: boolean;
+  private closed = false;
+  private readonly busyTimeoutMs: number;
+  private readonly t: (name: string) => string;
+  private readonly s: Record<string, SqliteStatement>;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options === null || typeof options !== 'object') throw configError('sqliteStore options', 'a path or an object with `database`', options);
+    objectOption('sqliteStore options', { ...options }, ['database', 'prefix', 'busyTimeout']);
+    const prefix = options.prefix ?? 'bw_';
+    if (typeof prefix !== 'string' || !/^[a-z_][a-z0-9_]{0,30}$/i.test(prefix)) throw configError('prefix', 'an identifier prefix such as `bw_`', prefix);
+    this.busyTimeoutMs = options.busyTimeout === undefined ? 50 : durationOption('busyTimeout', options.busyTimeout, 0, MAX_TIMER_MS);
+    if (typeof options.database === 'string') {
+      if (options.database.length === 0) throw configError('database', 'a file path, `:memory:` or a better-sqlite3 Database', options.database);
+      const path = options.database;
+      if (path !== ':memory:') {
+        try {
+          mkdirSync(dirname(path), { recursive: true });
+        } catch (err) {
+          throw openError(path, 'SQLite store', 'database', err);
+        }
+      }
+      this.db = openSqlite(path, 'SQLite store', 'database');
+      this.ownsDb = true;
+    } else if (options.database !== null && typeof options.database === 'object' && typeof options.database.prepare === 'function') {
+      this.db = options.database;
+      this.ownsDb = false;
+    } else {
+      throw configError('database', 'a file path, `:memory:` or a better-sqlite3 Database', options.database);
+    }
+    if (!this.ownsDb) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+    }
+    this.t = (n) => `${prefix}${n}`;
+    try {
+      this.createTables();
+    } catch (err) {
+      if (this.ownsDb) this.db.close();
+      throw isUnavailable(err) ? storeUnavailable('sqlite', err) : err;
+    }
+    const T = this.t;
+    const st = (sql: string): SqliteStatement => this.db.prepare(sql);
+    this.s = {
+      getKey: st(`SELECT * FROM ${T('idem')} WHERE key = ?`),
+      putKey: st(
+        `INSERT INTO ${T('idem')} (key, fingerprint, state, token, lease_until, expires_at, owner, owner_epoch) VALUES (?, ?, 'in-flight', ?, ?, ?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', token = excluded.token,
+           lease_until = excluded.lease_until, expires_at = excluded.expires_at, response = NULL, completed_at = NULL,
+           owner = excluded.owner, owner_epoch = excluded.owner_epoch`,
+      ),
+      nextEpoch: st(
+        `INSERT INTO ${T('instances')} (instance, epoch, started_at) VALUES (?, 1, ?)
+         ON CONFLICT(instance) DO UPDATE SET epoch = epoch + 1, started_at = excluded.started_at RETURNING epoch`,
+      ),
+      releaseOwned: st(
+        `UPDATE ${T('idem')} SET token = '', lease_until = 0, expires_at = 0, owner = NULL, owner_epoch = NULL
+         WHERE owner = ? AND owner_epoch < ? AND state = 'in-flight'`,
+      ),
+      renew: st(`UPDATE ${T('idem')} SET lease_until = ?, expires_at = ? WHERE key = ? AND token = ? AND state = 'in-flight'`),
+      release: st(`DELETE FROM ${T('idem')} WHERE key = ? AND token = ? AND state = 'in-flight'`),
+      complete: st(
+        `UPDATE ${T('idem')} SET state = 'completed', response = ?, completed_at = ?, expires_at = ? WHERE key = ? AND token = ? AND state = 'in-flight'`,
+      ),
+      heldMsg: st(`SELECT attempts FROM ${T('queue')} WHERE queue = ? AND id = ? AND state = 'leased'`),
+      processed: st(`INSERT OR IGNORE INTO ${T('processed')} (grp, id, at) VALUES (?, ?, ?)`),
+      effect: st(`INSERT OR IGNORE INTO ${T('effects')} (collection, id, data, at) VALUES (?, ?, ?, ?)`),
+      outbox: st(`INSERT OR IGNORE INTO ${T('outbox')} (id, topic, payload, created_at) VALUES (?, ?, ?, ?)`),
+      getVersion: st(`SELECT version, value FROM ${T('versions')} WHERE entity = ?`),
+      putVersion: st(
+        `INSERT INTO ${T('versions')} (entity, version, value) VALUES (?, ?, ?)
+         ON CONFLICT(entity) DO UPDATE SET version = excluded.version, value = excluded.value WHERE excluded.version > version`,
+      ),
+      enqueue: st(
+        `INSERT OR IGNORE INTO ${T('queue')} (queue, id, payload, enqueued_at, available_at, state, attempts, lease_until)
+         VALUES (?, ?, ?, ?, ?, 'ready', 0, 0)`,
+      ),
+      due: st(
+        `SELECT seq FROM ${T('queue')} WHERE queue = ? AND ((state = 'ready' AND available_at <= ?) OR (state = 'leased' AND lease_until <= ?))
+         ORDER BY available_at, seq LIMIT ?`,
+      ),
+      take: st(
+        `UPDATE ${T('queue')} SET state = 'leased', attempts = attempts + 1, lease_until = ? WHERE seq = ?
+         RETURNING id, payload, attempts, enqueued_at, lease_until`,
+      ),
+      ack: st(`UPDATE ${T('queue')} SET state = 'done', done_at = ? WHERE queue = ? AND id = ? AND state = 'leased' AND attempts = ?`),
+      retry: st(`UPDATE ${T('queue')} SET state = 'ready', available_at = ? WHERE queue = ? AND id = ? AND state = 'leased' AND attempts = ?`),
+      dead: st(`UPDATE ${T('queue')} SET state = 'dead', reason = ?, done_at = ? WHERE queue = ? AND id = ? AND state = 'leased' AND attempts = ?`),
+      stats: st(
+        `SELECT SUM(state IN ('ready','leased')) AS backlog, SUM(state = 'leased' AND lease_until > ?) AS leased, SUM(state = 'dead') AS dead,
+           MIN(CASE WHEN state IN ('ready','leased') THEN enqueued_at END) AS oldest FROM ${T('queue')} WHERE queue = ?`,
+      ),
+      deadList: st(`SELECT id, payload, attempts, reason, done_at FROM ${T('queue')} WHERE queue = ? AND state = 'dead' ORDER BY seq LIMIT ?`),
+      pending: st(`SELECT seq, id, topic, payload, created_at FROM ${T('outbox')} WHERE sent_at IS NULL ORDER BY seq LIMIT ?`),
+      sent: st(`UPDATE ${T('outbox')} SET sent_at = ? WHERE id = ? AND sent_at IS NULL`),
+      effects: st(`SELECT collection, id, data, at FROM ${T('effects')} WHERE collection = ? ORDER BY rowid`),
+      putQ: st(`INSERT INTO ${T('quarantine')} (source, reason, payload, at) VALUES (?, ?, ?, ?)`),
+      listQ: st(`SELECT source, reason, payload, at FROM ${T('quarantine')} WHERE (? IS NULL OR source = ?) ORDER BY seq LIMIT ?`),
+      sweepKeys: st(`DELETE FROM ${T('idem')} WHERE expires_at <= ?`),
+      sweepDone: st(`DELETE FROM ${T('queue')} WHERE state = 'done' AND done_at <= ?`),
+    };
+  }
+
+  private createTables(): void {
+    const T = this.t;
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS ${T('idem')} (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL, token TEXT NOT NULL,
+        lease_until INTEGER NOT NULL, response TEXT, completed_at INTEGER, expires_at INTEGER NOT NULL, owner TEXT, owner_epoch INTEGER);
+      CREATE INDEX IF NOT EXISTS ${T('idem_exp')} ON ${T('idem')} (expires_at);
+      CREATE TABLE IF NOT EXISTS ${T('queue')} (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, id TEXT NOT NULL, payload TEXT,
+        enqueued_at INTEGER NOT NULL, available_at INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, lease_until INTEGER NOT NULL,
+        done_at INTEGER, reason TEXT, UNIQUE (queue, id));
+      CREATE INDEX IF NOT EXISTS ${T('queue_due')} ON ${T('queue')} (queue, state, available_at);
+      CREATE TABLE IF NOT EXISTS ${T('processed')} (grp TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (grp, id));
+      CREATE TABLE IF NOT EXISTS ${T('effects')} (collection TEXT NOT NULL, id TEXT NOT NULL, data TEXT, at INTEGER NOT NULL, PRIMARY KEY (collection, id));
+      CREATE TABLE IF NOT EXISTS ${T('outbox')} (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, topic TEXT NOT NULL, payload TEXT,
+        created_at INTEGER NOT NULL, sent_at INTEGER);
+      CREATE INDEX IF NOT EXISTS ${T('outbox_unsent')} ON ${T('outbox')} (sent_at, seq);
+      CREATE TABLE IF NOT EXISTS ${T('versions')} (entity TEXT PRIMARY KEY, version REAL NOT NULL, value TEXT);
+      CREATE TABLE IF NOT EXISTS ${T('quarantine')} (seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, reason TEXT NOT NULL,
+        payload TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS ${T('instances')} (instance TEXT PRIMARY KEY, epoch INTEGER NOT NULL, started_at INTEGER NOT NULL);
+    `);
+    // files made before instance identities: add the owner columns in place
+    const columns = (this.db.prepare(`SELECT name FROM pragma_table_info('${T('idem')}')`).all() as Row[]).map((r) => r.name);
+    if (!columns.includes('owner')) this.db.exec(`ALTER TABLE ${T('idem')} ADD COLUMN owner TEXT; ALTER TABLE ${T('idem')} ADD COLUMN owner_epoch INTEGER;`);
+    this.db.exec(`CREATE INDEX IF NOT EXISTS ${T('idem_owner')} ON ${T('idem')} (owner, owner_epoch) WHERE owner IS NOT NULL`);
+  }
+
+  init(): Promise<void> {
+    return this.read(() => undefined);
+  }
+  ping(): Promise<void> {
+    return this.read(() => {
+      this.db.prepare('SELECT 1').get();
+    });
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    if (this.ownsDb && this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+
+  /**
+   * Runs `fn` in one `BEGIN IMMEDIATE` transaction. When another connection holds the write lock, BEGIN
+   * fails at once (fn has not run); it is tried again after 1, 2, 4 … 20 ms timers until `busyTimeout`,
+   * then the call answers STORE_UNAVAILABLE. A closed store answers STORE_UNAVAILABLE at once.
+   */
+  private async tx<T>(fn: () => T): Promise<T> {
+    const giveUpAt = performance.now() + this.busyTimeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+      let began = false;
+      try {
+        return await this.read(() =>
+          this.db
+            .transaction(() => {
+              began = true;
+              return fn();
+            })
+            .immediate(),
+        );
+      } catch (err) {
+        if (began || !isBusy((err as BlastwallError).cause) || performance.now() + wait > giveUpAt) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait).unref());
+    }
+  }
+
+  /** Runs `fn` now; unavailability (closed, locked, I/O) becomes STORE_UNAVAILABLE, other errors pass unchanged. */
+  private read<T>(fn: () => T): Promise<T> {
+    if (this.closed || !this.db.open) return Promise.reject(storeClosed('sqlite'));
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(isUnavailable(err) ? storeUnavailable('sqlite', err) : err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  claim(i: ClaimInput): Promise<ClaimResult> {
+    return this.tx((): ClaimResult => {
+      const r = this.s.getKey!.get(i.key) as Row | undefined;
+      const fresh = (takeover: boolean): ClaimResult => {
+        const leaseUntil = i.now + i.leaseMs;
+        this.s.putKey!.run(i.key, i.fingerprint, i.token, leaseUntil, leaseUntil, i.owner?.instance ?? null, i.owner?.epoch ?? null);
+        return { state: 'claimed', token: i.token, leaseUntil, takeover };
+      };
+      if (r === undefined) return fresh(false);
+      if (r.state === 'completed') {
+        if ((r.expires_at as number) <= i.now) return fresh(false);
+        if (r.fingerprint !== i.fingerprint) return { state: 'mismatch' };
+        return { state: 'completed', response: parse(r.response) as never, completedAt: r.completed_at as number };
+      }
+      if ((r.lease_until as number) <= i.now) return fresh(true);
+      if (r.fingerprint !== i.fingerprint) return { state: 'mismatch' };
+      return { state: 'in-flight', leaseUntil: r.lease_until as number };
+    });
+  }
+
+  renew(key: string, token: string, now: number, leaseMs: number): Promise<boolean> {
+    return this.tx(() => this.s.renew!.run(now + leaseMs, now + leaseMs, key, token).changes === 1);
+  }
+
+  release(key: string, token: string): Promise<void> {
+    return this.tx(() => {
+      this.s.release!.run(key, token);
+    });
+  }
+
+  register(instance: string, now: number): Promise<{ epoch: number; released: number }> {
+    return this.tx(() => {
+      const epoch = Number((this.s.nextEpoch!.get(instance, now) as Row).epoch);
+      return { epoch, released: this.s.releaseOwned!.run(instance, epoch).changes };
+    });
+  }
+
+  commit(u: Unit): Promise<CommitResult> {
+    return this.tx((): CommitResult => {
+      if (u.complete !== undefined) {
+        const r = this.s.getKey!.get(u.complete.key) as Row | undefined;
+        if (r === undefined || r.state !== 'in-flight' || r.token !== u.complete.token) return { ok: false, reason: 'lease-lost' };
+      }
+      if (u.message !== undefined) {
+        const m = this.s.heldMsg!.get(u.message.queue, u.message.id) as Row | undefined;
+        if (m === undefined || leaseToken(u.message.id, m.attempts as number) !== u.message.leaseToken) return { ok: false, reason: 'lease-lost' };
+      }
+      if (u.processed !== undefined && this.s.processed!.run(u.processed.group, u.processed.id, u.now).changes === 0) {
+        return { ok: false, reason: 'duplicate' };
+      }
+      if (u.sql !== undefined) {
+        const r = u.sql(this.db);
+        if (r instanceof Promise) throw new TypeError('Unit.sql must be synchronous on the SQLite store (better-sqlite3 transactions are synchronous)');
+      }
+      for (const e of u.effects ?? []) this.s.effect!.run(e.collection, e.id, json(e.data), u.now);
+      for (const m of u.outbox ?? []) this.s.outbox!.run(m.id, m.topic, json(m.payload), u.now);
+      const stale: VersionedWrite[] = [];
+      for (const w of u.versions ?? []) if (this.s.putVersion!.run(w.entity, w.version, json(w.value)).changes === 0) stale.push(w);
+      if (u.complete !== undefined) {
+        const c = u.complete;
+        this.s.complete!.run(json(c.response), u.now, c.expiresAt, c.key, c.token);
+      }
+      return { ok: true, stale };
+    });
+  }
+
+  enqueueOutboxWith(handle: unknown, m: OutboxMessage, now: number): void {
+    const db = handle as SqliteDatabase;
+    if (db === null || typeof db !== 'object' || typeof db.prepare !== 'function') {
+      throw configError('handle', 'the better-sqlite3 Database whose transaction is open', handle);
+    }
+    if (!db.inTransaction) throw new TypeError('enqueueOutboxWith: call it inside your db.transaction(...) so a rollback also drops the message');
+    db.prepare(`INSERT OR IGNORE INTO ${this.t('outbox')} (id, topic, payload, created_at) VALUES (?, ?, ?, ?)`).run(m.id, m.topic, json(m.payload), now);
+  }
+
+  enqueue(queue: string, messages: EnqueueMessage[], now: number): Promise<number> {
+    return this.tx(() => {
+      let n = 0;
+      for (const m of messages) n += this.s.enqueue!.run(queue, m.id, json(m.payload), now, m.availableAt).changes;
+      return n;
+    });
+  }
+
+  lease(queue: string, max: number, now: number, leaseMs: number): Promise<LeasedMessage[]> {
+    return this.tx(() =>
+      (this.s.due!.all(queue, now, now, max) as Row[]).map((d) => {
+        const r = this.s.take!.get(now + leaseMs, d.seq) as Row;
+        const id = r.id as string;
+        return {
+          id,
+          payload: parse(r.payload),
+          attempt: r.attempts as number,
+          enqueuedAt: r.enqueued_at as number,
+          leaseToken: leaseToken(id, r.attempts as number),
+          leaseUntil: r.lease_until as number,
+        };
+      }),
+    );
+  }
+
+  ack(queue: string, id: string, token: string, now: number): Promise<boolean> {
+    return this.tx(() => this.s.ack!.run(now, queue, id, tokenAttempts(id, token)).changes === 1);
+  }
+  retryLater(queue: string, id: string, token: string, availableAt: number): Promise<boolean> {
+    return this.tx(() => this.s.retry!.run(availableAt, queue, id, tokenAttempts(id, token)).changes === 1);
+  }
+  deadLetter(queue: string, id: string, token: string, reason: string, now: number): Promise<boolean> {
+    return this.tx(() => this.s.dead!.run(reason, now, queue, id, tokenAttempts(id, token)).changes === 1);
+  }
+
+  queueStats(queue: string, now: number): Promise<QueueStats> {
+    return this.read(() => {
+      const r = this.s.stats!.get(now, queue) as Row;
+      const backlog = Number(r.backlog ?? 0);
+      return {
+        backlog,
+        leased: Number(r.leased ?? 0),
+        dead: Number(r.dead ?? 0),
+        oldestAgeMs: backlog === 0 || r.oldest === null ? 0 : Math.max(0, now - (r.oldest as number)),
+      };
+    });
+  }
+
+  deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
+    return this.read(() =>
+      (this.s.deadList!.all(queue, limit) as Row[]).map((r) => ({
+        id: r.id as string,
+        payload: parse(r.payload),
+        attempts: r.attempts as number,
+        reason: r.reason as string,
+        at: r.done_at as number,
+      })),
+    );
+  }
+
+  outboxPending(limit: number): Promise<OutboxRow[]> {
+    return this.read(() =>
+      (this.s.pending!.all(limit) as Row[]).map((r) => ({
+        seq: r.seq as number,
+        id: r.id as string,
+        topic: r.topic as string,
+        payload: parse(r.payload),
+        createdAt: r.created_at as number,
+      })),
+    );
+  }
+
+  markSent(ids: string[], now: number): Promise<void> {
+    return this.tx(() => {
+      for (const id of ids) this.s.sent!.run(now, id);
+    });
+  }
+
+  version(entity: string): Promise<{ version: number; value: unknown } | undefined> {
+    return this.read(() => {
+      const r = this.s.getVersion!.get(entity) as Row | undefined;
+      return r === undefined ? undefined : { version: r.version as number, value: parse(r.value) };
+    });
+  }
+
+  effects(collection: string): Promise<Effect[]> {
+    return this.read(() =>
+      (this.s.effects!.all(collection) as Row[]).map((r) => ({
+        collection: r.collection as string,
+        id: r.id as string,
+        data: parse(r.data),
+        at: r.at as number,
+      })),
+    );
+  }
+
+  putQuarantine(item: QuarantineItem): Promise<void> {
+    return this.tx(() => {
+      this.s.putQ!.run(item.source, item.reason, item.payload, item.at);
+    });
+  }
+
+  quarantined(source?: string, limit = 100): Promise<QuarantineItem[]> {
+    const src = source ?? null;
+    return this.read(() =>
+      (this.s.listQ!.all(src, src, limit) as Row[]).map((r) => ({
+        source: r.source as string,
+        reason: r.reason as string,
+        payload: r.payload as string,
+        at: r.at as number,
+      })),
+    );
+  }
+
+  sweep(now: number, doneRetentionMs = 7 * 24 * 3_600_000): Promise<{ expiredKeys: number; doneMessages: number }> {
+    return this.tx(() => ({
+      expiredKeys: this.s.sweepKeys!.run(now).changes,
+      doneMessages: this.s.sweepDone!.run(now - doneRetentionMs).changes,
+    }));
+  }
+}
+
+/** Creates a SQLite store on a file path (or `:memory:`, or an open better-sqlite3 Database). */
+export function createSqliteStore(options: SqliteStoreOptions | string): SqliteStore {
+  return new SqliteStore(typeof options === 'string' ? { database: options } : options);
+}
+
+/** @deprecated since 0.2: use `createSqliteStore` (the same function, named by the `createX` scheme). */
+export const sqliteStore = createSqliteStore;

@@ -1,0 +1,352 @@
+/**
+ * `blastwall/timeline`: the durable, append-only record of what happened (SQLite, WAL; writes batched off
+ * the call path), queries over it, and the postmortem draft built from a window of it.
+ * @module
+ */
+import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
+import { durationOption, type Duration } from '../core/duration.js';
+import { BlastwallError } from '../core/errors.js';
+import { clockOption, configError, enumOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
+import { describeSqliteError, isBusy, openSqlite } from '../stores/sqlite/driver.js';
+import { TimelineFile, type TimelineRow } from './file.js';
+
+export type Severity = 'info' | 'warning' | 'critical';
+/** Kinds the wall writes; others may be added by applications. */
+export type TimelineKind =
+  | 'health'
+  | 'breaker'
+  | 'drift'
+  | 'burn-rate'
+  | 'mode'
+  | 'action'
+  | 'deploy'
+  | 'config'
+  | 'flag'
+  | 'note'
+  | 'impact'
+  | (string & {});
+
+export interface TimelineEntryInput {
+  kind: TimelineKind;
+  severity: Severity;
+  title: string;
+  dependency?: string;
+  operation?: string;
+  data?: Record<string, unknown>;
+  /** Defaults to the timeline's clock. */
+  at?: number;
+}
+
+export interface TimelineEntry {
+  seq: number;
+  at: number;
+  kind: string;
+  service: string;
+  severity: Severity;
+  title: string;
+  dependency: string | null;
+  operation: string | null;
+  data: Record<string, unknown> | null;
+  /** Set when the stored data could not be read back (it is reported, not thrown). */
+  corrupt?: true;
+}
+
+export interface TimelineQuery {
+  from?: number;
+  to?: number;
+  dependency?: string;
+  kind?: string;
+  limit?: number;
+}
+
+export interface TimelineOptions {
+  /** SQLite file (WAL). Default `.blastwall/timeline.db`; `':memory:'` keeps nothing. */
+  path?: string;
+  clock?: Clock;
+  service?: string;
+  /** Entries held in memory waiting to be written; beyond it entries are dropped and counted. Default 10,000. */
+  bufferSize?: number;
+  /** How often buffered entries are written. Default 200ms. */
+  flushEvery?: Duration;
+}
+
+const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
+
+/**
+ * The durable, append-only record of what happened. `record` never blocks on the call path: entries are
+ * checked and serialised at once (a malformed or unstorable entry is refused with CONFIG_INVALID, so it
+ * can never poison a batch), held in a bounded buffer (full → dropped and counted) and written in
+ * batches, one transaction each, on a timer or by `flush()`, which returns once they are committed (WAL:
+ * they survive a crash of the process from then on).
+ *
+ * A file locked by another process fails a write within a few ms instead of blocking the event loop: the
+ * entries stay buffered and the timer tries again. Entries still buffered when the process exits are
+ * written on the way out; a file deleted or replaced under the service is noticed at the next write and
+ * recreated (`stats().reopened`).
+ */
+export class Timeline {
+  readonly path: string;
+  readonly service: string;
+  private readonly file: TimelineFile;
+  private readonly clock: Clock;
+  private readonly bufferSize: number;
+  private readonly flushEveryMs: number;
+  private buffer: TimelineRow[] = [];
+  private timer: TimerHandle | undefined;
+  private written = 0;
+  private dropped = 0;
+  private reopened = 0;
+  /** The last write failed (one warning per run of failures). */
+  private failing = false;
+  private closed = false;
+
+  constructor(options: TimelineOptions = {}) {
+    const o = objectOption('createTimeline options', options, ['path', 'clock', 'service', 'bufferSize', 'flushEvery']);
+    this.path = o.path === undefined ? '.blastwall/timeline.db' : stringOption('path', o.path);
+    this.service = o.service === undefined ? 'service' : stringOption('service', o.service);
+    this.clock = clockOption('createTimeline options.clock', o.clock) ?? realClock;
+    this.bufferSize = o.bufferSize === undefined ? 10_000 : intOption('bufferSize', o.bufferSize, 1);
+    this.flushEveryMs = o.flushEvery === undefined ? 200 : durationOption('flushEvery', o.flushEvery);
+    this.file = new TimelineFile(this.path, this.service);
+    if (this.path !== ':memory:') track(this);
+  }
+
+  /**
+   * Adds an entry (never blocks, never throws for a full buffer): returns false when it was dropped.
+   * A malformed entry, or one whose data cannot be stored as JSON (a BigInt, a cycle), is rejected with
+   * CONFIG_INVALID before anything is buffered.
+   */
+  record(entry: TimelineEntryInput): boolean {
+    if (this.closed) {
+      this.dropped++;
+      return false;
+    }
+    const row = toRow(entry, this.clock);
+    if (this.buffer.length >= this.bufferSize) {
+      this.dropped++;
+      return false;
+    }
+    this.buffer.push(row);
+    this.arm(false);
+    return true;
+  }
+
+  /** A deploy, config or flag marker. */
+  mark(kind: 'deploy' | 'config' | 'flag', title: string, data?: Record<string, unknown>): boolean {
+    enumOption('kind', kind, ['deploy', 'config', 'flag'] as const);
+    return this.record({ kind, severity: 'info', title, ...(data ? { data } : {}) });
+  }
+
+  /** An operator's note. */
+  note(text: string, author?: string): boolean {
+    return this.record({ kind: 'note', severity: 'info', title: text, ...(author ? { data: { author } } : {}) });
+  }
+
+  /** Arms the flush timer (unless armed); `keepAlive` holds the process open for it (used on the way out). */
+  private arm(keepAlive: boolean): void {
+    if (this.timer !== undefined || this.closed || this.buffer.length === 0) return;
+    this.timer = this.clock.setTimer(this.onTimer, this.flushEveryMs);
+    this.clock.refTimer?.(this.timer, keepAlive);
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.tryFlush();
+    this.arm(false);
+  };
+
+  /** Writes what is buffered; a failure keeps the entries and is reported once per run of failures. */
+  private tryFlush(): boolean {
+    try {
+      this.flush();
+      return true;
+    } catch (err) {
+      if (!this.failing) process.emitWarning(`blastwall timeline: ${(err as Error).message}; the entries stay buffered and are retried`);
+      this.failing = true;
+      return false;
+    }
+  }
+
+  /**
+   * Writes every buffered entry in one transaction; returns how many were written. When the file cannot
+   * be written now (locked by another process, read-only, deleted and not recreatable) it throws
+   * STORE_UNAVAILABLE and keeps the entries for the next try.
+   */
+  flush(): number {
+    if (this.buffer.length === 0 || this.closed) return 0;
+    const batch = this.buffer;
+    try {
+      if (this.file.reopenIfGone()) {
+        this.reopened++;
+        process.emitWarning(`blastwall timeline: ${this.path} was deleted or replaced while open; recreated it`);
+      }
+      this.file.write(batch);
+    } catch (err) {
+      throw err instanceof BlastwallError
+        ? err
+        : new BlastwallError(
+            'STORE_UNAVAILABLE',
+            `cannot write the timeline at ${this.path}: ${isBusy(err) ? 'another process holds the write lock' : describeSqliteError(err)}`,
+            { cause: err, details: { path: this.path } },
+          );
+    }
+    this.buffer = this.buffer.length === batch.length ? [] : this.buffer.slice(batch.length);
+    this.written += batch.length;
+    this.failing = false;
+    return batch.length;
+  }
+
+  /** Durable entries matching the query, oldest first (buffered entries are written first when the file allows). */
+  query(q: TimelineQuery = {}): TimelineEntry[] {
+    const o = objectOption('query', q, ['from', 'to', 'dependency', 'kind', 'limit']);
+    if (!this.closed) this.tryFlush();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (o.from !== undefined) {
+      where.push('at >= ?');
+      args.push(o.from);
+    }
+    if (o.to !== undefined) {
+      where.push('at <= ?');
+      args.push(o.to);
+    }
+    if (o.dependency !== undefined) {
+      where.push('dependency = ?');
+      args.push(o.dependency);
+    }
+    if (o.kind !== undefined) {
+      where.push('kind = ?');
+      args.push(o.kind);
+    }
+    const limit = o.limit === undefined ? 100_000 : intOption('limit', o.limit, 1);
+    if (!this.file.db.open) {
+      throw new BlastwallError('STORE_UNAVAILABLE', `cannot read the timeline at ${this.path}: it was deleted and could not be created again`, {
+        details: { path: this.path },
+      });
+    }
+    const rows = this.file.db
+      .prepare(`SELECT * FROM timeline ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, seq LIMIT ${limit}`)
+      .all(...args) as Record<string, unknown>[];
+    return rows.map(rowToEntry);
+  }
+
+  /** `reopened`: how many times the file was found deleted or replaced and recreated. */
+  stats(): { written: number; dropped: number; buffered: number; reopened: number } {
+    return { written: this.written, dropped: this.dropped, buffered: this.buffer.length, reopened: this.reopened };
+  }
+
+  /**
+   * Writes what is buffered, stops the timer and closes the database. Entries that cannot be written now
+   * (the file is locked or unwritable) are counted as dropped and reported in a warning.
+   */
+  close(): void {
+    if (this.closed) return;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    openTimelines.delete(this);
+    try {
+      this.flush();
+    } catch (err) {
+      this.dropped += this.buffer.length;
+      process.emitWarning(`blastwall timeline: ${this.buffer.length} entries not written at close: ${(err as Error).message}`);
+      this.buffer = [];
+    } finally {
+      this.closed = true;
+      this.file.close();
+    }
+  }
+
+  /**
+   * @internal The process is exiting. `final` false (beforeExit: it ends by itself): write what is
+   * buffered, and on failure keep the process alive for a few more flush timers; `final` true (exit): one
+   * last synchronous write.
+   */
+  exiting(final: boolean): void {
+    if (this.buffer.length === 0 || this.closed) return;
+    if (this.tryFlush() || final) return;
+    if (++this.exitRetries <= EXIT_RETRIES) this.arm(true);
+  }
+  private exitRetries = 0;
+}
+
+/** How many flush timers a process exiting by itself waits for before giving up on a locked file. */
+const EXIT_RETRIES = 25;
+
+/** Open file-backed timelines: one pair of process hooks (not a listener per timeline) writes their buffers at exit. */
+const openTimelines = new Set<Timeline>();
+let hooked = false;
+
+function track(t: Timeline): void {
+  openTimelines.add(t);
+  if (hooked) return;
+  hooked = true;
+  process.on('beforeExit', () => {
+    for (const tl of openTimelines) tl.exiting(false);
+  });
+  process.on('exit', () => {
+    for (const tl of openTimelines) tl.exiting(true);
+  });
+}
+
+/** Checks an entry and serialises it: everything that could fail later fails here, with the field named. */
+function toRow(e: TimelineEntryInput, clock: Clock): TimelineRow {
+  if (!isPlainObject(e)) throw configError('timeline entry', 'an object', e);
+  stringOption('entry.kind', e.kind);
+  enumOption('entry.severity', e.severity, SEVERITIES);
+  stringOption('entry.title', e.title);
+  if (e.at !== undefined && (typeof e.at !== 'number' || !Number.isFinite(e.at))) throw configError('entry.at', 'a finite number (ms since epoch)', e.at);
+  if (e.dependency !== undefined && e.dependency !== null) stringOption('entry.dependency', e.dependency);
+  if (e.operation !== undefined && e.operation !== null) stringOption('entry.operation', e.operation);
+  let data: string | null = null;
+  if (e.data !== undefined) {
+    if (!isPlainObject(e.data)) throw configError('entry.data', 'a plain object', e.data);
+    try {
+      data = JSON.stringify(e.data);
+    } catch (err) {
+      throw new BlastwallError('CONFIG_INVALID', `Expected \`entry.data\` to be JSON-serialisable (no BigInt, no cycles): ${(err as Error).message}`, {
+        cause: err,
+        details: { field: 'entry.data' },
+      });
+    }
+  }
+  return [e.at ?? clock.now(), e.kind, e.severity, e.title, e.dependency ?? null, e.operation ?? null, data];
+}
+
+function rowToEntry(r: Record<string, unknown>): TimelineEntry {
+  const entry: TimelineEntry = {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    kind: String(r.kind),
+    service: String(r.service),
+    severity: (SEVERITIES as readonly string[]).includes(String(r.severity)) ? (r.severity as Severity) : 'info',
+    title: String(r.title),
+    dependency: (r.dependency as string | null) ?? null,
+    operation: (r.operation as string | null) ?? null,
+    data: null,
+  };
+  if (typeof r.data === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(r.data);
+      if (isPlainObject(parsed)) entry.data = parsed;
+      else entry.corrupt = true;
+    } catch {
+      entry.corrupt = true;
+    }
+  }
+  return entry;
+}
+
+/** Opens (or creates) a timeline. */
+export function createTimeline(options?: TimelineOptions): Timeline {
+  return new Timeline(options);
+}
+
+/** Opens an existing timeline file read-only-ish for the CLI; throws a clear error when it does not exist. */
+export function openTimeline(path: string): Timeline {
+  try {
+    openSqlite(path, 'timeline', 'path', { fileMustExist: true, readonly: true }).close();
+  } catch (err) {
+    throw new BlastwallError('CONFIG_INVALID', `No timeline at ${path}: run the service with createWall({ timeline: createTimeline({ path }) }) first, or pass --db`, { cause: err });
+  }
+  return new Timeline({ path });
+}
