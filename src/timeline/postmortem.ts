@@ -1,4 +1,5 @@
 import type { TimelineEntry } from './index.js';
+import { capabilityImpactSection } from './capability-impact.js';
 
 export interface PostmortemOptions {
   from: number;
@@ -129,6 +130,7 @@ export function postmortem(entries: TimelineEntry[], o: PostmortemOptions): stri
     for (const [c, n] of Object.entries((e.data?.codes as Record<string, number> | undefined) ?? {})) agg.codes.set(c, (agg.codes.get(c) ?? 0) + Number(n));
     impact.set(e.operation!, agg);
   }
+  out.push(...capabilityImpactSection(es, o.to));
   out.push('## Impact per operation');
   out.push('');
   if (impact.size === 0) out.push('No failed, degraded or shed requests were recorded.');

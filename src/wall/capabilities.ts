@@ -235,3 +235,56 @@ export function impactOf(dependencies: Iterable<Dependency>, operations: Iterabl
   }
   return capabilityImpact(deps, ops, at, rules);
 }
+
+/** A declared capability whose status changed (a wall event and a timeline entry of kind `capability`). */
+export interface CapabilityChange {
+  type: 'capability';
+  at: number;
+  capability: string;
+  from: CapabilityStatus;
+  to: CapabilityStatus;
+  summary: string;
+  /** The dependencies it misses, with how they are served. */
+  missing: { dependency?: string; served: MissingPart['served']; state?: string }[];
+  owners: string[];
+  runbooks: string[];
+}
+
+/**
+ * Remembers each declared capability's last status and reports the changes (the wall asks once per health
+ * interval, only when some operation names a capability). A capability first seen `available` is not a change.
+ */
+export class CapabilityWatch {
+  private readonly last = new Map<string, CapabilityStatus>();
+
+  /** The changes since the last look at the wall's operations (nothing is computed when none names a capability). */
+  observe(dependencies: Iterable<Dependency>, operations: Iterable<Operation>, at: number): CapabilityChange[] {
+    const declared = new Set<string>();
+    const ops = [...operations];
+    for (const o of ops) if (o.capability !== undefined) declared.add(o.capability);
+    if (declared.size === 0) return [];
+    return this.changes(impactOf(dependencies, ops, at), declared);
+  }
+
+  changes(impact: Impact, declared: ReadonlySet<string>): CapabilityChange[] {
+    const out: CapabilityChange[] = [];
+    for (const c of impact.capabilities) {
+      if (!declared.has(c.name)) continue;
+      const from = this.last.get(c.name) ?? 'available';
+      this.last.set(c.name, c.status);
+      if (from === c.status) continue;
+      out.push({
+        type: 'capability',
+        at: impact.at,
+        capability: c.name,
+        from,
+        to: c.status,
+        summary: c.summary,
+        missing: c.missing.map((m) => ({ ...(m.dependency !== undefined ? { dependency: m.dependency } : {}), served: m.served, ...(m.state !== undefined ? { state: m.state } : {}) })),
+        owners: c.owners,
+        runbooks: c.runbooks,
+      });
+    }
+    return out;
+  }
+}

@@ -3,6 +3,7 @@ import type { SignalTotals } from '../health/rolling.js';
 import type { Mode, ModeChange } from '../degrade/modes.js';
 import type { Criticality } from './dependency-spec.js';
 import type { FaultEvent } from '../chaos/injector.js';
+import type { CapabilityChange } from './capabilities.js';
 
 /** The service status that follows from its dependencies' health and criticality. */
 export type ServiceStatus = 'ok' | 'degraded' | 'unavailable';
@@ -55,6 +56,7 @@ export type WallEvent =
     }
   | { type: 'burn-rate'; at: number; state: 'raised' | 'cleared'; objective: string; rule: string; severity: 'page' | 'ticket'; longBurn: number; shortBurn: number }
   | { type: 'incident'; at: number; lead: string; title: string }
+  | CapabilityChange
   | { type: 'impact'; at: number; operation: string; intervalMs: number; requests: number; failed: number; degraded: number; shed: number; codes: Record<string, number> }
   | {
       type: 'config';

@@ -27,6 +27,13 @@ export function toTimelineEntry(e: WallEvent, owners?: OwnerLookup): TimelineEnt
 
 function entryOf(e: WallEvent): TimelineEntryInput {
   switch (e.type) {
+    case 'capability':
+      return {
+        kind: 'capability',
+        severity: e.to === 'down' ? 'critical' : e.to === 'limited' ? 'warning' : 'info',
+        title: `capability "${e.capability}" ${e.from} → ${e.to}: ${e.summary}${e.owners.length > 0 ? ` [owner ${e.owners.join(', ')}]` : ''}`,
+        data: { capability: e.capability, from: e.from, to: e.to, summary: e.summary, missing: e.missing, owners: e.owners, runbooks: e.runbooks },
+      };
     case 'incident':
       return { kind: 'incident', severity: 'critical', title: `incident declared: ${e.title} (lead: ${e.lead})`, data: { lead: e.lead, title: e.title } };
     case 'health':

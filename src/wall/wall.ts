@@ -25,7 +25,7 @@ import { SignalsFeed } from './signals.js';
 import { type TelemetryOptions, WallTelemetry, sinksOption } from './telemetry.js';
 import type { TelemetrySink } from '../telemetry/sink.js';
 import { toTimelineEntry } from './timeline-entry.js';
-import { type Impact, impactOf } from './capabilities.js';
+import { CapabilityWatch, type Impact, impactOf } from './capabilities.js';
 import { type FaultsOption, type WallFaults, createWallFaults } from '../chaos/wall-faults.js';
 import type { FaultInjector } from '../chaos/injector.js';
 import { serviceStatus } from './status.js';
@@ -514,8 +514,11 @@ export class Wall {
       for (const d of this.deps.values()) this.evaluateOne(d);
       this.updateStatus();
     }
+    for (const c of this.capabilityWatch.observe(this.deps.values(), this.ops.values(), this.clock.now())) this.emit(c);
     this.armHealthTimer();
   };
+
+  private readonly capabilityWatch = new CapabilityWatch();
 }
 
 /** Creates the wall of this service process. */

@@ -3,6 +3,8 @@ import { FakeClock } from '../../src/core/fake-clock.js';
 import { createWall } from '../../src/wall/wall.js';
 import { capabilityImpact, type CapabilityStatus, type DependencyView, type OperationView } from '../../src/wall/capabilities.js';
 import type { HealthState } from '../../src/health/classifier.js';
+import { postmortem } from '../../src/timeline/postmortem.js';
+import type { TimelineEntry } from '../../src/timeline/index.js';
 
 const AT = 1_700_000_000_000;
 
@@ -155,10 +157,33 @@ describe('wall.impact() on a live wall (fake clock)', () => {
     expect(health.title).toContain('[owner team-pay; runbook docs/runbooks/payments.md]');
     expect(health.data).toMatchObject({ owner: 'team-pay', runbook: 'docs/runbooks/payments.md' });
 
+    // the health interval records the change of a declared capability as a timeline entry
+    await clock.advance(1000);
+    const change = entries.find((e) => e.kind === 'capability')!;
+    expect(change).toMatchObject({ data: { capability: 'customers can pay', from: 'available', to: 'down' } });
+    expect(entries.filter((e) => e.kind === 'capability')).toHaveLength(1); // recommendations stayed available: no entry
+
     wall.declareIncident({ lead: 'ana', title: 'payments down' });
     expect(wall.incident).toMatchObject({ lead: 'ana', title: 'payments down', at: clock.now() });
     expect(entries.at(-1)).toMatchObject({ kind: 'incident', data: { lead: 'ana', title: 'payments down' } });
     expect(() => wall.declareIncident({ lead: '', title: 'x' })).toThrow(/incident.lead/);
+    // the postmortem draft says what each capability went through, and who led
+    const rows: TimelineEntry[] = entries.map((e, i) => ({
+      seq: i + 1,
+      at: (e as { at?: number }).at ?? clock.now(),
+      kind: e.kind,
+      service: 'shop',
+      severity: (e as { severity: TimelineEntry['severity'] }).severity,
+      title: e.title,
+      dependency: (e as { dependency?: string }).dependency ?? null,
+      operation: (e as { operation?: string }).operation ?? null,
+      data: e.data ?? null,
+    }));
+    await clock.advance(5000);
+    const draft = postmortem(rows, { from: AT, to: clock.now() });
+    expect(draft).toContain('## Impact per capability');
+    expect(draft).toMatch(/\| customers can pay \| down \| 0s \| 5s \| payments \(failing\) \|/);
+    expect(draft).toContain('Incident led by **ana**');
     await wall.close();
   });
 });
