@@ -2,7 +2,7 @@
  * The reference shop service used by the demo and the drills: one wall, four dependencies of every
  * criticality, two operations, and fault switches to break each dependency on purpose.
  */
-import { type AttemptContext, type Clock, type Timeline, type Wall, type WallOptions, createWall, realClock, sleep } from 'blastwall';
+import { type AttemptContext, type Clock, type Duration, type Timeline, type Wall, type WallOptions, createWall, realClock, sleep } from 'blastwall';
 
 export interface Faults {
   /** Extra latency added to every payments call (ms). */
@@ -16,8 +16,17 @@ export interface Faults {
 }
 
 export function createShop(
-  options: { clock?: Clock; random?: () => number; timeline?: Timeline; /** Extra wall options (drills: `faults`, `store`, `modeDwell`). */ wall?: Partial<Omit<WallOptions, 'service' | 'clock' | 'timeline'>> } = {},
+  options: {
+    clock?: Clock;
+    random?: () => number;
+    timeline?: Timeline;
+    /** Extra wall options (drills: `faults`, `store`, `modeDwell`). */
+    wall?: Partial<Omit<WallOptions, 'service' | 'clock' | 'timeline'>>;
+    /** The dependencies' health window (default 2s; the demo, seconds long, uses a shorter one). */
+    healthWindow?: Duration;
+  } = {},
 ) {
+  const health = { window: options.healthWindow ?? '2s', minDwellMs: 300 };
   const clock = options.clock ?? realClock;
   const random = options.random ?? Math.random;
   const faults: Faults = { paymentsLatencyMs: 0, paymentsErrorRate: 0, recsHang: false, emailDown: false };
@@ -37,21 +46,21 @@ export function createShop(
     breaker: { failureRate: 0.5, window: '2s', minimumCalls: 10, halfOpenAfter: '800ms', probes: 2 },
     concurrency: { limit: 32, queue: 64 },
     slo: { latency: { p99: '80ms' }, availability: 0.99 },
-    health: { window: '2s', minDwellMs: 300 },
+    health,
   });
   const recs = wall.dependency('recommendations', {
     criticality: 'optional',
     timeout: '60ms',
     fallback: () => ['bestsellers'],
     cache: { fresh: '100ms', stale: '1m' },
-    health: { window: '2s', minDwellMs: 300 },
+    health,
   });
   const email = wall.dependency('email', {
     criticality: 'deferrable',
     timeout: '100ms',
     retry: { attempts: 3, backoff: { base: '10ms', max: '50ms' } },
     deferred: { maxQueue: 1000, workers: 4 },
-    health: { window: '2s', minDwellMs: 300 },
+    health,
   });
 
   const checkout = wall.operation('checkout', { priority: 'critical', deadline: '500ms' });
