@@ -16,7 +16,7 @@ import { durationOption, type Duration } from '../core/duration.js';
 import { configError, objectOption, stringOption } from '../core/validate.js';
 import type { Wall } from '../wall/wall.js';
 import { MAX_ACTION_BYTES, type NoteTimeline, type Refusal, applyAction, checkHead } from './actions.js';
-import { type DashboardState, History, type ReadableTimeline, wallState } from './state.js';
+import { type DashboardState, History, type ReadableTimeline, TimelineTail, wallState } from './state.js';
 
 /** Where the state comes from: a live wall, a timeline file, another dashboard. */
 export interface DashboardSource {
@@ -305,14 +305,18 @@ export function dashboardHandler(wall: Wall, options: DashboardOptions = {}): Da
   }
   const intervalMs = o.interval === undefined ? 1000 : durationOption('interval', o.interval, 50);
   const history = new History();
+  const tail = new TimelineTail();
   const notes = timeline !== undefined && typeof timeline.note === 'function' ? (timeline as NoteTimeline) : undefined;
   const source: DashboardSource = {
     clock: wall.clock,
     intervalMs,
-    state: (actions) => wallState(wall, history, timeline, actions),
+    state: (actions) => wallState(wall, history, tail, timeline, actions),
     watch: (onChange) => wall.onEvent(onChange),
     tick: () => history.sample(wall),
-    idle: () => history.clear(),
+    idle: () => {
+      history.clear();
+      tail.clear();
+    },
     act: (name, body) => applyAction(name, body, wall, notes),
   };
   return sourceHandler(source, { token, prefix: o.prefix === undefined ? undefined : stringOption('prefix', o.prefix) });

@@ -107,16 +107,39 @@ function round3(x: number): number {
 
 const TIMELINE_LIMIT = 300;
 /** How far back the page's timeline reaches. */
-const TIMELINE_WINDOW_MS = 6 * 3600_000;
+const TIMELINE_WINDOW_MS = 3600_000;
 
-/** The newest entries (oldest first), or none when the timeline cannot be read now (reported in the page as empty). */
-export function recentEntries(timeline: ReadableTimeline | undefined, from: number): TimelineEntry[] {
-  if (timeline === undefined) return [];
-  try {
-    const all = timeline.query({ from });
-    return all.length > TIMELINE_LIMIT ? all.slice(-TIMELINE_LIMIT) : all;
-  } catch {
-    return [];
+/**
+ * The newest timeline entries (oldest first), read incrementally: each read asks only for what is newer than
+ * the last entry seen (less a minute, for entries recorded with an earlier time), so a busy timeline is not
+ * re-read at every push. A timeline that cannot be read now leaves the entries as they were.
+ */
+export class TimelineTail {
+  private entries: TimelineEntry[] = [];
+  private lastAt = Number.NEGATIVE_INFINITY;
+
+  read(timeline: ReadableTimeline | undefined, from: number): TimelineEntry[] {
+    if (timeline === undefined) return [];
+    const since = Math.max(from, this.lastAt - 60_000);
+    let fresh: TimelineEntry[];
+    try {
+      fresh = timeline.query({ from: since, limit: 10_000 });
+    } catch {
+      return this.entries;
+    }
+    const known = new Set(this.entries.filter((e) => e.at >= since).map((e) => e.seq));
+    const added = fresh.filter((e) => !known.has(e.seq));
+    if (added.length > 0) {
+      const all = [...this.entries, ...added].filter((e) => e.at >= from).sort((a, b) => a.at - b.at || a.seq - b.seq);
+      this.entries = all.length > TIMELINE_LIMIT ? all.slice(-TIMELINE_LIMIT) : all;
+      this.lastAt = Math.max(this.lastAt, ...added.map((e) => e.at));
+    }
+    return this.entries;
+  }
+
+  clear(): void {
+    this.entries = [];
+    this.lastAt = Number.NEGATIVE_INFINITY;
   }
 }
 
@@ -139,10 +162,10 @@ function rate(part: number, whole: number): number {
 }
 
 /** The state of a live wall. */
-export function wallState(wall: Wall, history: History, timeline: ReadableTimeline | undefined, actions: boolean): DashboardState {
+export function wallState(wall: Wall, history: History, tail: TimelineTail, timeline: ReadableTimeline | undefined, actions: boolean): DashboardState {
   const health = wall.health();
   const topology = wall.topology();
-  const entries = recentEntries(timeline, health.at - TIMELINE_WINDOW_MS);
+  const entries = tail.read(timeline, health.at - TIMELINE_WINDOW_MS);
   const mode = wall.modeState();
   return {
     schema: STATE_SCHEMA,

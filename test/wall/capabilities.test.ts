@@ -4,7 +4,7 @@ import { createWall } from '../../src/wall/wall.js';
 import { capabilityImpact, type CapabilityStatus, type DependencyView, type OperationView } from '../../src/wall/capabilities.js';
 import type { HealthState } from '../../src/health/classifier.js';
 import { postmortem } from '../../src/timeline/postmortem.js';
-import type { TimelineEntry } from '../../src/timeline/index.js';
+import type { TimelineEntry, TimelineEntryInput } from '../../src/timeline/index.js';
 
 const AT = 1_700_000_000_000;
 
@@ -117,7 +117,7 @@ describe('capability status', () => {
 describe('wall.impact() on a live wall (fake clock)', () => {
   it('follows the health of the dependencies each capability calls', async () => {
     const clock = new FakeClock(AT);
-    const entries: { kind: string; title: string; data?: Record<string, unknown> }[] = [];
+    const entries: TimelineEntryInput[] = [];
     const wall = createWall({ service: 'shop', clock, drift: false, timeline: { record: (e) => void entries.push(e) } });
     let payDown = false;
     const payments = wall.dependency('payments', { criticality: 'core', owner: 'team-pay', runbook: 'docs/runbooks/payments.md', health: { window: '10s', minDwellMs: 0 } });
@@ -170,13 +170,13 @@ describe('wall.impact() on a live wall (fake clock)', () => {
     // the postmortem draft says what each capability went through, and who led
     const rows: TimelineEntry[] = entries.map((e, i) => ({
       seq: i + 1,
-      at: (e as { at?: number }).at ?? clock.now(),
+      at: e.at ?? clock.now(),
       kind: e.kind,
       service: 'shop',
-      severity: (e as { severity: TimelineEntry['severity'] }).severity,
+      severity: e.severity,
       title: e.title,
-      dependency: (e as { dependency?: string }).dependency ?? null,
-      operation: (e as { operation?: string }).operation ?? null,
+      dependency: e.dependency ?? null,
+      operation: e.operation ?? null,
       data: e.data ?? null,
     }));
     await clock.advance(5000);
