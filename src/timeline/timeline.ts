@@ -1,7 +1,6 @@
 /**
  * `blastwall/timeline`: the durable, append-only record of what happened (SQLite, WAL; writes batched off
  * the call path), queries over it, and the postmortem draft built from a window of it.
- * @module
  */
 import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
