@@ -46,6 +46,7 @@ function render(s) {
   } else inc.hidden = true;
   renderCapabilities(s);
   renderDependencies(s, now);
+  renderFleet(s);
   renderFeatures(s);
   renderOperations(s);
   renderTopology(s);
@@ -149,6 +150,21 @@ function drawSpark(key, el, t, values, colour) {
   }
 }
 
+function renderFleet(s) {
+  const shown = s.fleet !== undefined;
+  $('fleet').hidden = !shown;
+  $('fleet-link').hidden = !shown;
+  if (!shown) return;
+  if (s.fleet === null) {
+    $('fleet-list').innerHTML = '<p class="muted">The fleet cannot be read now.</p>';
+    return;
+  }
+  const deps = [...new Set(s.fleet.flatMap((i) => Object.keys(i.dependencies)))].sort();
+  $('fleet-list').innerHTML = s.fleet.length === 0 ? '<p class="muted">No instance has published a heartbeat.</p>' : `<table><caption class="muted small">Each instance as its last heartbeat told it</caption>
+    <thead><tr><th scope="col">Instance</th><th scope="col">Heartbeat</th><th scope="col">Status</th><th scope="col">Mode</th>${deps.map((d) => `<th scope="col">${esc(d)}</th>`).join('')}</tr></thead>
+    <tbody>${s.fleet.map((i) => `<tr><th scope="row">${esc(i.instance)} <span class="muted small">${esc(i.service)}</span></th><td>${i.gone ? badge('down', `gone (${dur(i.ageMs)})`) : `${dur(i.ageMs)} ago`}</td><td>${badge(i.status)}</td><td>${badge(i.mode)}</td>${deps.map((d) => `<td>${i.dependencies[d] ? badge(i.dependencies[d]) : '—'}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
 function renderFeatures(s) {
   const rows = s.features.map((f) => `<tr><th scope="row">${esc(f.name)}</th><td>${badge(f.enabled ? 'on' : 'off')}</td><td>${f.override ? `by hand: ${esc(f.override)}` : 'auto'}${f.offIn.length ? ` <span class="muted small">(off in ${esc(f.offIn.join(', '))})</span>` : ''}</td><td>${esc(f.owner)}${f.expired ? ' <span class="badge s-warning">expired</span>' : ''}</td></tr>`);
   const off = s.features.filter((f) => !f.enabled).map((f) => f.name);
@@ -203,7 +219,7 @@ function renderTimeline(s) {
   const text = $('filter-text').value.trim().toLowerCase();
   const shown = s.timeline.filter((e) => (!kind || e.kind === kind) && (!sev || e.severity === sev) && (!text || e.title.toLowerCase().includes(text))).slice(-200).reverse();
   const markers = new Set(['note', 'deploy', 'incident', 'config', 'flag']);
-  $('timeline-list').innerHTML = shown.length === 0 ? '<li class="muted">No entries.</li>' : shown.map((e) => `<li class="${markers.has(e.kind) ? 'marker' : ''}"><time datetime="${new Date(e.at).toISOString()}">${time(e.at)}</time><span class="kind badge ${cls(e.severity)}">${esc(e.kind)}</span><span class="title">${esc(e.title)}${e.kind === 'note' && e.data?.author ? ` <span class="muted">— ${esc(e.data.author)}</span>` : ''}</span></li>`).join('');
+  $('timeline-list').innerHTML = shown.length === 0 ? '<li class="muted">No entries.</li>' : shown.map((e) => `<li class="${markers.has(e.kind) ? 'marker' : ''}"><time datetime="${new Date(e.at).toISOString()}">${time(e.at)}</time><span class="kind badge ${cls(e.severity)}">${esc(e.kind)}</span><span class="title">${e.instance ? `<span class="muted">[${esc(e.instance)}]</span> ` : ''}${esc(e.title)}${e.kind === 'note' && e.data?.author ? ` <span class="muted">— ${esc(e.data.author)}</span>` : ''}</span></li>`).join('');
 }
 
 function renderActions(s) {

@@ -16,7 +16,7 @@ import { durationOption, type Duration } from '../core/duration.js';
 import { configError, objectOption, stringOption } from '../core/validate.js';
 import type { Wall } from '../wall/wall.js';
 import { MAX_ACTION_BYTES, type NoteTimeline, type Refusal, applyAction, checkHead } from './actions.js';
-import { type DashboardState, History, type ReadableTimeline, TimelineTail, wallState } from './state.js';
+import { type DashboardState, type FleetMember, History, type ReadableTimeline, TimelineTail, wallState } from './state.js';
 
 /** Where the state comes from: a live wall, a timeline file, another dashboard. */
 export interface DashboardSource {
@@ -39,6 +39,11 @@ export interface DashboardOptions {
   timeline?: ReadableTimeline & Partial<NoteTimeline>;
   /** How often the page is refreshed while watched. Default 1s. */
   interval?: Duration;
+  /**
+   * The fleet: every instance's last heartbeat, shown in a Fleet section (`() => fleetState({ pool })` from
+   * blastwall/timeline). Asked at each push while watched; a failure shows the fleet as unreadable.
+   */
+  fleet?: () => Promise<FleetMember[]>;
   /** The path the handler is mounted under in a plain node:http server (`'/ops/dashboard'`); Express strips it itself. */
   prefix?: string;
 }
@@ -296,13 +301,15 @@ export function sourceHandler(source: DashboardSource, options: { token?: string
  * open event streams (call it before closing the server).
  */
 export function dashboardHandler(wall: Wall, options: DashboardOptions = {}): DashboardHandler & { close(): void; watchers(): number } {
-  const o = objectOption('dashboardHandler options', options, ['token', 'timeline', 'interval', 'prefix']);
+  const o = objectOption('dashboardHandler options', options, ['token', 'timeline', 'interval', 'prefix', 'fleet']);
   const token = o.token === undefined ? undefined : stringOption('token', o.token);
   if (token !== undefined && token.length < 16) throw configError('token', 'a string of at least 16 characters', `${token.length} characters`);
   const timeline = o.timeline as DashboardOptions['timeline'];
   if (timeline !== undefined && (timeline === null || typeof timeline.query !== 'function')) {
     throw configError('timeline', 'a timeline with query() (createTimeline)', timeline);
   }
+  if (o.fleet !== undefined && typeof o.fleet !== 'function') throw configError('fleet', 'a function returning the fleet (() => fleetState({ pool }))', o.fleet);
+  const fleet = o.fleet as DashboardOptions['fleet'];
   const intervalMs = o.interval === undefined ? 1000 : durationOption('interval', o.interval, 50);
   const history = new History();
   const tail = new TimelineTail();
@@ -310,7 +317,7 @@ export function dashboardHandler(wall: Wall, options: DashboardOptions = {}): Da
   const source: DashboardSource = {
     clock: wall.clock,
     intervalMs,
-    state: (actions) => wallState(wall, history, tail, timeline, actions),
+    state: (actions) => wallState(wall, history, tail, timeline, actions, fleet),
     watch: (onChange) => wall.onEvent(onChange),
     tick: () => history.sample(wall),
     idle: () => {

@@ -61,12 +61,25 @@ export interface DashboardState {
   operations: OperationState[];
   topology: { edges: { from: string; to: string }[] };
   alerts: Alert[];
-  timeline: TimelineEntry[];
+  timeline: (TimelineEntry & { instance?: string })[];
+  /** Every instance of the fleet (with the `fleet` option); null when the fleet could not be read now. */
+  fleet?: FleetMember[] | null;
 }
 
-/** A timeline the dashboard can read (a `createTimeline` timeline, or the CLI's read-only reader). */
+/** A timeline the dashboard can read (a `createTimeline` timeline, SQLite or PostgreSQL, or the CLI's read-only reader). */
 export interface ReadableTimeline {
-  query(q?: TimelineQuery): TimelineEntry[];
+  query(q?: TimelineQuery): TimelineEntry[] | Promise<TimelineEntry[]>;
+}
+
+/** One instance of the fleet as its last heartbeat told it (what `fleetState()` from blastwall/timeline returns). */
+export interface FleetMember {
+  instance: string;
+  service: string;
+  status: string;
+  mode: string;
+  dependencies: Record<string, string>;
+  ageMs: number;
+  gone: boolean;
 }
 
 /** Samples of each dependency's signals, kept only while the page is watched (bounded ring per dependency). */
@@ -118,12 +131,12 @@ export class TimelineTail {
   private entries: TimelineEntry[] = [];
   private lastAt = Number.NEGATIVE_INFINITY;
 
-  read(timeline: ReadableTimeline | undefined, from: number): TimelineEntry[] {
+  async read(timeline: ReadableTimeline | undefined, from: number): Promise<TimelineEntry[]> {
     if (timeline === undefined) return [];
     const since = Math.max(from, this.lastAt - 60_000);
     let fresh: TimelineEntry[];
     try {
-      fresh = timeline.query({ from: since, limit: 10_000 });
+      fresh = await timeline.query({ from: since, limit: 10_000 });
     } catch {
       return this.entries;
     }
@@ -162,10 +175,23 @@ function rate(part: number, whole: number): number {
 }
 
 /** The state of a live wall. */
-export function wallState(wall: Wall, history: History, tail: TimelineTail, timeline: ReadableTimeline | undefined, actions: boolean): DashboardState {
+export async function wallState(
+  wall: Wall,
+  history: History,
+  tail: TimelineTail,
+  timeline: ReadableTimeline | undefined,
+  actions: boolean,
+  fleet?: () => Promise<FleetMember[]>,
+): Promise<DashboardState> {
   const health = wall.health();
   const topology = wall.topology();
-  const entries = tail.read(timeline, health.at - TIMELINE_WINDOW_MS);
+  const [entries, members] = await Promise.all([
+    tail.read(timeline, health.at - TIMELINE_WINDOW_MS),
+    fleet === undefined ? undefined : fleet().then(
+      (m) => m.map((x) => ({ instance: x.instance, service: x.service, status: x.status, mode: x.mode, dependencies: x.dependencies, ageMs: x.ageMs, gone: x.gone })),
+      () => null,
+    ),
+  ]);
   const mode = wall.modeState();
   return {
     schema: STATE_SCHEMA,
@@ -211,6 +237,7 @@ export function wallState(wall: Wall, history: History, tail: TimelineTail, time
     topology: { edges: topology.edges },
     alerts: activeAlerts(entries),
     timeline: entries,
+    ...(members !== undefined ? { fleet: members } : {}),
   };
 }
 
@@ -218,8 +245,8 @@ export function wallState(wall: Wall, history: History, tail: TimelineTail, time
  * The state a timeline file tells on its own (`blastwall dashboard --db`): each dependency's last health
  * transition, the last mode, the last incident, active alerts and the entries. No live signals.
  */
-export function timelineState(timeline: ReadableTimeline, at: number): DashboardState {
-  const all = timeline.query({});
+export async function timelineState(timeline: ReadableTimeline, at: number): Promise<DashboardState> {
+  const all = await timeline.query({});
   const entries = all.length > TIMELINE_LIMIT ? all.slice(-TIMELINE_LIMIT) : all;
   const deps = new Map<string, DependencyState>();
   let mode: DashboardState['mode'] = null;

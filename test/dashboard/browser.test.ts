@@ -39,7 +39,12 @@ describe.skipIf(!found && !REQUIRED)('dashboard in Chromium', () => {
   beforeAll(async () => {
     if (!found) throw new Error(`BLASTWALL_REQUIRE_BROWSER=1 but no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-    dash = await startShopDashboard({ token: TOKEN, maxRequests: 5000 });
+    // a fleet of two other instances as their heartbeats would tell it (the PostgreSQL side is fleetState's, tested with it)
+    const fleet = [
+      { instance: 'shop-b', service: 'shop', status: 'ok', mode: 'normal', dependencies: { payments: 'healthy' }, ageMs: 1200, gone: false },
+      { instance: 'shop-c', service: 'shop', status: 'degraded', mode: 'normal', dependencies: { payments: 'degraded' }, ageMs: 42_000, gone: true },
+    ];
+    dash = await startShopDashboard({ token: TOKEN, maxRequests: 5000, fleet: () => Promise.resolve(fleet) });
   }, 60_000);
 
   afterAll(async () => {
@@ -60,6 +65,9 @@ describe.skipIf(!found && !REQUIRED)('dashboard in Chromium', () => {
     const page = await open();
     const headings = await page.locator('main h2').allTextContents();
     expect(headings[0]).toBe('Capabilities');
+    await page.waitForSelector('#fleet:not([hidden])');
+    expect(await page.locator('#fleet-list tbody tr').count()).toBe(2);
+    expect(await page.locator('#fleet-list').textContent()).toMatch(/shop-c.*gone \(42\.0 s\)/);
     await page.waitForFunction(() => document.querySelector('[data-dep="payments"]')?.getAttribute('aria-label') === 'Dependency payments: healthy');
     if (SHOTS) {
       await page.waitForTimeout(2500); // a few sparkline samples

@@ -222,3 +222,30 @@ describe('dashboard mounts', () => {
     }
   });
 });
+
+describe('dashboard fleet', () => {
+  it('adds every instance to the state; a fleet that cannot be read is null, the rest of the state is served', async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const wall = createWall({ service: 'shop', clock, drift: false });
+    let fail = false;
+    const member = { instance: 'shop-2', service: 'shop', status: 'degraded', mode: 'normal', dependencies: { payments: 'degraded' }, ageMs: 40_000, gone: true, health: {} };
+    const handler = dashboardHandler(wall, { fleet: () => (fail ? Promise.reject(new Error('pg down')) : Promise.resolve([member])) });
+    expect(() => dashboardHandler(wall, { fleet: 'postgres://x' as never })).toThrow(/`fleet`/);
+    const server = createServer(handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/state.json`;
+    try {
+      const s = (await (await fetch(url)).json()) as { fleet: unknown[] | null; service: string };
+      expect(s.fleet).toEqual([{ instance: 'shop-2', service: 'shop', status: 'degraded', mode: 'normal', dependencies: { payments: 'degraded' }, ageMs: 40_000, gone: true }]);
+      fail = true;
+      const s2 = (await (await fetch(url)).json()) as { fleet: unknown[] | null; service: string };
+      expect(s2.fleet).toBeNull();
+      expect(s2.service).toBe('shop');
+    } finally {
+      handler.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await wall.close();
+    }
+  });
+});

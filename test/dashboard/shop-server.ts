@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTimeline } from 'blastwall/timeline';
 import { dashboardHandler } from '../../src/dashboard/index.js';
+import type { FleetMember } from '../../src/dashboard/state.js';
 import { createShop } from '../../examples/shop/service.js';
 
 export const TOKEN = 'test-operator-token-0123456789';
@@ -18,11 +19,11 @@ export interface ShopDashboard {
   close(): Promise<void>;
 }
 
-export async function startShopDashboard(options: { token?: string; maxRequests?: number } = {}): Promise<ShopDashboard> {
+export async function startShopDashboard(options: { token?: string; maxRequests?: number; fleet?: () => Promise<FleetMember[]> } = {}): Promise<ShopDashboard> {
   const timeline = createTimeline({ path: ':memory:', service: 'shop' });
   const shop = createShop({ timeline, wall: { faults: true } });
   shop.wall.feature('recommendations-panel', { owner: 'team-growth', expires: '2099-01-01', cost: 'expensive' });
-  const handler = dashboardHandler(shop.wall, { ...(options.token !== undefined ? { token: options.token } : {}), timeline, interval: '250ms' });
+  const handler = dashboardHandler(shop.wall, { ...(options.token !== undefined ? { token: options.token } : {}), ...(options.fleet ? { fleet: options.fleet } : {}), timeline, interval: '250ms' });
   const server: Server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

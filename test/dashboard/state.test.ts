@@ -16,26 +16,32 @@ class FakeTimeline {
 }
 
 describe('TimelineTail', () => {
-  it('reads only what is new (less a minute), keeps each entry once, and keeps late entries', () => {
+  it('reads only what is new (less a minute), keeps each entry once, and keeps late entries', async () => {
     const t = new FakeTimeline();
     const tail = new TimelineTail();
     t.rows.push(entry(1, 1_000_000), entry(2, 1_100_000));
-    expect(tail.read(t, 0).map((e) => e.seq)).toEqual([1, 2]);
+    expect((await tail.read(t, 0)).map((e) => e.seq)).toEqual([1, 2]);
     t.rows.push(entry(3, 1_200_000), entry(4, 1_150_000)); // 4 recorded late, with an earlier time
-    expect(tail.read(t, 0).map((e) => e.seq)).toEqual([1, 2, 4, 3]);
+    expect((await tail.read(t, 0)).map((e) => e.seq)).toEqual([1, 2, 4, 3]);
     expect(t.asked.at(-1)!.from).toBe(1_100_000 - 60_000);
     // entries older than the window are dropped
-    expect(tail.read(t, 1_150_000).map((e) => e.seq)).toEqual([1, 2, 4, 3]); // nothing new: unchanged
+    expect((await tail.read(t, 1_150_000)).map((e) => e.seq)).toEqual([1, 2, 4, 3]); // nothing new: unchanged
     t.rows.push(entry(5, 1_300_000));
-    expect(tail.read(t, 1_150_000).map((e) => e.seq)).toEqual([4, 3, 5]);
+    expect((await tail.read(t, 1_150_000)).map((e) => e.seq)).toEqual([4, 3, 5]);
   });
 
-  it('keeps the last entries when the timeline cannot be read', () => {
+  it('keeps the last entries when the timeline cannot be read', async () => {
     const tail = new TimelineTail();
     const ok = new FakeTimeline();
     ok.rows.push(entry(1, 10));
-    tail.read(ok, 0);
-    expect(tail.read({ query: () => { throw new Error('locked'); } }, 0).map((e) => e.seq)).toEqual([1]);
+    await tail.read(ok, 0);
+    const locked = { query: (): TimelineEntry[] => { throw new Error('locked'); } };
+    expect((await tail.read(locked, 0)).map((e) => e.seq)).toEqual([1]);
+    // a PostgreSQL timeline answers with a promise; one that rejects is the same
+    const down = { query: (): Promise<TimelineEntry[]> => Promise.reject(new Error('down')) };
+    expect((await tail.read(down, 0)).map((e) => e.seq)).toEqual([1]);
+    const pg = { query: (): Promise<TimelineEntry[]> => Promise.resolve([entry(2, 20)]) };
+    expect((await tail.read(pg, 0)).map((e) => e.seq)).toEqual([1, 2]);
   });
 });
 
