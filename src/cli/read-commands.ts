@@ -6,6 +6,7 @@ import { postmortem } from '../timeline/postmortem.js';
 import { iso, parseArgs, parseWindow } from './args.js';
 import { type CliCommand, type CliIo, UsageError } from './command.js';
 import { TimelineReader } from './timeline-reader.js';
+import { fleetTimeline } from './fleet.js';
 
 const DEFAULT_DB = '.blastwall/timeline.db';
 const TIMES = `Times (T) are \`now\`, ISO 8601 (2026-11-22T14:00:00Z), milliseconds since the epoch, or a duration
@@ -26,9 +27,12 @@ const CHANGE_KINDS = new Set(['config', 'deploy', 'flag']);
 
 export const timelineCommand: CliCommand = {
   summary: 'print the entries of a timeline, oldest first',
-  usage: `Usage: blastwall timeline [--db PATH] [--since DURATION | --from T] [--to T] [--dependency NAME] [--kind KIND] [--json]
+  usage: `Usage: blastwall timeline [--db PATH | --url URL [--schema NAME] [--fleet]] [--since DURATION | --from T] [--to T] [--dependency NAME] [--kind KIND] [--json]
 
   --db PATH          the timeline file (default ${DEFAULT_DB})
+  --url URL          a fleet's timeline in PostgreSQL (postgres://…): the merged entries of every instance
+  --schema NAME      the schema of the fleet's tables (default public)
+  --fleet            with --url: first the instances, each one's status, mode, dependency states, up or gone
   --since DURATION   entries of the last DURATION (2h), the same as --from 2h
   --from T, --to T   the window (both ends included)
   --dependency NAME  only entries about this dependency
@@ -37,8 +41,14 @@ export const timelineCommand: CliCommand = {
 
 ${TIMES}`,
   async run(argv: string[], io: CliIo): Promise<number> {
-    const a = parseArgs(argv, { db: 'value', since: 'value', from: 'value', to: 'value', dependency: 'value', kind: 'value', json: 'flag' });
+    const a = parseArgs(argv, { db: 'value', url: 'value', schema: 'value', fleet: 'flag', since: 'value', from: 'value', to: 'value', dependency: 'value', kind: 'value', json: 'flag' });
     const { from, to } = parseWindow(a);
+    if (a.url !== undefined && a.db !== undefined) throw new UsageError('`--db` (a SQLite file) and `--url` (PostgreSQL) name two timelines: pass one of them');
+    if (a.url === undefined && (a.fleet !== undefined || a.schema !== undefined)) throw new UsageError('`--fleet` and `--schema` read a fleet in PostgreSQL: pass `--url postgres://…` too');
+    if (a.url !== undefined) {
+      const q = { from, to, dependency: a.dependency, kind: a.kind };
+      return fleetTimeline(a, Object.fromEntries(Object.entries(q).filter(([, v]) => typeof v === 'string' || typeof v === 'number')), io);
+    }
     const reader = await TimelineReader.open(typeof a.db === 'string' ? a.db : DEFAULT_DB);
     try {
       const entries = reader.query({
