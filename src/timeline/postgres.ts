@@ -67,7 +67,7 @@ export function loadPg(): typeof pg {
 export function openPool(url: unknown, field = 'url', max = 2): pg.Pool {
   if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) throw configError(field, 'a postgres:// URL', url);
   const { Pool } = loadPg();
-  const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: 3000, statement_timeout: 5000, query_timeout: 6000, idleTimeoutMillis: 10_000 });
+  const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: 3000, statement_timeout: 5000, query_timeout: 6000, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
   // an idle client losing its connection (server restart) must not crash the process; the pool replaces it
   pool.on('error', () => undefined);
   return pool;

@@ -2,9 +2,12 @@
  * The PostgreSQL timeline and the heartbeats, in one process against the real server (a random schema per
  * run, dropped afterwards); the three-process fleet is in fleet.test.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { run } from '../../src/cli/main.js';
 import { FakeClock } from '../../src/core/fake-clock.js';
 import { createWall } from '../../src/wall/index.js';
 import { PostgresTimeline, Timeline, createTimeline, fleetState, publishHeartbeat } from '../../src/timeline/index.js';
@@ -169,5 +172,50 @@ describe.skipIf(!up)('against PostgreSQL', () => {
 
   it('fleetState of a schema where nothing has published is empty', async () => {
     expect(await fleetState({ url: PG_URL, schema: freshSchema() })).toEqual([]);
+  });
+
+  it('a process that ends by itself writes what is buffered on the way out, and its pool does not hold it open', () => {
+    const schema = freshSchema();
+    const script = `import { createTimeline } from './src/timeline/index.ts';
+      const t = createTimeline({ url: ${JSON.stringify(PG_URL)}, schema: '${schema}', instance: 'leaver', flushEvery: '1h' });
+      t.note('written on the way out');`;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    // far below the pool's 10s idle timeout: the idle connection does not keep the process alive
+    expect(Date.now() - started).toBeLessThan(9000);
+    return admin!.query(`SELECT title, instance FROM "${schema}".blastwall_timeline`).then((q) => expect(q.rows).toEqual([{ title: 'written on the way out', instance: 'leaver' }]));
+  });
+});
+
+describe('blastwall timeline --url', () => {
+  const cli = async (args: string[]): Promise<{ code: number; text: string }> => {
+    const lines: string[] = [];
+    const code = await run(['timeline', ...args], { out: (s) => lines.push(s), err: (s) => lines.push(s) });
+    return { code, text: lines.join('\n') };
+  };
+
+  it('refuses conflicting or incomplete options with a usage error', async () => {
+    expect(await cli(['--fleet'])).toMatchObject({ code: 2, text: expect.stringMatching(/`--fleet` and `--schema` read a fleet in PostgreSQL: pass `--url/) as unknown });
+    expect(await cli(['--db', 'x.db', '--url', PG_URL])).toMatchObject({ code: 2, text: expect.stringMatching(/name two timelines/) as unknown });
+    expect(await cli(['--url', 'mysql://x'])).toMatchObject({ code: 2, text: expect.stringMatching(/Expected `--url` to be a postgres:\/\/ URL/) as unknown });
+    expect(await cli(['--url', PG_URL, '--schema', 'Bad Name'])).toMatchObject({ code: 2, text: expect.stringMatching(/Expected `--schema`/) as unknown });
+  });
+
+  it('a server that cannot be reached is one clear line and exit code 1', async () => {
+    const r = await cli(['--url', DEAD_URL, '--fleet']);
+    expect(r.code).toBe(1);
+    expect(r.text).toMatch(/^blastwall timeline: cannot read the fleet from PostgreSQL: .*ECONNREFUSED/);
+  });
+
+  it.skipIf(!up)('an empty schema says so instead of printing nothing', async () => {
+    const r = await cli(['--url', PG_URL, '--schema', freshSchema(), '--fleet']);
+    expect(r.code).toBe(0);
+    expect(r.text).toMatch(/No instance has published a heartbeat in schema bw_fleet_/);
+    expect(r.text).toMatch(/No timeline entries in schema bw_fleet_/);
   });
 });
