@@ -54,12 +54,13 @@ const BATCH = 500;
 
 type Row = [at: number, kind: string, severity: string, title: string, dependency: string | null, operation: string | null, data: string | null];
 
-/** Loads `pg` on first use; a clear error naming the package when it is missing. */
-export function loadPg(): typeof pg {
+/** @internal Loads `pg` on first use (`load` is for tests); a clear error naming the package when it is missing. */
+export function loadPg(load: (id: string) => unknown = createRequire(import.meta.url)): typeof pg {
   try {
-    return createRequire(import.meta.url)('pg') as typeof pg;
+    return load('pg') as typeof pg;
   } catch (err) {
-    throw new BlastwallError('CONFIG_INVALID', 'A PostgreSQL timeline needs the `pg` package, which is not installed: npm install pg', { cause: err });
+    if ((err as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new BlastwallError('CONFIG_INVALID', 'A PostgreSQL timeline or heartbeat needs the `pg` package, which is not installed: npm install pg', { cause: err });
   }
 }
 

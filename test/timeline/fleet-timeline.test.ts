@@ -11,6 +11,7 @@ import { run } from '../../src/cli/main.js';
 import { FakeClock } from '../../src/core/fake-clock.js';
 import { createWall } from '../../src/wall/index.js';
 import { PostgresTimeline, Timeline, createTimeline, fleetState, publishHeartbeat } from '../../src/timeline/index.js';
+import { loadPg } from '../../src/timeline/postgres.js';
 import { PG_URL, pgAvailable } from '../support/services.js';
 
 const up = await pgAvailable();
@@ -55,6 +56,14 @@ describe('createTimeline', () => {
     expect(() => createTimeline({ url: 'mysql://x' })).toThrow(/`url`.*postgres:\/\/ URL/);
     expect(() => createTimeline({ url: PG_URL, schema: 'Drop Table' })).toThrow(/`schema`/);
     expect(() => createTimeline({ url: PG_URL, bufferSize: 0 })).toThrow(/`bufferSize`/);
+  });
+
+  it('names the missing package when `pg` is not installed', () => {
+    const missing = (id: string): never => {
+      throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
+    };
+    expect(() => loadPg(missing)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/needs the `pg` package.*npm install pg/) as unknown }));
+    expect(loadPg().Pool).toBe(pg.Pool);
   });
 
   it('takes the instance id from BLASTWALL_INSTANCE, else hostname-pid', () => {
