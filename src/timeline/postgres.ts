@@ -92,7 +92,7 @@ export async function ensureFleetSchema(pool: pg.Pool, schema: string): Promise<
   try {
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`blastwall-fleet:${schema}`]);
-    await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    if (schema !== 'public') await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await c.query(`CREATE TABLE IF NOT EXISTS "${schema}".blastwall_timeline (
       seq bigserial PRIMARY KEY, at double precision NOT NULL, kind text NOT NULL, service text NOT NULL, instance text NOT NULL,
       severity text NOT NULL, title text NOT NULL, dependency text, operation text, data text)`);
