@@ -26,7 +26,7 @@ describe('blastwall dashboard', () => {
   });
 
   it('bad usage: exit 2 with the usage', async () => {
-    for (const argv of [['dashboard'], ['dashboard', '--db', 'a', '--url', 'http://x'], ['dashboard', '--url', 'ftp://x'], ['dashboard', '--db', 'a', '--port', '99999']]) {
+    for (const argv of [['dashboard'], ['dashboard', '--db', 'a', '--url', 'http://x'], ['dashboard', '--url', 'ftp://x'], ['dashboard', '--db', 'a', '--port', '99999'], ['dashboard', '--pg', 'mysql://x'], ['dashboard', '--db', 'a', '--schema', 'x'], ['dashboard', '--db', 'a', '--pg', 'postgres://x']]) {
       const c = capture();
       expect(await run(argv, c.io)).toBe(2);
       expect(c.err.join('\n')).toContain('Usage: blastwall dashboard');
