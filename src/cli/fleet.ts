@@ -54,7 +54,7 @@ function fleetTable(fleet: FleetInstance[]): string[] {
       i.service,
       i.status,
       i.mode,
-      i.gone ? 'gone' : 'up',
+      i.stopped ? 'stopped' : i.gone ? 'gone' : 'up',
       `${(i.ageMs / 1000).toFixed(1)}s ago`,
       Object.entries(i.dependencies)
         .map(([d, s]) => `${d}=${s}`)

@@ -45,7 +45,11 @@ export interface HeartbeatOptions {
 
 const HEARTBEAT_OPTION_NAMES = optionNames<HeartbeatOptions>()('url', 'pool', 'schema', 'every', 'timeout', 'instance');
 
-/** Stops publishing (the instance's row stays and turns `gone` after its timeout); resolves when the last write has settled. */
+/**
+ * Stops publishing and marks the instance's row stopped (so the fleet view tells a stopped instance from a
+ * crashed one; a failure to mark it is ignored, the row then turns `gone` after its timeout); resolves when
+ * that last write has settled.
+ */
 export type StopHeartbeat = () => Promise<void>;
 
 /**
@@ -86,7 +90,7 @@ export function publishHeartbeat(wall: HeartbeatSource, options: HeartbeatOption
         `INSERT INTO "${schema}".blastwall_instances (instance, service, status, mode, health, heartbeat_timeout_ms, started_at, last_seen)
          VALUES ($1, $2, $3, $4, $5::jsonb, $6, now(), now())
          ON CONFLICT (instance) DO UPDATE SET service = EXCLUDED.service, status = EXCLUDED.status, mode = EXCLUDED.mode,
-           health = EXCLUDED.health, heartbeat_timeout_ms = EXCLUDED.heartbeat_timeout_ms, last_seen = now()`,
+           health = EXCLUDED.health, heartbeat_timeout_ms = EXCLUDED.heartbeat_timeout_ms, last_seen = now(), stopped_at = NULL`,
         [instance, h.service, h.status, h.mode, JSON.stringify(h), timeoutMs],
       );
       failing = false;
@@ -115,6 +119,9 @@ export function publishHeartbeat(wall: HeartbeatSource, options: HeartbeatOption
     if (timer !== undefined) clock.clearTimer(timer);
     timer = undefined;
     await inFlight;
+    if (ready !== undefined) {
+      await pool.query(`UPDATE "${schema}".blastwall_instances SET stopped_at = now() WHERE instance = $1`, [instance]).catch(() => undefined);
+    }
     if (ownsPool) await pool.end().catch(() => undefined);
   };
 }
@@ -134,7 +141,9 @@ export interface FleetInstance {
   /** How long ago the last heartbeat arrived, by the database's clock. */
   ageMs: number;
   heartbeatTimeoutMs: number;
-  /** No heartbeat within its timeout: the instance is stopped, crashed or cut off. */
+  /** Stopped by its stop function (`publishHeartbeat`'s): it said goodbye. */
+  stopped: boolean;
+  /** Stopped, or no heartbeat within its timeout (crashed, hung or cut off). */
   gone: boolean;
 }
 
@@ -165,7 +174,7 @@ export async function fleetState(options: FleetStateOptions): Promise<FleetInsta
     const r = await pool.query(
       `SELECT instance, service, status, mode, health, heartbeat_timeout_ms,
          extract(epoch FROM started_at) * 1000 AS started_ms, extract(epoch FROM last_seen) * 1000 AS last_seen_ms,
-         extract(epoch FROM (now() - last_seen)) * 1000 AS age_ms
+         extract(epoch FROM (now() - last_seen)) * 1000 AS age_ms, stopped_at IS NOT NULL AS stopped
        FROM "${schema}".blastwall_instances ${o.service === undefined ? '' : 'WHERE service = $1'}
        ORDER BY service, instance`,
       o.service === undefined ? [] : [o.service],
@@ -198,6 +207,7 @@ function toInstance(r: Record<string, unknown>, override: number | null): FleetI
     lastSeen: Number(r.last_seen_ms),
     ageMs,
     heartbeatTimeoutMs,
-    gone: ageMs > heartbeatTimeoutMs,
+    stopped: r.stopped === true,
+    gone: r.stopped === true || ageMs > heartbeatTimeoutMs,
   };
 }

@@ -99,7 +99,8 @@ export async function ensureFleetSchema(pool: pg.Pool, schema: string): Promise<
     await c.query(`CREATE INDEX IF NOT EXISTS blastwall_timeline_at ON "${schema}".blastwall_timeline (at)`);
     await c.query(`CREATE TABLE IF NOT EXISTS "${schema}".blastwall_instances (
       instance text PRIMARY KEY, service text NOT NULL, status text NOT NULL, mode text NOT NULL, health jsonb NOT NULL,
-      heartbeat_timeout_ms integer NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), last_seen timestamptz NOT NULL DEFAULT now())`);
+      heartbeat_timeout_ms integer NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), last_seen timestamptz NOT NULL DEFAULT now(),
+      stopped_at timestamptz)`);
     await c.query('COMMIT');
   } catch (err) {
     await c.query('ROLLBACK').catch(() => undefined);

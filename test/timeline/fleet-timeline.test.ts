@@ -174,8 +174,14 @@ describe.skipIf(!up)('against PostgreSQL', () => {
     // the database's clock judges the age: move last_seen back instead of waiting
     await admin!.query(`UPDATE "${schema}".blastwall_instances SET last_seen = now() - interval '2 seconds'`);
     expect(await seen()).toMatchObject({ gone: true });
-    expect((await fleetState({ pool, schema, heartbeatTimeout: '10s' }))[0]).toMatchObject({ gone: false });
+    expect((await fleetState({ pool, schema, heartbeatTimeout: '10s' }))[0]).toMatchObject({ gone: false, stopped: false });
     await stop();
+    // stopped by its stop function: gone at once, and told apart from a crash; a new heartbeat revives it
+    expect((await fleetState({ pool, schema, heartbeatTimeout: '10s' }))[0]).toMatchObject({ gone: true, stopped: true });
+    const again = publishHeartbeat(wall, { pool, schema, every: '1s', instance: 'a' });
+    closers.push(again);
+    await vi.waitFor(async () => expect(await seen()).toMatchObject({ gone: false, stopped: false }), { timeout: 5000, interval: 20 });
+    await again();
     await wall.close();
   });
 

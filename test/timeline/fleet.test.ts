@@ -1,7 +1,8 @@
 /**
  * Must-show 3 of issue 14: three shop instances, each its own process, share one PostgreSQL timeline.
  * The fleet view shows each instance's state and one merged timeline with entries from all three; an
- * instance killed with SIGKILL (no goodbye, no flush) shows as gone within its heartbeat timeout.
+ * instance killed with SIGKILL (no goodbye, no flush) shows as gone within its heartbeat timeout; one shut
+ * down with SIGTERM shows as stopped.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -57,7 +58,7 @@ function startInstance(instance: string, fault: 'none' | 'payments' | 'read-only
 const byId = (fleet: FleetInstance[]): Record<string, FleetInstance> => Object.fromEntries(fleet.map((i) => [i.instance, i]));
 
 it.skipIf(!up)('three shop processes share one timeline; the fleet view shows each state, and a SIGKILLed one as gone within its heartbeat timeout', { timeout: 90_000 }, async () => {
-  const [a] = await Promise.all([startInstance('shop-a', 'none'), startInstance('shop-b', 'payments'), startInstance('shop-c', 'read-only')]);
+  const [a, , c] = await Promise.all([startInstance('shop-a', 'none'), startInstance('shop-b', 'payments'), startInstance('shop-c', 'read-only')]);
 
   // each instance's state, as its own heartbeat told it: b's payments failing, c in the mode its operator set
   await vi.waitFor(
@@ -96,7 +97,7 @@ it.skipIf(!up)('three shop processes share one timeline; the fleet view shows ea
   await vi.waitFor(
     async () => {
       const f = byId(await fleetState({ pool: pool!, schema }));
-      expect(f['shop-a']!.gone).toBe(true);
+      expect(f['shop-a']).toMatchObject({ gone: true, stopped: false });
       goneAfter = Date.now() - killedAt;
       expect(f['shop-b']!.gone).toBe(false);
       expect(f['shop-c']!.gone).toBe(false);
@@ -113,4 +114,13 @@ it.skipIf(!up)('three shop processes share one timeline; the fleet view shows ea
   expect(after.join('\n')).toMatch(/^shop-a\s+shop\s+.*\bgone\b/m);
   // its entries stay in the merged timeline
   expect((await queryFleetTimeline(pool!, schema, { instance: 'shop-a' })).length).toBeGreaterThan(0);
+
+  // an instance that shuts down (SIGTERM: stop the heartbeat, close the wall) is told apart from the crashed one
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  const f = byId(await fleetState({ pool: pool!, schema }));
+  expect(f['shop-c']).toMatchObject({ gone: true, stopped: true });
+  expect(f['shop-a']).toMatchObject({ gone: true, stopped: false });
+  expect(f['shop-b']).toMatchObject({ gone: false, stopped: false });
 });
