@@ -62,7 +62,8 @@ describe('a drill against a URL', () => {
         operation('page').successRate.atLeast(0.99),
         operation('pay').during('faults').successRate.atMost(0.2),
         operation('pay').successRate.atLeast(0.5),
-        status.reaches('unavailable', { within: '1s' }),
+        // health is judged every 100 ms over a 1 s window: on a loaded machine the judgement can land just past 1 s
+        status.reaches('unavailable', { within: '2s' }),
       ],
     });
     const r = await runDrill(drill);

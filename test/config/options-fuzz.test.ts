@@ -434,7 +434,7 @@ describe('options fuzz: the wall', () => {
       fc.property(optionsFor(schema), (o) =>
         checkBuild(schema, o, (opts) => {
           const t = createTimeline({ ...opts, path: ':memory:' } as never);
-          t.close();
+          void t.close();
         }),
       ),
       { numRuns: 40, seed: 17 },
