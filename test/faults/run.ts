@@ -309,12 +309,10 @@ async function runBackend(b: Backend, port: number): Promise<Row> {
     return { key: `key-${SEED}-${i}`, body: { account, amount: 1 + (i % 97), version }, sends, reuse, concurrent };
   });
 
-  // random kills from outside, on top of the crash points: 1.5–4.5 s after the server is listening (on a
-  // loaded machine a start can take seconds; counting from the spawn would kill servers before they serve)
+  // random kills from outside, on top of the crash points
   let killing = true;
   const killer = (async () => {
     while (killing) {
-      await sup.ready;
       await sleep(1500 + random() * 3000);
       if (killing) sup.kill();
     }
