@@ -7,3 +7,4 @@ export { LATENCY_BUCKETS, METRIC_NAMES } from './names.js';
 export { OpenTelemetryExporter } from './otel.js';
 export { PrometheusExporter } from './prometheus.js';
 export type { AnswerSource, DependencyView, TelemetrySink } from './sink.js';
+export { openTelemetryTraces, type TracesOptions } from './traces.js';
