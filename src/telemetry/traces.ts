@@ -28,6 +28,7 @@ const EVENT_OF: Partial<Record<ErrorCode, string>> = {
   SHED: 'blastwall.shed',
 };
 
+/** Options of `openTelemetryTraces`. */
 export interface TracesOptions {
   /** The tracer (default: `trace.getTracer('blastwall')`, the application's registered provider). */
   tracer?: Tracer;
