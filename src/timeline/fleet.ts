@@ -5,7 +5,7 @@
  * judged by the database's clock on both sides (the heartbeat stamps `last_seen` with the server's
  * `now()`), so instances whose clocks disagree are judged alike.
  */
-import type pg from 'pg';
+import type { PgModule, PgPool } from './pg-types.js';
 import type { TimerHandle } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { configError, isPlainObject, objectOption } from '../core/validate.js';
@@ -32,7 +32,7 @@ export interface HeartbeatSource {
 export interface HeartbeatOptions {
   /** `postgres://…` (a pool of one connection is opened and closed by the stop function), or a pool of yours (left open). */
   url?: string;
-  pool?: pg.Pool;
+  pool?: PgPool;
   /** Schema of the fleet's tables (default `public`; the same as the timeline's). */
   schema?: string;
   /** How often the heartbeat is published. Default 5s. */
@@ -64,12 +64,12 @@ export function publishHeartbeat(wall: HeartbeatSource, options: HeartbeatOption
     throw configError('wall', 'a wall (createWall)', wall);
   }
   if ((o.url === undefined) === (o.pool === undefined)) throw configError('publishHeartbeat options', 'exactly one of `url` or `pool`', options);
-  if (o.pool !== undefined && (o.pool === null || typeof (o.pool as { query?: unknown }).query !== 'function')) throw configError('pool', 'a pg.Pool', o.pool);
+  if (o.pool !== undefined && (o.pool === null || typeof (o.pool as { query?: unknown }).query !== 'function')) throw configError('pool', 'a PgPool', o.pool);
   const schema = schemaOption(o.schema);
   const everyMs = o.every === undefined ? 5000 : durationOption('every', o.every);
   const timeoutMs = o.timeout === undefined ? 3 * everyMs : durationOption('timeout', o.timeout, everyMs);
   const instance = instanceOption(o.instance);
-  const pool = o.pool === undefined ? openPool(o.url, 'url', 1) : (o.pool as pg.Pool);
+  const pool = o.pool === undefined ? openPool(o.url, 'url', 1) : (o.pool as PgPool);
   const ownsPool = o.pool === undefined;
   const clock = wall.clock;
   let ready: Promise<void> | undefined;
@@ -149,7 +149,7 @@ export interface FleetInstance {
 
 export interface FleetStateOptions {
   url?: string;
-  pool?: pg.Pool;
+  pool?: PgPool;
   schema?: string;
   /** Overrides the timeout each instance published with its heartbeats. */
   heartbeatTimeout?: Duration;
@@ -169,7 +169,7 @@ export async function fleetState(options: FleetStateOptions): Promise<FleetInsta
   const schema = schemaOption(o.schema);
   const override = o.heartbeatTimeout === undefined ? null : durationOption('heartbeatTimeout', o.heartbeatTimeout);
   if (o.service !== undefined && typeof o.service !== 'string') throw configError('service', 'a string', o.service);
-  const pool = o.pool === undefined ? openPool(o.url, 'url', 1) : (o.pool as pg.Pool);
+  const pool = o.pool === undefined ? openPool(o.url, 'url', 1) : (o.pool as PgPool);
   try {
     const r = await pool.query(
       `SELECT instance, service, status, mode, health, heartbeat_timeout_ms,

@@ -10,7 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import type pg from 'pg';
+import type { PgModule, PgPool } from './pg-types.js';
 import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
@@ -55,9 +55,9 @@ const BATCH = 500;
 type Row = [at: number, kind: string, severity: string, title: string, dependency: string | null, operation: string | null, data: string | null];
 
 /** @internal Loads `pg` on first use (`load` is for tests); a clear error naming the package when it is missing. */
-export function loadPg(load: (id: string) => unknown = createRequire(import.meta.url)): typeof pg {
+export function loadPg(load: (id: string) => unknown = createRequire(import.meta.url)): PgModule {
   try {
-    return load('pg') as typeof pg;
+    return load('pg') as PgModule;
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw err;
     throw new BlastwallError('CONFIG_INVALID', 'A PostgreSQL timeline or heartbeat needs the `pg` package, which is not installed: npm install pg', { cause: err });
@@ -65,7 +65,7 @@ export function loadPg(load: (id: string) => unknown = createRequire(import.meta
 }
 
 /** @internal A pool for blastwall's own short statements: bounded connect and statement times, idle errors swallowed. */
-export function openPool(url: unknown, field = 'url', max = 2): pg.Pool {
+export function openPool(url: unknown, field = 'url', max = 2): PgPool {
   if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) throw configError(field, 'a postgres:// URL', url);
   const { Pool } = loadPg();
   const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: 3000, statement_timeout: 5000, query_timeout: 6000, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
@@ -87,7 +87,7 @@ export function instanceOption(value: unknown): string {
 }
 
 /** @internal Creates the fleet's two tables in `schema` when missing (idempotent, safe from many instances at once). */
-export async function ensureFleetSchema(pool: pg.Pool, schema: string): Promise<void> {
+export async function ensureFleetSchema(pool: PgPool, schema: string): Promise<void> {
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
@@ -121,7 +121,7 @@ export class PostgresTimeline {
   readonly instance: string;
   readonly schema: string;
   /** The connection pool (two connections), e.g. to share with `publishHeartbeat({ pool })`. */
-  readonly pool: pg.Pool;
+  readonly pool: PgPool;
   private readonly clock: Clock;
   private readonly bufferSize: number;
   private readonly flushEveryMs: number;
@@ -284,7 +284,7 @@ function track(t: PostgresTimeline): void {
 }
 
 /** @internal The merged timeline of every instance in `schema`, oldest first. */
-export async function queryFleetTimeline(pool: pg.Pool, schema: string, q: FleetTimelineQuery = {}): Promise<FleetTimelineEntry[]> {
+export async function queryFleetTimeline(pool: PgPool, schema: string, q: FleetTimelineQuery = {}): Promise<FleetTimelineEntry[]> {
   const o = objectOption('query', q, QUERY_NAMES);
   const where: string[] = [];
   const args: unknown[] = [];
