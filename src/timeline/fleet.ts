@@ -5,7 +5,7 @@
  * judged by the database's clock on both sides (the heartbeat stamps `last_seen` with the server's
  * `now()`), so instances whose clocks disagree are judged alike.
  */
-import type { PgModule, PgPool } from './pg-types.js';
+import type { PgPool } from './pg-types.js';
 import type { TimerHandle } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { configError, isPlainObject, objectOption } from '../core/validate.js';
