@@ -3,6 +3,7 @@
  * flight. Every in-flight request is answered, the deferred work they queued is done, a new connection is
  * refused, and the process exits 0 within its 3 s drain deadline.
  */
+import { untilTurns } from '../support/turns.js';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -40,10 +41,11 @@ describe('drain', () => {
       });
     });
     const inFlight = Array.from({ length: 10 }, () => get(port));
-    await new Promise((r) => setTimeout(r, 200)); // the requests have reached their handlers (300 ms each)
+    // the ten requests are in their handlers (300 ms each) when the child says so
+    await untilTurns(() => out.split('received').length - 1 >= 10, 'the ten requests to reach their handlers');
     const signalledAt = Date.now();
     child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 30));
+    await untilTurns(() => out.includes('draining'), 'the child to start draining');
     const late = await get(port);
     const exit = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const tookMs = Date.now() - signalledAt;

@@ -2,6 +2,7 @@
  * `blastwall dashboard --pg`: the fleet in a real PostgreSQL — every instance's heartbeat, the merged timeline
  * with each entry's instance, and an instance whose heartbeats stop shown as gone within its timeout.
  */
+import { untilAsync } from '../support/turns.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
@@ -36,14 +37,8 @@ it.skipIf(!up)('shows every instance of the fleet, the merged timeline, and an i
   });
   const server = await startDashboardServer({ pg: PG_URL, schema, host: '127.0.0.1', port: 0 });
   const read = async (): Promise<FleetView> => (await (await fetch(`${server.url}state.json`)).json()) as FleetView;
-  const until = async (ok: (s: FleetView) => boolean): Promise<FleetView> => {
-    for (let i = 0; i < 100; i++) {
-      const s = await read();
-      if (ok(s)) return s;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return read();
-  };
+  // heartbeats and the gone judgement run on real time in PostgreSQL: each look is one real request
+  const until = (ok: (s: FleetView) => boolean): Promise<FleetView> => untilAsync(read, ok, 'the fleet view to change', 20_000);
   try {
     const s = await until((v) => (v.fleet?.length ?? 0) === 2 && v.timeline.length >= 2);
     expect(s.fleet!.map((i) => [i.instance, i.gone, i.dependencies.payments])).toEqual([

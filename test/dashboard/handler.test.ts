@@ -1,3 +1,4 @@
+import { untilTurns } from '../support/turns.js';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -145,7 +146,7 @@ describe('dashboard events', () => {
     const res = await fetch(`http://127.0.0.1:${f.port}/events`, { signal: controller.signal });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();
-    await new Promise((r) => setTimeout(r, 20));
+    await untilTurns(() => f.handler.watchers() === 1, 'the handler to see the client');
     expect(f.handler.watchers()).toBe(1);
     await f.clock.advance(0); // the first push
     let text = '';
@@ -156,7 +157,7 @@ describe('dashboard events', () => {
     while (!text.includes('watch me')) text += new TextDecoder().decode((await reader.read()).value);
     expect(f.clock.pendingTimers()).toBeGreaterThan(idleTimers);
     controller.abort();
-    for (let i = 0; i < 50 && f.handler.watchers() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await untilTurns(() => f.handler.watchers() === 0, 'the handler to see the client leave');
     expect(f.handler.watchers()).toBe(0);
     expect(f.clock.pendingTimers()).toBe(idleTimers); // no timer left behind: nothing runs when nobody watches
   });

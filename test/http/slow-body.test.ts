@@ -3,6 +3,7 @@
  * at a time over real sockets on 127.0.0.1 while critical requests keep being admitted and answered; when
  * the route's deadline (on the wall's fake clock) passes, each slow upload is answered 408 and closed.
  */
+import { untilTurns } from '../support/turns.js';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/core/fake-clock.js';
@@ -28,13 +29,7 @@ function slowUpload(port: number): Trickler {
   return t;
 }
 
-const until = async (cond: () => boolean, what: string, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+const until = (cond: () => boolean, what: string): Promise<void> => untilTurns(cond, what);
 
 describe.each(ADAPTERS)('slow request bodies on %s', (_name, adapter) => {
   let wall: Wall | undefined;
