@@ -30,7 +30,7 @@ import {
 import type { Dependency } from './dependency.js';
 import { type DependencySpec, parseDependencySpec, type SpecContext } from './dependency-spec.js';
 import type { WallEvent } from './events.js';
-import type { Operation } from './operation.js';
+import { operationBoundaries, type Operation } from './operation.js';
 
 export interface ConfigVersion {
   version: number;
@@ -180,11 +180,7 @@ export class LiveConfig {
       if (!changes.some((c) => c.path.startsWith(`operations.${op.name}.`))) continue;
       const data = next.operations[op.name] ?? {};
       const spec = { priority: data.priority, deadline: data.deadline };
-      // the same checks as reconfigure, without changing anything
-      if (spec.priority !== undefined && !['critical-plus', 'critical', 'sheddable-plus', 'sheddable'].includes(spec.priority as string)) {
-        op.reconfigure({ priority: spec.priority, deadline: op.deadlineMs }); // throws CONFIG_INVALID naming the field
-      }
-      if (spec.deadline !== undefined) durationOption(`${op.name}.deadline`, spec.deadline);
+      operationBoundaries(op.name, spec); // the declaration's checks, changing nothing yet
       opPlans.push({ op, spec });
     }
     // 2. install, in one synchronous step

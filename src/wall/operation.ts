@@ -71,9 +71,7 @@ export class Operation {
    * field, nothing changed). Runs already started keep the deadline they started with.
    */
   reconfigure(spec: { priority?: unknown; deadline?: unknown }): void {
-    const priority = spec.priority === undefined ? 'critical' : enumOption(`${this.name}.priority`, spec.priority, PRIORITIES);
-    const deadlineMs = spec.deadline === undefined ? Number.POSITIVE_INFINITY : durationOption(`${this.name}.deadline`, spec.deadline);
-    Object.assign(this, { priority, deadlineMs });
+    Object.assign(this, operationBoundaries(this.name, spec));
   }
 
   private failedWith(code: string): void {
@@ -139,6 +137,14 @@ export class Operation {
       }
     });
   }
+}
+
+/** An operation's priority and deadline, checked as at declaration (`CONFIG_INVALID` naming the field). */
+export function operationBoundaries(name: string, spec: { priority?: unknown; deadline?: unknown }): { priority: Priority; deadlineMs: number } {
+  return {
+    priority: spec.priority === undefined ? 'critical' : enumOption(`${name}.priority`, spec.priority, PRIORITIES),
+    deadlineMs: spec.deadline === undefined ? Number.POSITIVE_INFINITY : durationOption(`${name}.deadline`, spec.deadline),
+  };
 }
 
 export interface OperationImpact {
