@@ -16,7 +16,8 @@ import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { optionNames } from '../core/option-names.js';
 import { clockOption, configError, enumOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
-import { Timeline, type Severity, type TimelineEntry, type TimelineEntryInput, type TimelineOptions, type TimelineQuery } from './timeline.js';
+import type { TimelineRow } from './file.js';
+import { rowToEntry, Timeline, toRow, type TimelineEntry, type TimelineEntryInput, type TimelineOptions, type TimelineQuery } from './timeline.js';
 
 export interface PostgresTimelineOptions {
   /** `postgres://…` connection string. */
@@ -47,12 +48,11 @@ export interface FleetTimelineQuery extends TimelineQuery {
 
 const OPTION_NAMES = optionNames<PostgresTimelineOptions>()('url', 'schema', 'clock', 'service', 'instance', 'bufferSize', 'flushEvery');
 const QUERY_NAMES = optionNames<FleetTimelineQuery>()('from', 'to', 'dependency', 'kind', 'limit', 'instance', 'service');
-const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Rows per INSERT statement. */
 const BATCH = 500;
 
-type Row = [at: number, kind: string, severity: string, title: string, dependency: string | null, operation: string | null, data: string | null];
+type Row = TimelineRow;
 
 /** @internal Loads `pg` on first use (`load` is for tests); a clear error naming the package when it is missing. */
 export function loadPg(load: (id: string) => unknown = createRequire(import.meta.url)): PgModule {
@@ -307,56 +307,11 @@ export async function queryFleetTimeline(pool: PgPool, schema: string, q: FleetT
     `SELECT * FROM "${schema}".blastwall_timeline ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, seq LIMIT ${limit}`,
     args,
   );
-  return (r.rows as Record<string, unknown>[]).map(rowToEntry);
+  return (r.rows as Record<string, unknown>[]).map(fleetEntry);
 }
 
-/** Checks an entry and serialises it: everything that could fail later fails here, with the field named. */
-function toRow(e: TimelineEntryInput, clock: Clock): Row {
-  if (!isPlainObject(e)) throw configError('timeline entry', 'an object', e);
-  stringOption('entry.kind', e.kind);
-  enumOption('entry.severity', e.severity, SEVERITIES);
-  stringOption('entry.title', e.title);
-  if (e.at !== undefined && (typeof e.at !== 'number' || !Number.isFinite(e.at))) throw configError('entry.at', 'a finite number (ms since epoch)', e.at);
-  if (e.dependency !== undefined && e.dependency !== null) stringOption('entry.dependency', e.dependency);
-  if (e.operation !== undefined && e.operation !== null) stringOption('entry.operation', e.operation);
-  let data: string | null = null;
-  if (e.data !== undefined) {
-    if (!isPlainObject(e.data)) throw configError('entry.data', 'a plain object', e.data);
-    try {
-      data = JSON.stringify(e.data);
-    } catch (err) {
-      throw new BlastwallError('CONFIG_INVALID', `Expected \`entry.data\` to be JSON-serialisable (no BigInt, no cycles): ${(err as Error).message}`, {
-        cause: err,
-        details: { field: 'entry.data' },
-      });
-    }
-  }
-  return [e.at ?? clock.now(), e.kind, e.severity, e.title, e.dependency ?? null, e.operation ?? null, data];
-}
-
-function rowToEntry(r: Record<string, unknown>): FleetTimelineEntry {
-  const entry: FleetTimelineEntry = {
-    seq: Number(r.seq),
-    at: Number(r.at),
-    kind: String(r.kind),
-    service: String(r.service),
-    instance: String(r.instance),
-    severity: (SEVERITIES as readonly string[]).includes(String(r.severity)) ? (r.severity as Severity) : 'info',
-    title: String(r.title),
-    dependency: typeof r.dependency === 'string' ? r.dependency : null,
-    operation: typeof r.operation === 'string' ? r.operation : null,
-    data: null,
-  };
-  if (typeof r.data === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(r.data);
-      if (isPlainObject(parsed)) entry.data = parsed;
-      else entry.corrupt = true;
-    } catch {
-      entry.corrupt = true;
-    }
-  }
-  return entry;
+function fleetEntry(r: Record<string, unknown>): FleetTimelineEntry {
+  return { ...rowToEntry(r), instance: String(r.instance) };
 }
 
 /**

@@ -287,8 +287,11 @@ function track(t: Timeline): void {
   });
 }
 
-/** Checks an entry and serialises it: everything that could fail later fails here, with the field named. */
-function toRow(e: TimelineEntryInput, clock: Clock): TimelineRow {
+/**
+ * @internal Checks an entry and serialises it: everything that could fail later fails here, with the field
+ * named. Shared by the SQLite and the PostgreSQL timelines.
+ */
+export function toRow(e: TimelineEntryInput, clock: Clock): TimelineRow {
   if (!isPlainObject(e)) throw configError('timeline entry', 'an object', e);
   stringOption('entry.kind', e.kind);
   enumOption('entry.severity', e.severity, SEVERITIES);
@@ -311,7 +314,8 @@ function toRow(e: TimelineEntryInput, clock: Clock): TimelineRow {
   return [e.at ?? clock.now(), e.kind, e.severity, e.title, e.dependency ?? null, e.operation ?? null, data];
 }
 
-function rowToEntry(r: Record<string, unknown>): TimelineEntry {
+/** @internal A stored row as an entry; data that cannot be read back is marked `corrupt`, never thrown. */
+export function rowToEntry(r: Record<string, unknown>): TimelineEntry {
   const entry: TimelineEntry = {
     seq: Number(r.seq),
     at: Number(r.at),
@@ -319,8 +323,8 @@ function rowToEntry(r: Record<string, unknown>): TimelineEntry {
     service: String(r.service),
     severity: (SEVERITIES as readonly string[]).includes(String(r.severity)) ? (r.severity as Severity) : 'info',
     title: String(r.title),
-    dependency: (r.dependency as string | null) ?? null,
-    operation: (r.operation as string | null) ?? null,
+    dependency: typeof r.dependency === 'string' ? r.dependency : null,
+    operation: typeof r.operation === 'string' ? r.operation : null,
     data: null,
   };
   if (typeof r.data === 'string') {
