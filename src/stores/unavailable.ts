@@ -73,3 +73,19 @@ export function guardStoreMethods(cls: { prototype: Guarded }): void {
     };
   }
 }
+
+/**
+ * Starts a networked store: a server that cannot be reached does not fail the start (the store answers
+ * STORE_UNAVAILABLE and reconnects); any other failure closes the store and rejects.
+ */
+export async function startStore<S extends { init(): Promise<void>; isDown(err: unknown): boolean; close(): Promise<void> }>(s: S): Promise<S> {
+  try {
+    await s.init();
+  } catch (err) {
+    if (!s.isDown(err)) {
+      await s.close();
+      throw err;
+    }
+  }
+  return s;
+}

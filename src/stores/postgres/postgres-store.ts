@@ -26,7 +26,7 @@ import type {
   VersionedWrite,
 } from '../types.js';
 import { leaseToken, tokenAttempts } from '../options.js';
-import { guardStoreMethods } from '../unavailable.js';
+import { guardStoreMethods, startStore } from '../unavailable.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://…` connection string, or your own pg.Pool (then `close()` leaves it open). */
@@ -446,16 +446,7 @@ guardStoreMethods(PostgresStore);
  * server creates the schema. Other failures (a wrong password, no permission to create the schema) reject.
  */
 export async function connectPostgresStore(options: PostgresStoreOptions | string): Promise<PostgresStore> {
-  const s = new PostgresStore(typeof options === 'string' ? { connection: options } : options);
-  try {
-    await s.init();
-  } catch (err) {
-    if (!s.isDown(err)) {
-      await s.close();
-      throw err;
-    }
-  }
-  return s;
+  return startStore(new PostgresStore(typeof options === 'string' ? { connection: options } : options));
 }
 
 /** @deprecated since 0.2: use `connectPostgresStore` (the same function; async factories are named `connectX`). */

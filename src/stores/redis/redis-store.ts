@@ -31,7 +31,7 @@ import type {
   VersionedWrite,
 } from '../types.js';
 import { leaseToken } from '../options.js';
-import { guardStoreMethods } from '../unavailable.js';
+import { guardStoreMethods, startStore } from '../unavailable.js';
 
 export interface RedisStoreOptions {
   /** `redis://…` URL or your own ioredis client (then `close()` leaves it open). */
@@ -549,16 +549,7 @@ guardStoreMethods(RedisStore);
  * background. Other failures (a wrong password, a non-Redis server) reject.
  */
 export async function connectRedisStore(options: RedisStoreOptions | string): Promise<RedisStore> {
-  const s = new RedisStore(typeof options === 'string' ? { connection: options } : options);
-  try {
-    await s.init();
-  } catch (err) {
-    if (!s.isDown(err)) {
-      await s.close();
-      throw err;
-    }
-  }
-  return s;
+  return startStore(new RedisStore(typeof options === 'string' ? { connection: options } : options));
 }
 
 /** @deprecated since 0.2: use `connectRedisStore` (the same function; async factories are named `connectX`). */
