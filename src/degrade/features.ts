@@ -3,12 +3,23 @@ import { BlastwallError } from '../core/errors.js';
 import { configError, enumOption, objectOption, stringOption } from '../core/validate.js';
 import { MODES, type Mode } from './modes.js';
 
+/**
+ * How much a feature costs to serve, which decides the modes it is switched off in by default:
+ * `expensive` → off in `degraded`, `shedding` and `read-only`; `moderate` → off in `shedding`; `cheap` → never
+ * switched off by mode.
+ */
 export type Cost = 'cheap' | 'moderate' | 'expensive';
 
+/**
+ * The declaration of a feature switch, passed to `wall.feature(name, spec)`. Every field is checked when
+ * declared; an invalid spec (or a name declared twice) throws `CONFIG_INVALID`.
+ */
 export interface FeatureSpec {
+  /** What the feature costs to serve; sets the default `offIn` (see {@link Cost}). */
   cost: Cost;
   /** Modes in which it is switched off. Default by cost: expensive → degraded, shedding, read-only; moderate → shedding; cheap → none. */
   offIn?: Mode[];
+  /** Who answers for the switch (a team or a person); shown in `wall.features()` and on the dashboard. */
   owner: string;
   /** When this switch should be removed (a Date or an ISO date). */
   expires: Date | string;
@@ -33,6 +44,11 @@ export class Feature {
     this.offIn = new Set(offIn);
     this.expiresAt = expires;
   }
+  /**
+   * Sets `enabled` for `mode`: a hand override (`on`/`off`) wins; otherwise the feature is off exactly when
+   * `mode` is one of its `offIn` modes. The registry calls this on every mode change and override; you do not
+   * need to call it yourself.
+   */
   recompute(mode: Mode): void {
     this.enabled = this.override === undefined ? !this.offIn.has(mode) : this.override === 'on';
   }

@@ -3,7 +3,14 @@ import { durationOption, type Duration } from '../core/duration.js';
 import { Emitter } from '../core/events.js';
 import { configError, enumOption, fnOption, objectOption, stringOption } from '../core/validate.js';
 
+/**
+ * The service's mode, set by hand (`wall.setMode`) or by {@link ModeRule}s. What a mode switches off is up to
+ * each feature's `offIn` (by default: `degraded` switches expensive features off, `shedding` moderate and
+ * expensive ones, `read-only` expensive ones); in `read-only`, `wall.guardWrite()` also throws `READ_ONLY`.
+ * When several rules hold, the most restrictive mode wins (see {@link MODE_PRECEDENCE}).
+ */
 export type Mode = 'normal' | 'degraded' | 'read-only' | 'shedding';
+/** Every {@link Mode} name; configuration and `setMode` reject any other string with `CONFIG_INVALID`. */
 export const MODES: readonly Mode[] = ['normal', 'degraded', 'read-only', 'shedding'];
 /** When several rules hold, the most restrictive mode wins. */
 export const MODE_PRECEDENCE: Record<Mode, number> = { normal: 0, degraded: 1, shedding: 2, 'read-only': 3 };
@@ -17,8 +24,15 @@ export interface ModeSnapshot {
   [signal: string]: unknown;
 }
 
+/**
+ * A rule that puts the service in a mode while a condition over health and load holds. Pass rules to
+ * `wall.rules([...])`; they are evaluated with every health evaluation. A rule that throws counts as not
+ * holding (and emits a process warning). See {@link modeRules} for ready-made rules.
+ */
 export interface ModeRule {
+  /** Names the rule in the mode's reason (`rule '<name>'`), events, the timeline and the audit. */
   name: string;
+  /** The mode the rule asks for while active; `normal` is what remains when no rule is active. */
   mode: Exclude<Mode, 'normal'>;
   /** Enter when this holds. */
   when: (s: ModeSnapshot) => boolean;
@@ -28,11 +42,17 @@ export interface ModeRule {
   reason?: (s: ModeSnapshot) => string;
 }
 
+/** A change of the service's mode, emitted as the wall event `{ type: 'mode', ... }` and recorded on the timeline. */
 export interface ModeChange {
+  /** The mode before the change. */
   from: Mode;
+  /** The mode after the change. */
   to: Mode;
+  /** Why: the reason given to a manual `setMode`, `rule '<name>': <rule reason>`, or why a manual mode ended. */
   reason: string;
+  /** Whether an operator set the mode by hand (true) or the rules did (false). */
   manual: boolean;
+  /** When the change happened, ms since the Unix epoch (the wall's clock). */
   at: number;
 }
 

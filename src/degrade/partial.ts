@@ -4,10 +4,20 @@ import { BlastwallError } from '../core/errors.js';
 import { configError, isPlainObject, objectOption } from '../core/validate.js';
 import { currentOperation } from '../core/operation-context.js';
 
+/**
+ * What {@link partial} resolves with: the parts that answered in time, the names of those that did not, and
+ * why. It never rejects because a part failed; check `missing` before reading a value.
+ */
 export interface PartialResult<T extends Record<string, unknown>> {
+  /** The value of each part that resolved before the deadline, by part name. */
   values: Partial<T>;
   /** Parts that did not answer in time or failed. */
   missing: (keyof T & string)[];
+  /**
+   * Why each missing part is missing: what it threw or rejected with, or a `DEADLINE_EXCEEDED`
+   * {@link BlastwallError} for a part still running at the deadline (or when `signal` aborted). Empty when
+   * no time was left at the call: then every part is missing and none was started.
+   */
   errors: Partial<Record<keyof T & string, unknown>>;
 }
 

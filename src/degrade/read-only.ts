@@ -5,6 +5,11 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** Something that can say whether writes are allowed now (the wall). */
 export interface WriteGate {
+  /**
+   * Returns when writes are allowed; throws a {@link BlastwallError} with code `READ_ONLY` (and
+   * `retryAfterMs`, used for the `Retry-After` header) while they are not. Any other error passes through
+   * {@link readOnlyGuard} unchanged.
+   */
   guardWrite(): void;
 }
 
