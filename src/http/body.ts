@@ -7,14 +7,24 @@ import type { IncomingMessage } from 'node:http';
 import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
 import { clientProblem, type GuardResponse } from './problem.js';
 
+/**
+ * How large and how slow a request body may be. {@link HttpGuard} computes these per request (see
+ * `Routed.body`): the route's `maxBodyBytes`, and the smallest of the body timeout, the route's deadline
+ * and the caller's deadline.
+ */
 export interface BodyLimits {
   /** Largest body accepted (bytes); larger → 413. */
   maxBytes: number;
-  /** Longest the whole body may take to arrive (ms, on `clock`); longer → 408. */
+  /** Longest the whole body may take to arrive (ms, on `clock`); longer → 408. `Infinity`: no time limit. */
   timeoutMs: number;
+  /** The clock `timeoutMs` is measured on (the guard's clock; a `FakeClock` in tests). */
   clock: Clock;
 }
 
+/**
+ * The result of receiving a body: the bytes (`ok: true`), an answer to send instead of running the handler
+ * (413 or 408), or nothing to answer because the client disconnected first.
+ */
 export type BodyOutcome =
   /** `body` is undefined when the bytes were already in the request stream (read them from it). */
   | { ok: true; body: Buffer | undefined }

@@ -10,10 +10,14 @@ import { durationOption, type Duration } from '../core/duration.js';
 import type { DrainReport } from '../wall/drain.js';
 import type { Wall } from '../wall/wall.js';
 
+/** Options of {@link drainOnSignal}. */
 export interface DrainOnSignalOptions {
-  /** HTTP servers to stop accepting and close. */
+  /** HTTP servers to stop accepting and close. Default none (only the wall drains). */
   servers?: readonly Server[];
-  /** Longest the drain may take. Default 30s. */
+  /**
+   * Longest the drain may take: a duration (`'30s'`, `'500ms'`, or a number of milliseconds, 0 to about
+   * 24.8 days). Requests still running when it passes count as unfinished (exit code 1). Default `'30s'`.
+   */
   deadline?: Duration;
   /** Signals that start the drain. Default SIGTERM and SIGINT. */
   signals?: readonly NodeJS.Signals[];

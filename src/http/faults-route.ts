@@ -18,15 +18,24 @@ import type { Fault } from '../chaos/faults.js';
 import type { InjectOptions } from '../chaos/injector.js';
 import type { WallFaults } from '../chaos/wall-faults.js';
 
+/** Options of {@link faultsHandler}. */
 export interface FaultsHandlerOptions {
-  /** The bearer token callers must present (at least 16 characters). */
+  /**
+   * The bearer token callers must present in `Authorization: Bearer <token>` (at least 16 characters;
+   * shorter throws `CONFIG_INVALID`). Keep it secret: whoever holds it can inject faults.
+   */
   token: string;
-  /** Default `/_blastwall/faults`. */
+  /** Path prefix the route answers under (starts with `/`, no trailing `/`). Default `/_blastwall/faults`. */
   path?: string;
-  /** Largest accepted body. Default 16 KiB. */
+  /** Largest accepted request body, in bytes (64 to 1 MiB); larger → 413. Default 16 KiB. */
   maxBodyBytes?: number;
 }
 
+/**
+ * A node:http handler (usable as Express/Connect middleware): answers requests under its path and returns
+ * true; for any other path it calls `next` (when given) and returns false, so it can run first in a plain
+ * request listener: `if (!faults(req, res)) app(req, res)`.
+ */
 export type FaultsHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => boolean;
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();

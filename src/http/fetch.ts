@@ -6,6 +6,7 @@ import { boolOption, clockOption, configError, fnOption, objectOption } from '..
 import { currentOperation } from '../wall/context.js';
 import { DEADLINE_HEADER, OVERLOADED_HEADER, PRIORITY_HEADER, isOverloadedAnswer } from './headers.js';
 
+/** Options of {@link createFetch}. */
 export interface FetchOptions {
   /** The fetch to call. Default `globalThis.fetch`. */
   fetch?: typeof fetch;
@@ -30,6 +31,7 @@ export function remainingDeadline(clock: Clock = realClock): number | undefined 
   return op.deadline - clock.now();
 }
 
+/** The `fetch` signature {@link createFetch} returns (same arguments and result as the global `fetch`). */
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /**

@@ -22,6 +22,7 @@ export interface RouteSpec {
   maxBodyBytes?: number;
 }
 
+/** Options of {@link HttpGuard} (and of the adapters that create one, such as `nodeHandler`). */
 export interface HttpGuardOptions {
   /**
    * Routes by `"METHOD /path/:param"` (or `"/path"` for any method). Requests matching none run as
@@ -61,11 +62,20 @@ export interface InboundRequest {
   method: string;
   /** Path without the query string. */
   path: string;
+  /**
+   * Reads a request header by its lower-case name (the guard asks for `x-request-id`,
+   * `blastwall-priority` and `blastwall-deadline-ms`); undefined when absent. Repeated headers may be
+   * joined with a comma.
+   */
   header(name: string): string | undefined;
   /** A route the framework already resolved (Fastify route config). */
   route?: { key: string; spec?: RouteSpec | undefined };
 }
 
+/**
+ * A request that holds an admission slot: call `run` exactly once with the handler; the slot is released
+ * when the handler settles.
+ */
 export interface Admitted {
   readonly operation: Operation;
   readonly priority: Priority;
@@ -75,6 +85,11 @@ export interface Admitted {
   run<T>(fn: () => T | Promise<T>): Promise<T>;
 }
 
+/**
+ * `Routed.admit()`'s answer: `respond` with `response` (a problem+json refusal: 503 when shed or the
+ * queue is full, 504 when the deadline ran out while waiting), or `admit`: run the handler through
+ * `admitted.run`.
+ */
 export type Entry = { kind: 'respond'; response: GuardResponse } | { kind: 'admit'; admitted: Admitted };
 
 /** A request mapped to its operation, before its body arrived and before admission. */

@@ -70,6 +70,11 @@ export function respondWith(guard: HttpGuard, res: ServerResponse, response: Gua
   );
 }
 
+/**
+ * A node:http request listener (`(req, res)`) as {@link nodeHandler} wraps it. The operation lasts until
+ * the response closes and a promise it returns settles; a throw or rejection is answered with
+ * problem+json when nothing was sent yet.
+ */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 /**

@@ -9,6 +9,7 @@ import { STATUS_CODES } from 'node:http';
 import { BlastwallError } from '../core/errors.js';
 import { OVERLOADED_HEADER } from './headers.js';
 
+/** The content type of every error answer blastwall writes (RFC 9457 problem details). */
 export const PROBLEM_TYPE = 'application/problem+json';
 
 /** An answer the adapter writes as is. */
