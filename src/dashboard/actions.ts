@@ -14,6 +14,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Mode } from '../degrade/modes.js';
 import type { Wall } from '../wall/wall.js';
 
+/**
+ * The header (lower-case name) every action request must carry with the value `1`: a cross-site form or a
+ * simple cross-site fetch cannot send it without a CORS preflight, which the dashboard never grants.
+ */
 export const ACTION_HEADER = 'x-blastwall-action';
 /** Largest action body accepted (bytes). */
 export const MAX_ACTION_BYTES = 4096;
@@ -96,6 +100,19 @@ function oneOf<T extends string>(body: Record<string, unknown>, field: string, v
 }
 
 const MODES: readonly Mode[] = ['normal', 'degraded', 'read-only', 'shedding'];
+/**
+ * The operator actions, each a `POST actions/<name>` with a JSON body; every one requires `by` (who, at most
+ * 100 characters):
+ *
+ * - `mode`: `{ mode, reason }` sets the wall's mode (`normal`, `degraded`, `read-only` or `shedding`);
+ * - `clear-mode`: `{ reason }` drops the manual mode and hands the mode back to the wall's rules;
+ * - `feature`: `{ feature, state, reason }` overrides a feature (`on`, `off`, or `auto` to drop the override);
+ * - `note`: `{ text }` writes a note to the timeline (409 when the dashboard has no timeline);
+ * - `deploy`: `{ version }` marks a deploy;
+ * - `incident`: `{ title, lead }` declares an incident.
+ *
+ * Text fields are trimmed, non-empty, without control characters and at most 500 characters (`text` 2000).
+ */
 export const ACTIONS = ['mode', 'clear-mode', 'feature', 'note', 'deploy', 'incident'] as const;
 export type ActionName = (typeof ACTIONS)[number];
 

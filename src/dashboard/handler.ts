@@ -22,6 +22,11 @@ import { type DashboardState, type FleetMember, History, type ReadableTimeline, 
 export interface DashboardSource {
   clock: Clock;
   intervalMs: number;
+  /**
+   * The state to show now (`GET state.json` and each event-stream push). `actions` tells whether the
+   * handler offers actions (a token was given and `act` exists), to be copied into
+   * {@link DashboardState.actions}. A rejection is pushed to watchers as an `unavailable` event.
+   */
   state(actions: boolean): DashboardState | Promise<DashboardState>;
   /** Called while someone watches: `onChange` on every change; returns the unsubscribe. */
   watch?(onChange: () => void): () => void;
@@ -29,6 +34,11 @@ export interface DashboardSource {
   tick?(): void;
   /** Clears what was kept while watched. */
   idle?(): void;
+  /**
+   * Runs the action `name` (the path after `actions/`) with the raw JSON body, once the request passed the
+   * token and CSRF checks. Returns the JSON answer (status and body), or a refusal answered as
+   * problem+json. Without `act` the dashboard is read-only whatever the token.
+   */
   act?(name: string, body: Buffer): { status: number; body: Record<string, unknown> } | Refusal;
 }
 
@@ -232,7 +242,12 @@ function readSmallBody(req: IncomingMessage, res: ServerResponse, clock: Clock, 
 }
 
 /** A request listener over any source (the wall's, or the CLI's timeline and URL sources). */
-export function sourceHandler(source: DashboardSource, options: { token?: string | undefined; prefix?: string | undefined } = {}): DashboardHandler & { close(): void; watchers(): number } {
+export function sourceHandler(source: DashboardSource, options: { token?: string | undefined; prefix?: string | undefined } = {}): DashboardHandler & {
+  /** Ends every open event stream and stops watching the source (call it before closing the server). */
+  close(): void;
+  /** How many event-stream clients are connected now (0: nothing is sampled or pushed). */
+  watchers(): number;
+} {
   const token = options.token;
   const prefix = options.prefix?.replace(/\/+$/, '') ?? '';
   const hub = new Hub(source, token !== undefined && source.act !== undefined);
@@ -300,7 +315,12 @@ export function sourceHandler(source: DashboardSource, options: { token?: string
  * `app.use('/ops', handler)` in Express). Read-only unless `token` is given. `handler.close()` ends the
  * open event streams (call it before closing the server).
  */
-export function dashboardHandler(wall: Wall, options: DashboardOptions = {}): DashboardHandler & { close(): void; watchers(): number } {
+export function dashboardHandler(wall: Wall, options: DashboardOptions = {}): DashboardHandler & {
+  /** Ends every open event stream and stops watching the source (call it before closing the server). */
+  close(): void;
+  /** How many event-stream clients are connected now (0: nothing is sampled or pushed). */
+  watchers(): number;
+} {
   const o = objectOption('dashboardHandler options', options, ['token', 'timeline', 'interval', 'prefix', 'fleet']);
   const token = o.token === undefined ? undefined : stringOption('token', o.token);
   if (token !== undefined && token.length < 16) throw configError('token', 'a string of at least 16 characters', `${token.length} characters`);

@@ -7,14 +7,26 @@ import type { TimelineEntry, TimelineQuery } from '../timeline/index.js';
 import type { Impact } from '../wall/capabilities.js';
 import type { Wall } from '../wall/wall.js';
 
+/**
+ * The `schema` of every {@link DashboardState} document; it changes only when the document changes
+ * incompatibly, so a reader (another dashboard, a script) can check it before reading the rest.
+ */
 export const STATE_SCHEMA = 'blastwall.dashboard/v1';
 
+/**
+ * One dependency as the dashboard shows it: its health and why, its breaker, its owner and its signals.
+ * Read from a timeline file, only the last health transition is known (no signals, no history).
+ */
 export interface DependencyState {
   name: string;
   criticality: string;
+  /** Its health state (`healthy`, `delayed`, `degraded`, `retrying`, `unavailable` or `corrupt`). */
   state: string;
+  /** Why it is in that state, in words. */
   reason: string;
+  /** When it entered that state (ms since the Unix epoch, on the wall's clock). */
   since: number;
+  /** Its circuit breaker's state; null without a breaker (or not known from a timeline file). */
   breaker: string | null;
   owner: string | null;
   runbook: string | null;
@@ -23,12 +35,14 @@ export interface DependencyState {
   history: { t: number[]; p99: number[]; errorRatio: number[]; retryRatio: number[] };
 }
 
+/** One operation as the dashboard shows it: what it serves, whom to call, which dependencies it uses, how it went. */
 export interface OperationState {
   name: string;
   capability: string | null;
   priority: string;
   owner: string | null;
   runbook: string | null;
+  /** Names of the dependencies it calls. */
   calls: string[];
   /** Since the wall started. */
   counts: { requests: number; failed: number; degraded: number; shed: number };
@@ -36,17 +50,29 @@ export interface OperationState {
   rates: { success: number; degraded: number; shed: number; failed: number };
 }
 
+/**
+ * A drift or burn-rate alert raised in the timeline and not cleared since (the page shows the alerts found
+ * in the timeline entries it holds, so the last hour for a live wall).
+ */
 export interface Alert {
   kind: 'drift' | 'burn-rate';
+  /** The dependency (or operation) it is about. */
   subject: string;
   title: string;
   severity: string;
+  /** When it was raised (ms since the Unix epoch). */
   at: number;
 }
 
+/**
+ * Everything the dashboard page shows, as one JSON document: the answer of `GET state.json` and the data of
+ * each `state` Server-Sent Event. A timeline-backed dashboard fills only what the timeline tells (no
+ * features, operations or topology, `impact` null).
+ */
 export interface DashboardState {
   schema: typeof STATE_SCHEMA;
   service: string;
+  /** When the state was taken (ms since the Unix epoch). */
   at: number;
   /** Where the state comes from: a live wall, a timeline file (read-only), or another dashboard. */
   source: 'wall' | 'timeline' | 'url';
