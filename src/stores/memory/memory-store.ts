@@ -51,6 +51,15 @@ interface QueueMsg {
 
 const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
 
+/**
+ * The in-memory {@link IntegrityStore}: everything lives in this process's heap and is lost on exit or
+ * restart, so it is meant for tests, demos and single-process use where nothing must survive. Each call
+ * runs to completion before the next (no await inside), so every call, `commit` included, is atomic
+ * within the process; values are copied in and out (JSON round trip), so a caller cannot change stored
+ * data by mutating what it passed or got back. `Unit.sql` is not supported (`commit` rejects with a
+ * TypeError). After `close()` every call rejects with STORE_UNAVAILABLE. It is the reference model the
+ * conformance suite checks the other backends against.
+ */
 export class MemoryStore implements IntegrityStore {
   readonly kind = 'memory' as const;
   private readonly keys = new Map<string, KeyRecord>();
@@ -337,7 +346,21 @@ export class MemoryStore implements IntegrityStore {
 }
 
 
-/** Creates an in-memory store (tests and single-process demos: nothing survives a restart). */
+/**
+ * Creates an in-memory store (tests and single-process demos: nothing survives a restart).
+ *
+ * @example
+ * ```ts
+ * import { createIdempotency } from 'blastwall';
+ * import { createMemoryStore } from 'blastwall/stores/memory';
+ *
+ * const store = createMemoryStore();
+ * const idempotency = createIdempotency({ store });
+ * const first = await idempotency.execute({ key: 'order-42' }, () => ({ charged: 100 }));
+ * const again = await idempotency.execute({ key: 'order-42' }, () => ({ charged: 100 }));
+ * console.log(first.replayed, again.replayed); // false true
+ * ```
+ */
 export function createMemoryStore(): MemoryStore {
   return new MemoryStore();
 }

@@ -28,12 +28,19 @@ import type {
 import { leaseToken, tokenAttempts } from '../options.js';
 import { guardStoreMethods, startStore } from '../unavailable.js';
 
+/** Options of {@link PostgresStore} / {@link connectPostgresStore} (a string is taken as `connection`). */
 export interface PostgresStoreOptions {
-  /** `postgres://…` connection string, or your own pg.Pool (then `close()` leaves it open). */
+  /**
+   * `postgres://…` (or `postgresql://…`) connection string, or your own pg.Pool (then `close()` leaves it
+   * open, and its own timeouts and size apply instead of `statementTimeoutMs` and `poolSize`).
+   */
   connection: string | pg.Pool;
-  /** Schema holding blastwall's tables (default `blastwall`); created when missing. */
+  /** Schema holding blastwall's tables, a lower-case SQL identifier (default `blastwall`); created when missing. */
   schema?: string;
-  /** Per statement limit on the server, and per query limit on the client (default 5000 ms). */
+  /**
+   * Per statement limit on the server, in milliseconds, an integer ≥ 1 (default 5000); the client gives
+   * up on a query 1000 ms after it. Applies only to a pool blastwall creates from a connection string.
+   */
   statementTimeoutMs?: number;
   /** Pool size when blastwall creates the pool (default 10). */
   poolSize?: number;
@@ -49,9 +56,26 @@ const DOWN_STATE = /^(08|53|57P)/;
 const DOWN_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end|Client has encountered a connection error|Query read timeout|Connection closed|not queryable/i;
 const DOWN_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
 
+/**
+ * The PostgreSQL {@link IntegrityStore} (pg), for services that run as many instances and already keep
+ * their data in PostgreSQL. `commit` is one transaction that first locks the fence row (`FOR UPDATE` on
+ * the idempotency record or the leased message), so two processes can never both commit for one key or
+ * one lease; `claim` of an existing key and `register` are decided under the same row locks; `lease`
+ * uses `FOR UPDATE SKIP LOCKED`, so concurrent consumers take different messages. What `commit` wrote is
+ * as durable as any PostgreSQL transaction on that server.
+ *
+ * `Unit.sql` receives the pg client between BEGIN and COMMIT (it may be async; if it throws, the whole
+ * unit rolls back and `commit` rejects with that error), and {@link PostgresStore.enqueueOutboxWith}
+ * writes an outbox row inside your own transaction. The schema and tables are created on the first call
+ * that reaches the server. While the server is down calls reject with STORE_UNAVAILABLE and each call
+ * tries again; after `close()` every call rejects with STORE_UNAVAILABLE. Create it with
+ * {@link connectPostgresStore}.
+ */
 export class PostgresStore implements IntegrityStore {
   readonly kind = 'postgres' as const;
+  /** The pg pool the store queries through: the one you passed, or the one it created (ended by `close()`). */
   readonly pool: pg.Pool;
+  /** The schema holding the store's tables (see {@link PostgresStoreOptions.schema}). */
   readonly schema: string;
   private readonly ownsPool: boolean;
   private ready: Promise<void> | undefined;
@@ -444,6 +468,18 @@ guardStoreMethods(PostgresStore);
  * Makes a PostgreSQL store and creates its schema. A server that cannot be reached does not fail the
  * start: the store is returned anyway, answers STORE_UNAVAILABLE, and its first call that reaches the
  * server creates the schema. Other failures (a wrong password, no permission to create the schema) reject.
+ * Wrong options throw CONFIG_INVALID (the returned Promise rejects).
+ *
+ * @example
+ * ```ts
+ * import { createIdempotency } from 'blastwall';
+ * import { connectPostgresStore } from 'blastwall/stores/postgres';
+ *
+ * const store = await connectPostgresStore({ connection: process.env.DATABASE_URL!, schema: 'blastwall', poolSize: 10 });
+ * const idempotency = createIdempotency({ store, lease: '30s', ttl: '24h' });
+ * // … on shutdown
+ * await store.close();
+ * ```
  */
 export async function connectPostgresStore(options: PostgresStoreOptions | string): Promise<PostgresStore> {
   return startStore(new PostgresStore(typeof options === 'string' ? { connection: options } : options));

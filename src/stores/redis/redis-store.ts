@@ -33,12 +33,19 @@ import type {
 import { leaseToken } from '../options.js';
 import { guardStoreMethods, startStore } from '../unavailable.js';
 
+/** Options of {@link RedisStore} / {@link connectRedisStore} (a string is taken as `connection`). */
 export interface RedisStoreOptions {
-  /** `redis://…` URL or your own ioredis client (then `close()` leaves it open). */
+  /**
+   * `redis://…` or `rediss://…` URL, or your own ioredis client (then `close()` leaves it open, and its
+   * own settings, e.g. its offline queue and retry strategy, apply instead of blastwall's).
+   */
   connection: string | Redis;
   /** Key prefix; keep a `{hash tag}` in it on Redis Cluster (default `bw:{blastwall}:`). */
   prefix?: string;
-  /** Per command limit (default 5000 ms). */
+  /**
+   * Per command limit in milliseconds, an integer ≥ 1 (default 5000); a command that takes longer fails
+   * with STORE_UNAVAILABLE. Applies only to a client blastwall creates from a URL.
+   */
   commandTimeoutMs?: number;
 }
 
@@ -285,9 +292,25 @@ const DOWN_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|BUSY|TRYAGAIN|NORE
 /** Client-side errors of a connection that is down, closing or too slow. */
 const DOWN_CLIENT = /Connection is closed|Stream isn't writeable|Command timed out|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|connect/i;
 
+/**
+ * The Redis {@link IntegrityStore} (ioredis), for services that run as many instances. Every call that
+ * reads and then writes (claim, renew, release, register, commit, enqueue, lease, ack, retry,
+ * dead-letter, sweep) is one Lua script, so it is atomic on the server and two instances can never both
+ * claim a key or both commit under one lease. The queue is a Redis Stream with a consumer group; leases
+ * and expiry use the caller's `now`, not the server's clock. All keys share `prefix` (one hash slot, so
+ * Redis Cluster works).
+ *
+ * Durability is the server's: what Redis persists (AOF, RDB, replication) is what survives a server
+ * restart or failover. `Unit.sql` is not supported (`commit` rejects with a TypeError). With a URL,
+ * blastwall's client fails a command at once while disconnected (no offline queue) and reconnects with a
+ * backoff capped at 2 s: calls reject with STORE_UNAVAILABLE until the server is back. After `close()`
+ * every call rejects with STORE_UNAVAILABLE. Create it with {@link connectRedisStore}.
+ */
 export class RedisStore implements IntegrityStore {
   readonly kind = 'redis' as const;
+  /** The ioredis client the store sends its commands on (with blastwall's scripts defined on it). */
   readonly redis: Scripted;
+  /** The key prefix in use (see {@link RedisStoreOptions.prefix}). */
   readonly prefix: string;
   private readonly ownsClient: boolean;
   private closed = false;
@@ -546,7 +569,19 @@ guardStoreMethods(RedisStore);
 /**
  * Makes a Redis store and connects it. A server that cannot be reached does not fail the start: the
  * store is returned anyway, answers STORE_UNAVAILABLE, and the client keeps reconnecting in the
- * background. Other failures (a wrong password, a non-Redis server) reject.
+ * background. Other failures (a wrong password, a non-Redis server) reject. Wrong options throw
+ * CONFIG_INVALID (the returned Promise rejects).
+ *
+ * @example
+ * ```ts
+ * import { createIdempotency } from 'blastwall';
+ * import { connectRedisStore } from 'blastwall/stores/redis';
+ *
+ * const store = await connectRedisStore(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+ * const idempotency = createIdempotency({ store, lease: '30s', ttl: '24h' });
+ * // … on shutdown
+ * await store.close();
+ * ```
  */
 export async function connectRedisStore(options: RedisStoreOptions | string): Promise<RedisStore> {
   return startStore(new RedisStore(typeof options === 'string' ? { connection: options } : options));

@@ -16,25 +16,42 @@ import { BlastwallError } from '../../core/errors.js';
 
 /** What better-sqlite3's `Statement` offers that blastwall uses. */
 export interface SqliteStatement {
+  /** Executes a writing statement with positional `params`; `changes` is how many rows it inserted, updated or deleted. */
   run(...params: unknown[]): { changes: number };
+  /** Executes a query and returns its first row as an object keyed by column name, or undefined when there is none. */
   get(...params: unknown[]): unknown;
+  /** Executes a query and returns every row (objects keyed by column name; an empty array when none). */
   all(...params: unknown[]): unknown[];
 }
 
 /** A function wrapped in a transaction (`db.transaction(fn)`). */
 export interface SqliteTransaction<T> {
   (): T;
+  /**
+   * Runs the function in a `BEGIN IMMEDIATE` transaction: the write lock is taken at BEGIN, so a
+   * conflict with another connection fails before the function runs (SQLITE_BUSY), not half-way.
+   */
   immediate(): T;
 }
 
 /** What better-sqlite3's `Database` offers that blastwall uses; a better-sqlite3 Database satisfies it. */
 export interface SqliteDatabase {
+  /** False once the database is closed. */
   readonly open: boolean;
+  /** True inside a transaction (`enqueueOutboxWith` requires one). */
   readonly inTransaction: boolean;
+  /** Compiles one SQL statement for repeated use; throws on a syntax error or an unknown table. */
   prepare(sql: string): SqliteStatement;
+  /** Runs one or more SQL statements that take no parameters and return no rows (e.g. schema DDL). */
   exec(sql: string): unknown;
+  /** Reads or sets a PRAGMA (`'journal_mode = WAL'`); with `{ simple: true }` returns the first column of the first row. */
   pragma(sql: string, options?: { simple?: boolean }): unknown;
+  /**
+   * Wraps `fn` so that calling the result runs it in one transaction: committed when `fn` returns,
+   * rolled back when it throws. `fn` must be synchronous.
+   */
   transaction<T>(fn: () => T): SqliteTransaction<T>;
+  /** Closes the database; later statements throw. */
   close(): unknown;
 }
 

@@ -36,6 +36,7 @@ import { isBusy, isUnavailable, openError, openSqlite, type SqliteDatabase, type
 
 export type { SqliteDatabase, SqliteStatement, SqliteTransaction } from './driver.js';
 
+/** Options of {@link SqliteStore} / {@link createSqliteStore} (a string is taken as `database`). */
 export interface SqliteStoreOptions {
   /**
    * A file path (created with its directory), `:memory:`, or an open better-sqlite3 Database to share with
@@ -55,8 +56,28 @@ type Row = Record<string, unknown>;
 const json = (v: unknown): string => JSON.stringify(v === undefined ? null : v);
 const parse = (s: unknown): unknown => (typeof s === 'string' ? JSON.parse(s) : null);
 
+/**
+ * The SQLite {@link IntegrityStore} (better-sqlite3, WAL journal, `synchronous = NORMAL`): the embedded
+ * default for a service that runs as one process, or several processes on one host sharing the file.
+ *
+ * Every write (`claim`, `commit`, `lease`, `ack` …) is one `BEGIN IMMEDIATE` transaction, so it is
+ * atomic against crashes and serialised against other connections to the same file. SQLite never waits
+ * for a lock inside a statement (that would block the event loop): a write that meets another
+ * connection's lock is tried again on timers (1, 2, 4 … 20 ms) for up to `busyTimeout`, then rejects
+ * with STORE_UNAVAILABLE; reads run without a transaction. With `synchronous = NORMAL` a committed
+ * transaction survives a process crash; an operating-system crash or power loss can lose the last
+ * transactions (the database itself stays consistent).
+ *
+ * `Unit.sql` receives the Database and must be synchronous (a function that returns a Promise makes
+ * `commit` reject with a TypeError and roll back). The tables are created in the constructor, with the
+ * `prefix` (default `bw_`). After `close()` every call rejects with STORE_UNAVAILABLE.
+ */
 export class SqliteStore implements IntegrityStore {
   readonly kind = 'sqlite' as const;
+  /**
+   * The better-sqlite3 Database the store uses: the one you passed, or the one it opened (closed by
+   * `close()`). Use it for your own tables, e.g. with `Work.sql` or `enqueueOutboxWith`.
+   */
   readonly db: SqliteDatabase;
   private readonly ownsDb: boolean;
   private closed = false;
@@ -433,7 +454,24 @@ export class SqliteStore implements IntegrityStore {
   }
 }
 
-/** Creates a SQLite store on a file path (or `:memory:`, or an open better-sqlite3 Database). */
+/**
+ * Creates a SQLite store on a file path (or `:memory:`, or an open better-sqlite3 Database). The file
+ * and its directory are created when missing. It opens synchronously and throws CONFIG_INVALID when the
+ * options are wrong, when better-sqlite3 is not installed, or when the file cannot be opened (a
+ * directory, not a database, read-only); STORE_UNAVAILABLE when the tables cannot be created because the
+ * file is locked or unwritable.
+ *
+ * @example
+ * ```ts
+ * import { createIdempotency } from 'blastwall';
+ * import { createSqliteStore } from 'blastwall/stores/sqlite';
+ *
+ * const store = createSqliteStore('.blastwall/integrity.db'); // or { database, prefix, busyTimeout: '100ms' }
+ * const idempotency = createIdempotency({ store, lease: '30s', ttl: '24h' });
+ * // … on shutdown
+ * await store.close();
+ * ```
+ */
 export function createSqliteStore(options: SqliteStoreOptions | string): SqliteStore {
   return new SqliteStore(typeof options === 'string' ? { database: options } : options);
 }
