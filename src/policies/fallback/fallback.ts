@@ -5,13 +5,20 @@ import { type Next, PolicyBase } from '../../core/policy.js';
 import { callbackFailed, guarded } from '../../core/callback.js';
 import { clockOption, fnOption, objectOption } from '../../core/validate.js';
 
+/** Options of {@link fallback}; an unknown option throws `CONFIG_INVALID`. */
 export interface FallbackOptions {
-  /** Which errors get the fallback. Default: all. */
+  /**
+   * Which errors get the fallback; any other error rejects the call unchanged. Default: all. If it throws,
+   * the call rejects with `CALLBACK_FAILED` (cause: what it threw).
+   */
   handles?: (error: unknown) => boolean;
+  /** The policy's clock; a fallback measures no time, but a pipeline whose first policy it is runs its calls on it. Default the real clock. */
   clock?: Clock;
 }
 
+/** Emitted by {@link FallbackPolicy.onFallback} each time the fallback replaces a failure, before it is produced. */
 export interface FallbackEvent {
+  /** The failure the fallback replaces. */
   error: unknown;
 }
 
@@ -44,6 +51,22 @@ export class FallbackPolicy<F = unknown> extends PolicyBase {
   }
 }
 
+/**
+ * A policy that answers with a fallback instead of failing: a fixed value, or a function of the error
+ * (sync or async) that produces one. `handles` limits which errors get it. A fallback function that throws
+ * or rejects fails the call with `CALLBACK_FAILED` (its error as the cause, the call's error in
+ * `details.error`). A function is always called, so to fall back to a function value, return it from one.
+ * Put it outermost, so that it sees what the other policies finally gave up on.
+ *
+ * @throws `CONFIG_INVALID` when an option is invalid.
+ * @example
+ * ```ts
+ * import { fallback, pipeline, timeout } from 'blastwall';
+ *
+ * const policy = pipeline(fallback((): string[] => []), timeout('300ms'));
+ * const recommendations = await policy.execute(() => loadRecommendations(userId));
+ * ```
+ */
 export function fallback<F>(valueOrFn: F | ((error: unknown) => F | Promise<F>), options?: FallbackOptions): FallbackPolicy<F> {
   return new FallbackPolicy(valueOrFn, options);
 }

@@ -3,22 +3,31 @@ import { durationOption, type Duration } from '../../core/duration.js';
 import { RollingCounters } from '../../core/rolling-counters.js';
 import { clockOption, configError, isPlainObject, numberOption, objectOption, ratioOption } from '../../core/validate.js';
 
+/** Options of {@link retryBudget}: retries allowed over a sliding window are `minPerSecond * window + ratio * requests`. */
 export interface RetryBudgetOptions {
   /** Retries allowed as a share of the requests seen in the window (Finagle's `percentCanRetry`). Default 0.1. */
   ratio?: number;
   /** Retries always allowed per second, so a quiet service can still retry (Finagle's `minRetriesPerSec`). Default 10. */
   minPerSecond?: number;
-  /** How far back requests and retries count. Default 10s. */
+  /** How far back requests and retries count, at least 100ms. Default 10s. */
   window?: Duration;
+  /** The clock the window is measured on. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
 }
 
+/** A budget's counts over its current window, from {@link RetryBudget.snapshot}. */
 export interface RetryBudgetSnapshot {
+  /** Original (first-attempt) requests counted in the window. */
   requests: number;
+  /** Retries withdrawn in the window. */
   retries: number;
+  /** Retries the window allows now (`minPerSecond * window + ratio * requests`, rounded down); a retry is refused once `retries` reaches it. */
   allowed: number;
+  /** The configured share of requests that may be retried. */
   ratio: number;
+  /** The configured retries always allowed per second. */
   minPerSecond: number;
+  /** The window length, ms. */
   windowMs: number;
 }
 
@@ -66,6 +75,7 @@ export class RetryBudget {
     return true;
   }
 
+  /** The counts over the window as of now, for dashboards and tests; reading it changes nothing. */
   snapshot(): RetryBudgetSnapshot {
     const now = this.now();
     return {
@@ -93,6 +103,19 @@ export function budgetOption(field: string, value: unknown, clock: Clock): Retry
   throw configError(field, 'false, a RetryBudget, or options { ratio?, minPerSecond?, window? }', value);
 }
 
+/**
+ * A retry budget to share between the retry policies that call one dependency, so that together they add
+ * at most `ratio` extra load (default 10% of requests, plus 10 retries per second, over a 10s window). A
+ * retry it refuses rejects with `RETRY_BUDGET_EXHAUSTED` instead of adding load.
+ *
+ * @throws `CONFIG_INVALID` when an option is invalid.
+ * @example
+ * ```ts
+ * const budget = retryBudget({ ratio: 0.2 });
+ * const reads = retry({ attempts: 3, budget });
+ * const writes = retry({ attempts: 2, budget });
+ * ```
+ */
 export function retryBudget(options?: RetryBudgetOptions): RetryBudget {
   return new RetryBudget(options);
 }

@@ -13,41 +13,80 @@ import { type BackoffSpec, type Schedule, scheduleFrom } from './schedule.js';
 export * from './budget.js';
 export * from './schedule.js';
 
+/**
+ * Options of {@link retry}. All are optional; an unknown option or a value out of range throws
+ * `CONFIG_INVALID` when the policy is built.
+ */
 export interface RetryOptions {
-  /** Total attempts including the first. Default 3. */
+  /** Total attempts including the first, an integer from 1 to 100 (1 means no retry). Default 3. */
   attempts?: number;
-  /** A schedule value, or `{ base, max, factor, jitter, kind }`. Default exponential 50ms..30s, full jitter. */
+  /**
+   * The wait before each retry: a {@link Schedule} (see {@link exponential} and {@link constant}), a
+   * {@link BackoffSpec} `{ kind, base, max, factor, jitter }`, or a {@link Duration} for a constant wait.
+   * Default: exponential from 50ms doubling up to 30s, full jitter. A retry-after hint on the error (see
+   * {@link retryAfterOf}) lengthens the wait, never shortens it.
+   */
   backoff?: Schedule | BackoffSpec | Duration;
-  /** Give up when the next attempt would start later than this after the first began. */
+  /**
+   * Give up (reason `max-elapsed`, with the last attempt's error) when the next attempt would start later
+   * than this after the first attempt began. Default: no limit.
+   */
   maxElapsed?: Duration;
   /**
-   * Which errors are worth another attempt. Default: all, except errors that say not to retry. This and
+   * Which errors are worth another attempt (`attempt` is the 1-based number of the attempt that failed).
+   * Default: all, except errors that say not to retry ({@link isNonRetryable}); those are never retried, so
+   * this can only narrow the set. This and
    * `retryOnResult`, `random` and a function `backoff` are user code: if one throws, the call rejects with
    * `CALLBACK_FAILED` (cause: what it threw).
    */
   retryOn?: (error: unknown, attempt: number) => boolean;
-  /** Retry on a successful result too (e.g. a 503 response object). */
+  /**
+   * Retry on a successful result too (e.g. a 503 response object) when this returns true. When the
+   * attempts run out on such a result, the call resolves with the last result (it does not reject).
+   */
   retryOnResult?: (value: unknown, attempt: number) => boolean;
-  /** A retry budget (shared instance or options), or `false` for none. Default: `{ ratio: 0.1, minPerSecond: 10 }`. */
+  /**
+   * A retry budget (a shared {@link RetryBudget}, or options for one of this policy's own), or `false` for
+   * none. A retry the budget refuses rejects the call with `RETRY_BUDGET_EXHAUSTED` (cause: the last error).
+   * Default: a budget of its own with `{ ratio: 0.1, minPerSecond: 10, window: '10s' }`.
+   */
   budget?: RetryBudget | RetryBudgetOptions | false;
-  /** An attempt is only started if at least this much time is left before the call's deadline. Default 0. */
+  /**
+   * A retry is only started if the backoff plus at least this much time fits before the call's deadline.
+   * Default 0, in which case the estimate is the wall's (from observed latencies) or the last attempt's
+   * duration. A retry that does not fit ends the call (reason `deadline`) with the last attempt's error,
+   * marked not retryable.
+   */
   minAttemptTime?: Duration;
-  /** Source of randomness for jitter (tests pass a seeded one). */
+  /** Source of randomness for jitter, returning a number in [0, 1). Default `Math.random`; tests pass a seeded one. */
   random?: () => number;
+  /** The clock for waits and elapsed time. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
+  /** Names the policy in its errors (as the dependency) when the call does not go through a wall dependency. */
   name?: string;
 }
 
+/** Emitted by {@link RetryPolicy.onRetry} each time a retry is scheduled, before the wait. */
 export interface RetryEvent {
   /** The attempt that failed (1-based). */
   attempt: number;
+  /** The wait before the next attempt, ms: the backoff, or the error's retry-after hint if longer. */
   delayMs: number;
+  /** What the failed attempt threw, or the result `retryOnResult` rejected. */
   error: unknown;
 }
 
+/** Emitted by {@link RetryPolicy.onGiveUp} when the policy stops retrying a failed call. */
 export interface GiveUpEvent {
+  /** Attempts made, including the first. */
   attempts: number;
+  /** The last attempt's failure (or the result `retryOnResult` rejected). */
   error: unknown;
+  /**
+   * Why it stopped: `attempts` (all used), `not-retryable` (the error says not to retry, or `retryOn` said
+   * no), `budget` (the retry budget refused; the call rejects with `RETRY_BUDGET_EXHAUSTED`), `deadline` (the
+   * next attempt would not fit before the call's deadline) or `max-elapsed` (past `maxElapsed`).
+   */
   reason: 'attempts' | 'not-retryable' | 'budget' | 'deadline' | 'max-elapsed';
 }
 
@@ -98,6 +137,11 @@ export class RetryPolicy extends PolicyBase {
     this.budget = budgetOption('retry.budget', o.budget, this.clock);
   }
 
+  /**
+   * Runs `next` (the rest of a pipeline) for the call `ctx`, retrying it as configured. This is how
+   * {@link pipeline} links policies; to make a call, use `execute(fn)`. Resolves with the first successful
+   * result; rejects with the last failure, or `RETRY_BUDGET_EXHAUSTED`.
+   */
   run(ctx: CallContext, next: Next): Promise<unknown> {
     this.budget?.recordRequest();
     const started = this.now();
@@ -199,6 +243,23 @@ function unwrap(f: unknown): unknown {
   return f instanceof RetryResult ? f.value : f;
 }
 
+/**
+ * A policy that runs a failed call again, waiting a backoff between attempts: by default 3 attempts,
+ * exponential backoff from 50ms (doubling, capped at 30s, full jitter), errors marked not retryable never
+ * retried, and a retry budget that allows retries of at most 10% of requests plus 10 per second over 10s.
+ * A retry that would not fit before the call's deadline is not started. Put it outside a per-attempt
+ * {@link timeout} and inside a circuit breaker; see {@link RetryOptions}.
+ *
+ * @throws `CONFIG_INVALID` when an option is invalid.
+ * @example
+ * ```ts
+ * import { retry } from 'blastwall';
+ *
+ * const policy = retry({ attempts: 4, backoff: { base: '100ms', max: '2s' }, retryOn: (e) => !(e instanceof TypeError) });
+ * policy.onGiveUp((e) => console.warn(`gave up after ${e.attempts} attempts: ${e.reason}`));
+ * const res = await policy.execute(({ signal }) => fetch('http://inventory.internal/stock/42', { signal }));
+ * ```
+ */
 export function retry(options?: RetryOptions): RetryPolicy {
   return new RetryPolicy(options);
 }

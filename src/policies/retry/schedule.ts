@@ -10,15 +10,31 @@ import { enumOption, numberOption, objectOption } from '../../core/validate.js';
  */
 export type Schedule = (random?: () => number) => (failedAttempt: number) => number;
 
+/**
+ * How an exponential delay `d` is randomised, so that clients that failed together do not retry together:
+ * `none` waits exactly `d`; `full` a random time in [0, d); `equal` d/2 plus a random time in [0, d/2);
+ * `decorrelated` a random time between `base` and three times the previous wait, capped at `max` (ignores
+ * `factor`).
+ */
 export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
 
+/** Options of {@link exponential}; the delay before retry n is `base * factor^(n-1)`, capped at `max`, then jittered. */
 export interface ExponentialOptions {
+  /** The delay after the first failed attempt (before jitter), ≥ 0. Default 50ms. */
   base?: Duration;
+  /** The cap on any delay, at least `base`. Default 30s. */
   max?: Duration;
+  /** Growth per attempt, a number ≥ 1 (1 keeps the delay at `base`). Default 2. */
   factor?: number;
+  /** Randomisation of each delay; see {@link Jitter}. Default `full`. */
   jitter?: Jitter;
 }
 
+/**
+ * A backoff written as data, as accepted by the `backoff` option of {@link retry} and of a wall dependency's
+ * `retry` section: e.g. `{ base: '100ms', max: '5s', jitter: 'equal' }` or `{ kind: 'constant', base: '1s' }`.
+ * An invalid field throws `CONFIG_INVALID` naming it.
+ */
 export interface BackoffSpec extends ExponentialOptions {
   /** `'exponential'` (default) or `'constant'` (waits `base` every time). */
   kind?: 'exponential' | 'constant';

@@ -7,15 +7,29 @@ import { type Next, PolicyBase } from '../../core/policy.js';
 import { guarded } from '../../core/callback.js';
 import { clockOption, fnOption, nameOption, numberOption, objectOption } from '../../core/validate.js';
 
+/** Options of {@link throttle}; an unknown option or a value out of range throws `CONFIG_INVALID`. */
 export interface ThrottleOptions {
-  /** Accepts multiplier K: a backend that accepts half of what is sent still gets 2× that. Default 2. */
+  /**
+   * Accepts multiplier K, a number ≥ 1: a backend that accepts half of what is sent still gets 2× that.
+   * Lower rejects locally sooner; higher lets more doomed requests through. Default 2.
+   */
   k?: number;
-  /** Sliding window of requests and accepts. Default 2m. */
+  /** Sliding window of requests and accepts, at least 1s. Default 2m. */
   window?: Duration;
-  /** Whether an error means the backend refused the request (not an accept). Default: every error. */
+  /**
+   * Whether an error means the backend refused the request (not an accept); return false for errors
+   * that still show the backend working, such as a 404. Default: every error. If it throws, the call counts
+   * as refused and rejects with `CALLBACK_FAILED`.
+   */
   isRejection?: (error: unknown) => boolean;
+  /**
+   * Source of randomness for the local rejection draw, returning a number in [0, 1). Default `Math.random`;
+   * tests pass a seeded one. If it throws, the call rejects with `CALLBACK_FAILED`.
+   */
   random?: () => number;
+  /** The clock the window is measured on. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
+  /** Names the policy in its `THROTTLED` errors (as the dependency) when the call does not go through a wall dependency. */
   name?: string;
 }
 
@@ -67,6 +81,11 @@ export class ThrottlePolicy extends PolicyBase {
     throw e;
   };
 
+  /**
+   * Runs `next` (the rest of a pipeline) for the call `ctx`, or rejects it locally. This is how
+   * {@link pipeline} links policies; to make a call, use `execute(fn)`. A local rejection is a `THROTTLED`
+   * error marked not retryable, so a retry outside does not resend it.
+   */
   run(ctx: CallContext, next: Next): Promise<unknown> {
     const now = this.now();
     const p = this.probability(now);
@@ -83,6 +102,22 @@ export class ThrottlePolicy extends PolicyBase {
   }
 }
 
+/**
+ * A client-side adaptive throttle: once the backend accepts too few of the requests sent over the last 2
+ * minutes, calls are rejected locally with `THROTTLED` (not retryable), with probability
+ * `max(0, (requests − k·accepts) / (requests + 1))` (default k = 2), instead of adding load the backend
+ * would refuse anyway. It needs no configuration on the backend and recovers as soon as the backend accepts
+ * again; read the current probability with `probability()`.
+ *
+ * @throws `CONFIG_INVALID` when an option is invalid.
+ * @example
+ * ```ts
+ * import { throttle } from 'blastwall';
+ *
+ * const policy = throttle({ k: 1.5, isRejection: (e) => (e as { status?: number }).status !== 404 });
+ * const page = await policy.execute(() => searchIndex.query('boots'));
+ * ```
+ */
 export function throttle(options?: ThrottleOptions): ThrottlePolicy {
   return new ThrottlePolicy(options);
 }

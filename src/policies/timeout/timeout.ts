@@ -8,7 +8,9 @@ import { DeadlineScheduler, type Expirable, schedulerFor } from '../../core/sche
 import { clockOption, configError, nameOption, objectOption } from '../../core/validate.js';
 import type { Duration } from '../../core/duration.js';
 
+/** Options of {@link timeout}; an unknown option throws `CONFIG_INVALID`. */
 export interface TimeoutOptions {
+  /** The clock timeouts are measured on. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
   /** The deadline scheduler to use (a wall passes its own). Default: the clock's shared one. */
   scheduler?: DeadlineScheduler;
@@ -16,8 +18,11 @@ export interface TimeoutOptions {
   name?: string;
 }
 
+/** Emitted by {@link TimeoutPolicy.onTimeout} each time an attempt runs out of time. */
 export interface TimeoutEvent {
+  /** The time the attempt was given, ms: the policy's duration, or less when the call's deadline was nearer. */
   timeoutMs: number;
+  /** The attempt that timed out (1-based; above 1 when the timeout sits inside a retry). */
   attempt: number;
   /** True when the operation's deadline, not this policy's duration, was the limit. */
   byDeadline: boolean;
@@ -94,6 +99,12 @@ export class TimeoutPolicy extends PolicyBase {
     return this.now();
   }
 
+  /**
+   * Runs `next` (the rest of a pipeline) for the call `ctx` under this policy's time limit. This is how
+   * {@link pipeline} links policies; to make a call, use `execute(fn)`. Rejects with `TIMEOUT`, or with
+   * `DEADLINE_EXCEEDED` when the call's deadline is nearer than the duration (at once if it has passed),
+   * and aborts the attempt's `signal`; otherwise settles as `next` does.
+   */
   run(ctx: CallContext, next: Next): Promise<unknown> {
     const now = this.now();
     let ms = this.ms;
@@ -132,6 +143,22 @@ export class TimeoutPolicy extends PolicyBase {
   }
 }
 
+/**
+ * A policy that limits each attempt to `duration` (from 1ms up to 2^31−1 ms, about 24.8 days). An attempt
+ * that takes longer rejects with `TIMEOUT` and its `signal` is aborted, so pass the signal on to the I/O to
+ * stop the work too; the function's own result, if it comes later, is ignored. When the call has a deadline
+ * (an operation's) nearer than `duration`, the deadline is the limit and the error is `DEADLINE_EXCEEDED`.
+ * Inside a {@link retry}, each attempt gets the full duration.
+ *
+ * @throws `CONFIG_INVALID` when `duration` or an option is invalid.
+ * @example
+ * ```ts
+ * import { pipeline, retry, timeout } from 'blastwall';
+ *
+ * const policy = pipeline(retry({ attempts: 3 }), timeout('800ms'));
+ * const res = await policy.execute(({ signal }) => fetch('http://pricing.internal/quote', { signal }));
+ * ```
+ */
 export function timeout(duration: Duration, options?: TimeoutOptions): TimeoutPolicy {
   return new TimeoutPolicy(duration, options);
 }
