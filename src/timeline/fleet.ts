@@ -25,19 +25,30 @@ export interface FleetHealth {
 
 /** What `publishHeartbeat` needs of a wall: its health snapshot (with its service name) and its clock. */
 export interface HeartbeatSource {
+  /** The snapshot to publish, read at each heartbeat (stored whole, as JSON). */
   health(): FleetHealth;
-  readonly clock: { setTimer(fn: () => void, ms: number): TimerHandle; clearTimer(h: TimerHandle): void; refTimer?(h: TimerHandle, ref: boolean): void };
+  /** The timers the heartbeat runs on (a wall's clock; a `FakeClock` in tests). */
+  readonly clock: {
+    /** Arms a one-shot timer firing after `ms` milliseconds. */
+    setTimer(fn: () => void, ms: number): TimerHandle;
+    /** Cancels a timer armed by `setTimer`. */
+    clearTimer(h: TimerHandle): void;
+    /** Optional: whether the timer keeps the process alive; the heartbeat asks for `false` (unref'd). */
+    refTimer?(h: TimerHandle, ref: boolean): void;
+  };
 }
 
+/** Options of {@link publishHeartbeat}: exactly one of `url` or `pool`. */
 export interface HeartbeatOptions {
   /** `postgres://…` (a pool of one connection is opened and closed by the stop function), or a pool of yours (left open). */
   url?: string;
+  /** A `pg` pool of yours (e.g. a PostgreSQL timeline's `pool`), left open by the stop function. */
   pool?: PgPool;
   /** Schema of the fleet's tables (default `public`; the same as the timeline's). */
   schema?: string;
-  /** How often the heartbeat is published. Default 5s. */
+  /** How often the heartbeat is published: a duration (`'5s'`, `'500ms'`, or a number of ms, ≥ 1 ms). Default 5s. */
   every?: Duration;
-  /** After how long without a heartbeat the instance counts as gone. Default 3 × `every`. */
+  /** After how long without a heartbeat the instance counts as gone (a duration, at least `every`). Default 3 × `every`. */
   timeout?: Duration;
   /** This instance's id: default env BLASTWALL_INSTANCE, else `<hostname>-<pid>`. */
   instance?: string;
@@ -132,7 +143,7 @@ export interface FleetInstance {
   service: string;
   status: string;
   mode: string;
-  /** Each dependency's health state (`healthy`, `degraded`, `unhealthy`, …). */
+  /** Each dependency's health state (`healthy`, `delayed`, `degraded`, `retrying`, `unavailable` or `corrupt`). */
   dependencies: Record<string, string>;
   /** The full `wall.health()` snapshot of the last heartbeat. */
   health: FleetHealth;
@@ -147,11 +158,15 @@ export interface FleetInstance {
   gone: boolean;
 }
 
+/** Options of {@link fleetState}: exactly one of `url` or `pool`. */
 export interface FleetStateOptions {
+  /** `postgres://…`: a pool of one connection is opened for the read and closed after it. */
   url?: string;
+  /** A `pg` pool of yours, left open. */
   pool?: PgPool;
+  /** Schema the heartbeats were published in (default `public`). */
   schema?: string;
-  /** Overrides the timeout each instance published with its heartbeats. */
+  /** Overrides the timeout each instance published with its heartbeats (a duration: `'30s'` or a number of ms). */
   heartbeatTimeout?: Duration;
   /** Only the instances of this service. */
   service?: string;

@@ -19,18 +19,27 @@ import { clockOption, configError, enumOption, intOption, isPlainObject, objectO
 import type { TimelineRow } from './file.js';
 import { rowToEntry, Timeline, toRow, type TimelineEntry, type TimelineEntryInput, type TimelineOptions, type TimelineQuery } from './timeline.js';
 
+/**
+ * Options of {@link createTimeline} for the PostgreSQL timeline a fleet shares (`url` selects it). Needs the
+ * optional `pg` package.
+ */
 export interface PostgresTimelineOptions {
-  /** `postgres://…` connection string. */
+  /** `postgres://…` (or `postgresql://…`) connection string. */
   url: string;
-  /** Schema holding the tables `blastwall_timeline` and `blastwall_instances` (default `public`); created when missing. */
+  /**
+   * Schema holding the tables `blastwall_timeline` and `blastwall_instances` (default `public`); created
+   * when missing. A plain lower-case identifier (`[a-z_][a-z0-9_]*`, at most 63 characters).
+   */
   schema?: string;
+  /** The clock that stamps entries recorded without `at` and times the flushes. Default the real clock. */
   clock?: Clock;
+  /** The service name stored with every entry. Default `'service'`. */
   service?: string;
   /** This instance's id: default env BLASTWALL_INSTANCE, else `<hostname>-<pid>`. */
   instance?: string;
   /** Entries held in memory waiting to be written; beyond it entries are dropped and counted. Default 10,000. */
   bufferSize?: number;
-  /** How often buffered entries are written. Default 500ms. */
+  /** How often buffered entries are written: a duration (`'500ms'`, `'2s'`, or a number of ms). Default 500ms. */
   flushEvery?: Duration;
 }
 
@@ -39,6 +48,7 @@ export interface FleetTimelineEntry extends TimelineEntry {
   instance: string;
 }
 
+/** What {@link PostgresTimeline.query} takes: a {@link TimelineQuery} that can also narrow by instance and service. */
 export interface FleetTimelineQuery extends TimelineQuery {
   /** Only the entries of this instance. */
   instance?: string;

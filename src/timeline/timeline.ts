@@ -9,6 +9,11 @@ import { clockOption, configError, enumOption, intOption, isPlainObject, objectO
 import { describeSqliteError, isBusy, openSqlite } from '../stores/sqlite/driver.js';
 import { TimelineFile, type TimelineRow } from './file.js';
 
+/**
+ * How much a timeline entry matters: `info` (markers, notes, recoveries), `warning` (something degraded
+ * or worth a look) or `critical` (something is down: a dependency unavailable, a breaker open, an
+ * incident declared). A stored value that is none of these reads back as `info`.
+ */
 export type Severity = 'info' | 'warning' | 'critical';
 /** Kinds the wall writes; others may be added by applications. */
 export type TimelineKind =
@@ -25,19 +30,30 @@ export type TimelineKind =
   | 'impact'
   | (string & {});
 
+/**
+ * An entry to {@link Timeline.record}. `kind`, `severity` and `title` are required; everything is checked
+ * when recorded (CONFIG_INVALID naming the field), never later at write time.
+ */
 export interface TimelineEntryInput {
   kind: TimelineKind;
   severity: Severity;
+  /** One line for humans; the postmortem draft and the dashboard show it as is. */
   title: string;
+  /** The dependency it is about, so `query({ dependency })` finds it. */
   dependency?: string;
+  /** The operation it is about. */
   operation?: string;
+  /** Anything else, stored as JSON: a plain object, JSON-serialisable (no BigInt, no cycles). */
   data?: Record<string, unknown>;
-  /** Defaults to the timeline's clock. */
+  /** When it happened (ms since the Unix epoch, finite). Defaults to the timeline's clock at `record` time. */
   at?: number;
 }
 
+/** A stored timeline entry, as `query()` returns it. Absent optional fields read back as null. */
 export interface TimelineEntry {
+  /** Storage order, increasing; entries with the same `at` are ordered by it. */
   seq: number;
+  /** When it happened (ms since the Unix epoch). */
   at: number;
   kind: string;
   service: string;
@@ -50,22 +66,37 @@ export interface TimelineEntry {
   corrupt?: true;
 }
 
+/**
+ * Which entries `query()` returns; every field narrows (all of them must match). Results are oldest first
+ * (by `at`, then `seq`).
+ */
 export interface TimelineQuery {
+  /** Only entries at or after this time (ms since the Unix epoch, inclusive). */
   from?: number;
+  /** Only entries at or before this time (ms since the Unix epoch, inclusive). */
   to?: number;
+  /** Only entries about this dependency. */
   dependency?: string;
+  /** Only entries of this kind (`health`, `breaker`, `note`, …). */
   kind?: string;
+  /** At most this many entries (an integer ≥ 1), the oldest ones that match. Default 100,000. */
   limit?: number;
 }
 
+/** Options of {@link createTimeline} for the SQLite timeline of one process. */
 export interface TimelineOptions {
-  /** SQLite file (WAL). Default `.blastwall/timeline.db`; `':memory:'` keeps nothing. */
+  /**
+   * SQLite file (WAL), created with its directory when missing. Default `.blastwall/timeline.db`;
+   * `':memory:'` keeps nothing after the process.
+   */
   path?: string;
+  /** The clock that stamps entries recorded without `at` and times the flushes. Default the real clock. */
   clock?: Clock;
+  /** The service name stored with every entry. Default `'service'`. */
   service?: string;
   /** Entries held in memory waiting to be written; beyond it entries are dropped and counted. Default 10,000. */
   bufferSize?: number;
-  /** How often buffered entries are written. Default 200ms. */
+  /** How often buffered entries are written: a duration (`'200ms'`, `'1s'`, or a number of ms, ≥ 1 ms). Default 200ms. */
   flushEvery?: Duration;
 }
 
