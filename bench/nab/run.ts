@@ -6,12 +6,13 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ArtimeDriftDetector, type ArtimeDetectorOptions } from '../../src/drift/artime.js';
 import { type Detector, RobustDriftDetector } from '../../src/drift/detector.js';
 import { LikelihoodDriftDetector, type LikelihoodDetectorOptions } from '../../src/drift/likelihood.js';
 import { type NabFile, PROFILES, scoreCorpus } from '../../src/drift/nab/scorer.js';
 import { LikelihoodDriftDetectorA579f8b, type LikelihoodDetectorOptionsA579f8b } from './baseline/likelihood-a579f8b.js';
 import { leaveOneCategoryOut, locoTable } from './loco.js';
-import { howToGetNab, labelsFileIn, nabDir, numentaFixture, readCsv, readLabels, readSeries } from './corpus.js';
+import { howToGetNab, labelsFileIn, nabDir, numentaFixture, readCsv, readLabels, readSeries, type Series } from './corpus.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -37,10 +38,10 @@ try {
 }
 
 /** Streams every file through a fresh detector (one fixed configuration for all files). */
-function run(make: () => Detector): { files: NabFile[]; ms: number } {
+function run(make: (s: Series) => Detector): { files: NabFile[]; ms: number } {
   const t0 = performance.now();
   const files = series.map((s) => {
-    const d = make();
+    const d = make(s);
     return { name: s.name, timestamps: s.timestamps, scores: s.values.map((v) => d.update(v)), windows: s.windows };
   });
   return { files, ms: performance.now() - t0 };
@@ -58,12 +59,34 @@ const candidates: Record<string, Candidate> = {
     make: (o) => new LikelihoodDriftDetector(o as LikelihoodDetectorOptions),
     grid: [{}],
   },
+  artime: {
+    label: 'ArtimeDriftDetector',
+    make: (o) => new ArtimeDriftDetector(o as ArtimeDetectorOptions),
+    grid: [{}],
+  },
   a579f8b: {
     label: "LikelihoodDriftDetector as of commit a579f8b (before issue 16)",
     make: (o) => new LikelihoodDriftDetectorA579f8b(o as LikelihoodDetectorOptionsA579f8b),
     grid: [{}],
   },
 };
+
+/**
+ * --nab-protocol (ARTime only): hand the detector what NAB hands its detectors, the file's minimum, maximum and
+ * probationary length, all known only once the whole file has been read. It is a look-ahead our rules forbid,
+ * used only to check that the port reproduces ARTime's published scores.
+ */
+const nabProtocol = args.includes('--nab-protocol');
+function withProtocol(options: object, s: Series): object {
+  if (!nabProtocol) return options;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of s.values) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  return { ...options, inputMin: min, inputMax: max, probationaryLength: Math.min(Math.floor(0.15 * s.values.length), 750) };
+}
 
 const started = performance.now();
 // --options '{"rank":false}': one changed setting, for the ablation table in bench/README.md
@@ -78,6 +101,7 @@ if (optionsText !== undefined) {
 }
 const detectorName = flag('detector') ?? 'likelihood';
 const chosen = candidates[detectorName] ?? fail(`--detector must be one of ${Object.keys(candidates).join(', ')}, got ${detectorName}`);
+if (nabProtocol && detectorName !== 'artime') fail('--nab-protocol applies to --detector artime only');
 try {
   chosen.make(options); // bad options are named here, in one line
 } catch (e) {
@@ -103,7 +127,7 @@ if (args.includes('--loco')) {
   for (const [name, c] of Object.entries(candidates).filter(([n]) => flag('detector') === undefined || n === detectorName)) {
     const t0 = performance.now();
     const grid = (gridOverride ?? c.grid).map((g) => ({ ...g, ...options }));
-    const runs = grid.map((g) => run(() => c.make(g)).files);
+    const runs = grid.map((g) => run((s) => c.make(withProtocol(g, s))).files);
     const loco = leaveOneCategoryOut(runs, (f) => categoryOf.get(f.name)!);
     const describeConfig = (i: number) => (grid.length > 1 ? JSON.stringify(grid[i]) : undefined);
     console.log(locoTable(`### ${c.label} (\`--detector ${name}\`, ${grid.length} configuration${grid.length > 1 ? 's' : ''} tuned, ${((performance.now() - t0) / 1000).toFixed(1)} s)`, loco, describeConfig));
@@ -118,7 +142,7 @@ if (args.includes('--loco')) {
   process.exit(0);
 }
 
-const main = run(() => chosen.make(options));
+const main = run((s) => chosen.make(withProtocol(options, s)));
 const monitorDetector = run(() => new RobustDriftDetector());
 const files = main.files;
 if (outDir !== undefined) {
@@ -144,7 +168,7 @@ const published: [string, number, number, number][] = [
   ['Bayes changepoint', 34.33, 14.75, 49.55],
 ];
 const mine: [string, number, number, number] = [
-  `**blastwall ${chosen.label}${optionsText === undefined ? '' : ` ${optionsText}`}**`,
+  `**blastwall ${chosen.label}${optionsText === undefined ? '' : ` ${optionsText}`}${nabProtocol ? " with NAB's look-ahead (file min, max and length; --nab-protocol)" : ''}**`,
   results.standard!.normalized,
   results.reward_low_FP_rate!.normalized,
   results.reward_low_FN_rate!.normalized,
