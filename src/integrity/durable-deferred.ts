@@ -4,8 +4,13 @@ import { fnOption } from '../core/validate.js';
 import { wholeMs } from '../stores/options.js';
 import { DurableQueue, type DurableQueueOptions, type Delivery, type PollResult } from './durable-queue.js';
 
+/**
+ * Options of {@link DurableDeferred}: the {@link DurableQueueOptions} of its queue (store, lease,
+ * maxAttempts, backoff, batch, pollInterval …), a `handler`, and a queue name that defaults to the
+ * dependency's.
+ */
 export interface DurableDeferredOptions<P> extends Omit<DurableQueueOptions, 'name'> {
-  /** Queue name (default: the dependency's name). */
+  /** Queue name (default: the dependency's name, characters other than letters, digits and `_.-` replaced by `_`). */
   name?: string;
   /** Performs the deferred work against the dependency; runs inside the dependency's boundaries. */
   handler: (payload: P, delivery: Delivery<P>) => Promise<void> | void;
@@ -51,6 +56,12 @@ export class DurableDeferred<P = unknown> {
     return this.queue.enqueue(payload, options);
   }
 
+  /**
+   * Reads the queue's backlog and oldest-item age from the store into the snapshot the dependency's
+   * health signals read. `pollOnce` refreshes after every poll and `start` after every delivery the
+   * handler completes; call it yourself (e.g. on a timer) to see the backlog grow while nothing is being
+   * delivered. Rejects when the store does (STORE_UNAVAILABLE); the snapshot then keeps its last values.
+   */
   async refresh(): Promise<void> {
     const s = await this.queue.queueStats();
     this.snapshot = { size: s.backlog, oldestAt: this.now() - s.oldestAgeMs };
@@ -63,6 +74,12 @@ export class DurableDeferred<P = unknown> {
     return r;
   }
 
+  /**
+   * Delivers in the background until `stop()` (see {@link DurableQueue.start}): each delivery calls
+   * `handler` through the dependency's boundaries with criticality `core`, so an open breaker or a
+   * timeout fails the delivery and the queue retries it after its backoff. `onError` receives what a
+   * poll could not handle (e.g. the store is unavailable); handler failures are not passed to it.
+   */
   start(onError?: (err: unknown) => void): this {
     this.queue.start(async (d) => {
       await this.dependency.call(() => this.options.handler(d.payload, d), { criticality: 'core' });
@@ -71,6 +88,10 @@ export class DurableDeferred<P = unknown> {
     return this;
   }
 
+  /**
+   * Stops delivering, waits for the batch in hand, then detaches the backlog from the dependency's
+   * health signals. Messages still queued stay in the store for the next consumer; the store stays open.
+   */
   async stop(): Promise<void> {
     await this.queue.stop();
     this.detach();

@@ -1,8 +1,9 @@
 /**
  * Durable deferred work on an IntegrityStore. Delivery is at least once (a message whose consumer dies is
  * delivered again when its lease runs out); effects happen once because a consumer commits what it
- * recorded on its `Work` together with a "processed" mark for the message id, fenced by the lease: a
- * redelivered message that was already processed is acknowledged without running the handler again.
+ * recorded on its `Work` together with a "processed" mark for the message id, fenced by the lease: when a
+ * message that was already processed is delivered again, the handler runs but its work is not committed
+ * a second time (a duplicate), and the message is acknowledged.
  */
 import { randomUUID } from 'node:crypto';
 import { type Clock, realClock } from '../core/clock.js';
@@ -17,48 +18,105 @@ import { PollLoop } from './poll-loop.js';
 /** A queue delivery is fenced at commit by its lease token; nothing aborts it while it runs. */
 const NEVER_ABORTED = new AbortController().signal;
 
+/** Options of {@link DurableQueue} / `createDurableQueue`. Durations are milliseconds or strings such as `'30s'`. */
 export interface DurableQueueOptions {
+  /** Where messages, leases and the processed marks live (any {@link IntegrityStore}). */
   store: IntegrityStore;
-  /** Queue name (letters, digits, `-_.`). */
+  /** Queue name (letters, digits, `-_.`, at most 100 characters): queues on one store are told apart by it. */
   name: string;
+  /** The time source for leases, delays and backoff (default: the real clock; a `FakeClock` in tests). */
   clock?: Clock;
   /** How long a consumer owns a message (default 30s). */
   lease?: Duration;
-  /** Deliveries before a message is dead-lettered (default 5). */
+  /** Deliveries before a message is dead-lettered, an integer 1–1000 (default 5): the delivery numbered `maxAttempts` that fails dead-letters it. */
   maxAttempts?: number;
   /** Delay before the next delivery after a failure (default exponential 1s…5min, full jitter). */
   backoff?: Schedule;
-  /** Messages leased per poll (default 16). */
+  /** Messages leased per poll, an integer 1–10000 (default 16). */
   batch?: number;
   /** Poll interval of `start()` when the queue was empty (default 250ms). */
   pollInterval?: Duration;
+  /**
+   * The random source of the backoff's jitter, returning numbers in [0, 1) (default `Math.random`); pass a
+   * seeded one for reproducible delays in tests.
+   */
   random?: () => number;
-  /** Messages of a batch handled at once (default 1: one after the other). */
+  /** Messages of a batch handled at once, an integer 1–1000 (default 1: one after the other). */
   concurrency?: number;
   /** Called after a message's unit committed and before it is acknowledged (instrumentation, crash drills). */
   afterCommit?: (id: string) => void | Promise<void>;
 }
 
+/** One delivery of a message to a {@link Handler}. */
 export interface Delivery<T> {
+  /** The message id (given to `enqueue`, or the random UUID it returned); stable across redeliveries, so use it to dedupe. */
   id: string;
+  /** The payload as enqueued, after a JSON round trip through the store (a Date becomes a string, a Map an object). */
   payload: T;
+  /** Which delivery this is, 1 for the first; a message is dead-lettered when delivery `maxAttempts` fails. */
   attempt: number;
+  /**
+   * Record here what must become durable (effects, outbox messages, versioned writes, SQL): it is
+   * committed with the message's processed mark after the handler returns, only if the lease is still
+   * held, and discarded if the handler throws.
+   */
   work: Work;
 }
 
+/**
+ * Handles one delivery. Return (or resolve) to have the delivery's `work` committed and the message
+ * acknowledged; throw (or reject) to have it delivered again after the backoff, or dead-lettered with the
+ * error as reason once it had `maxAttempts` deliveries. A handler may run more than once for one message
+ * (delivery is at least once), so side effects outside `work` must be idempotent.
+ */
 export type Handler<T> = (delivery: Delivery<T>) => Promise<void> | void;
 
+/** What one {@link DurableQueue.pollOnce} did with the messages it leased (each counted once). */
 export interface PollResult {
+  /** Handled and committed: their work is durable and the message acknowledged. */
   processed: number;
+  /** Handled, but an earlier delivery had already committed: nothing new was written, the message was acknowledged. */
   duplicates: number;
+  /** The handler failed: put back for a later delivery after the backoff. */
   retried: number;
+  /** The handler failed on the last allowed delivery: dead-lettered. */
   dead: number;
+  /** The lease ran out before the outcome was written (another consumer may hold the message now): nothing was written. */
   leaseLost: number;
 }
 
+/**
+ * A durable, at-least-once work queue on an {@link IntegrityStore}: `enqueue` writes a message, a consumer
+ * (`pollOnce` in tests, `start` in a service) leases a batch, runs the handler and commits each message's
+ * `work` together with a processed mark, fenced by its lease, so the work of one message is committed at
+ * most once even when the message is delivered again. Failed deliveries are retried after `backoff` and
+ * dead-lettered after `maxAttempts`. Several processes may consume one queue on a shared store (SQLite,
+ * Redis, PostgreSQL); leases keep them from handling a message at the same time, unless a handler
+ * outlives its lease.
+ *
+ * @example
+ * ```ts
+ * import { createDurableQueue } from 'blastwall';
+ * import { createSqliteStore } from 'blastwall/stores/sqlite';
+ *
+ * declare function sendConfirmation(orderId: string): Promise<void>; // your own code
+ *
+ * const queue = createDurableQueue<{ orderId: string }>({ store: createSqliteStore('.blastwall/integrity.db'), name: 'emails' });
+ * await queue.enqueue({ orderId: 'o-1' }, { id: 'confirm-o-1', delay: '5s' });
+ * queue.start(async ({ payload, work }) => {
+ *   await sendConfirmation(payload.orderId); // may run again on redelivery
+ *   work.effect('emails', payload.orderId, { sent: true });
+ * });
+ * // … on shutdown
+ * await queue.stop();
+ * ```
+ */
 export class DurableQueue<T = unknown> {
+  /** The store the queue lives on. */
   readonly store: IntegrityStore;
+  /** The queue name (see {@link DurableQueueOptions.name}). */
   readonly name: string;
+  /** Counts of this process's deliveries since it was created, by outcome (as in {@link PollResult}), plus versioned writes that were stale. */
   readonly stats = { processed: 0, duplicates: 0, retried: 0, dead: 0, leaseLost: 0, staleWrites: 0 };
   private readonly clock: Clock;
   /** The clock in whole milliseconds, the stores' unit. */
@@ -102,6 +160,7 @@ export class DurableQueue<T = unknown> {
     return this.store.queueStats(this.name, this.now());
   }
 
+  /** The dead-lettered messages of this queue in the order they were enqueued, at most `limit` (default 100), with their last error as `reason`. */
   deadLetters(limit?: number): ReturnType<IntegrityStore['deadLetters']> {
     return this.store.deadLetters(this.name, limit);
   }
@@ -156,7 +215,12 @@ export class DurableQueue<T = unknown> {
     await this.store.ack(this.name, m.id, m.leaseToken, this.now());
   }
 
-  /** Polls in the background until `stop()`: immediately again after a full batch, else after `pollInterval`. */
+  /**
+   * Polls in the background until `stop()`: immediately again after a full batch, else after `pollInterval`.
+   * `onError` receives what a poll could not handle (a store that is unavailable, an `afterCommit` that
+   * threw); handler errors are not passed to it (they retry or dead-letter the message). A queue already
+   * started ignores a second `start` (the first handler stays).
+   */
   start(handler: Handler<T>, onError: (err: unknown) => void = () => undefined): this {
     this.poller.start(async () => {
       const r = await this.pollOnce(handler);

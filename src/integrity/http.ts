@@ -15,6 +15,15 @@ export * from './idempotent-http.js';
 // readBody is an HTTP helper (src/http/body.ts); re-exported here where it was first offered
 export { readBody } from '../http/body.js';
 
+/**
+ * The handler `idempotentNode` runs for the first request of a key: it gets the request, the body already
+ * read (`body`, the raw bytes that were fingerprinted) and the `work` to record durable writes on
+ * (undefined when the key is optional and the request has none), and returns the answer (`status`,
+ * `headers`, `body` as a string) instead of writing to the response. The answer is committed with the
+ * work and replayed for later requests with the same key (a 5xx only with `storeServerErrors`). A
+ * handler that throws commits nothing and releases the key; the client gets problem+json (an
+ * `HttpProblem`'s own status, anything else a 500).
+ */
 export type IdempotentNodeHandler = (req: IncomingMessage, ctx: { body: Buffer; work: Work | undefined }) => Promise<HttpAnswer> | HttpAnswer;
 
 /**

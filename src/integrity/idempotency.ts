@@ -15,19 +15,22 @@ import { storeOption, wholeMs } from '../stores/options.js';
 import type { Incarnation, IntegrityStore, StoredResponse, VersionedWrite } from '../stores/types.js';
 import { Work } from './work.js';
 
+/** Options of {@link Idempotency} / {@link createIdempotency}. Durations are milliseconds or strings such as `'30s'`. */
 export interface IdempotencyOptions {
+  /** Where the keys, leases and stored results live; use a shared store (SQLite file, Redis, PostgreSQL) when several processes serve the same keys. */
   store: IntegrityStore;
+  /** The time source for leases, renewals and expiry (default: the real clock; a `FakeClock` in tests). */
   clock?: Clock;
-  /** How long an execution owns its key without renewing (default 30s; renewed every third of it while running). */
+  /** How long an execution owns its key without renewing (default 30s, at least 100ms; renewed every third of it while running). */
   lease?: Duration;
-  /** How long a completed result is kept for replay (default 24h); after it the key is new again. */
+  /** How long a completed result is kept for replay (default 24h, at least 1s and at least `lease`); after it the key is new again. */
   ttl?: Duration;
   /**
    * Longest an execution keeps renewing its lease (default 5m): a handler that hangs past it stops
    * renewing, and its key is usable again one lease later (nothing it records will commit).
    */
   maxRun?: Duration;
-  /** Ordering-guard writes that arrived stale (never applied). */
+  /** Called after a commit with the versioned writes of the execution's `Work` that were stale (not newer than the stored version, so not applied). */
   onStale?: (writes: VersionedWrite[]) => void;
   /**
    * This process's identity, stable across its restarts and unique among live processes (a StatefulSet
@@ -38,6 +41,12 @@ export interface IdempotencyOptions {
   instance?: string;
 }
 
+/**
+ * The outcome of {@link Idempotency.run}: `executed` (the function ran now and its response and work
+ * were committed), `replayed` (an earlier execution's stored response), `in-flight` (another execution
+ * holds the key; retry after `retryAfterMs`, the rest of its lease), `mismatch` (the key was used with a
+ * different fingerprint) or `lease-lost`.
+ */
 export type RunResult =
   | { kind: 'executed'; response: StoredResponse }
   | { kind: 'replayed'; response: StoredResponse; completedAt: number }
@@ -64,10 +73,26 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+/**
+ * Idempotency keys on an {@link IntegrityStore}: the first execution of a key runs and its result is
+ * committed atomically with what it recorded on its {@link Work}; a later call with the same key gets the
+ * stored result for `ttl`; the same key with another payload, or while the first execution still runs,
+ * is refused. Across processes sharing the store only the current holder of a key's lease can commit,
+ * so a key's result is committed at most once: an execution that lost its lease (it stalled past it, or
+ * its process died and another took the key over) commits nothing. Code outside `Work` (e.g. a call to a
+ * payment provider) can still run twice after a takeover, so pass the key on to it where it accepts one.
+ *
+ * Use {@link Idempotency.execute} for jobs and message handlers, the HTTP adapters (`idempotentNode`,
+ * `IdempotentHttp`) for `Idempotency-Key` requests. Create it with {@link createIdempotency}.
+ */
 export class Idempotency {
+  /** The store the keys live on. */
   readonly store: IntegrityStore;
+  /** The lease length in milliseconds (from `lease`). */
   readonly leaseMs: number;
+  /** How long a completed result is kept, in milliseconds (from `ttl`). */
   readonly ttlMs: number;
+  /** Longest an execution keeps renewing its lease, in milliseconds (from `maxRun`). */
   readonly maxRunMs: number;
   private readonly clock: Clock;
   /** The clock in whole milliseconds, the stores' unit. */
@@ -226,6 +251,24 @@ export function scopedKey(scope: string, key: string): string {
   return `${scope.length}:${scope}:${key}`;
 }
 
+/**
+ * Creates an idempotency guard on a store (`new Idempotency(options)` does the same). Throws
+ * CONFIG_INVALID for a missing store or out-of-range durations. With an `instance`, it registers the
+ * new incarnation with the store at once, so keys a crashed predecessor left in flight are released.
+ *
+ * @example
+ * ```ts
+ * import { createIdempotency } from 'blastwall';
+ * import { createSqliteStore } from 'blastwall/stores/sqlite';
+ *
+ * const idempotency = createIdempotency({ store: createSqliteStore('.blastwall/integrity.db'), lease: '30s', ttl: '24h' });
+ * // the same key and payload run once; a retry gets the stored value (replayed: true)
+ * const { replayed, value } = await idempotency.execute({ key: 'charge-o-1', scope: 'acct-7', payload: { cents: 500 } }, (work) => {
+ *   work.effect('charges', 'o-1', { cents: 500 });
+ *   return { chargeId: 'ch-1' };
+ * });
+ * ```
+ */
 export function createIdempotency(options: IdempotencyOptions): Idempotency {
   return new Idempotency(options);
 }

@@ -26,7 +26,9 @@ import type { StoredResponse } from '../stores/types.js';
 import { canonicalJson, type Idempotency, type RunResult, scopedKey } from './idempotency.js';
 import type { Work } from './work.js';
 
+/** The request header that carries the key (lower-case, as node:http and the adapters look it up): `Idempotency-Key: "<key>"`. */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+/** The response header set to `true` on an answer replayed from the store (not on the first execution's own answer). */
 export const REPLAYED_HEADER = 'idempotent-replayed';
 const MAX_KEY_LENGTH = 255;
 
@@ -34,10 +36,13 @@ const MAX_KEY_LENGTH = 255;
 export interface ScopeRequest {
   method: string;
   path: string;
+  /** A request header by its lower-case name (several values joined with `,`), or undefined when absent. */
   header(name: string): string | undefined;
 }
 
+/** Options of {@link IdempotentHttp} and the HTTP adapters (`idempotentNode`, `expressIdempotency`, `installFastifyIdempotency`, `honoIdempotency`). */
 export interface IdempotentHttpOptions {
+  /** The guard that holds keys and stored answers (its `ttl` and `lease` apply to the HTTP records too). */
   idempotency: Idempotency;
   /**
    * Whose keys these are (required): a function naming the caller a request acts for — its account,
@@ -117,14 +122,25 @@ class NotStored extends Error {
   }
 }
 
+/** What {@link IdempotentHttp} needs of a request, whatever the framework; method, path and body make up its fingerprint. */
 export interface IdempotentRequest {
   method: string;
+  /** The path without the query string. */
   path: string;
+  /**
+   * A request header by its lower-case name (`idempotency-key`, `x-request-id`; several values joined
+   * with `,`), or undefined when absent.
+   */
   header(name: string): string | undefined;
   /** Raw bytes, or a parsed body (fingerprinted as canonical JSON). */
   body: unknown;
 }
 
+/**
+ * What {@link IdempotentHttp.begin} decided: `respond` (send `response` now: a replay, a conflict, a
+ * missing or malformed key) or `proceed` (run the handler with `work`, then call exactly one of
+ * `finish` and `abandon`). `work` is undefined when the key is optional and the request has none.
+ */
 export type Begin =
   | { kind: 'respond'; response: HttpAnswer }
   | {

@@ -8,6 +8,13 @@ import type { Registry } from 'prom-client';
 import type { Idempotency } from './idempotency.js';
 import type { DurableQueue, OrderingGuard, Quarantine } from './queue.js';
 
+/**
+ * The Prometheus metric names {@link registerIntegrityMetrics} registers (each only when its source is
+ * given). Counters: `idempotency` (label `outcome`: executed, replayed, in_flight, mismatch, lease_lost,
+ * failed), `deliveries` (`outcome`: processed, duplicate, retried, dead, lease_lost), `staleWrites`,
+ * `quarantined`. Gauges read from the store at scrape time: `backlog`, `oldestAge` (seconds),
+ * `deadLetters`. Every series also has the `service` label when one is given.
+ */
 export const INTEGRITY_METRIC_NAMES = {
   idempotency: 'blastwall_idempotency_requests_total',
   deliveries: 'blastwall_queue_deliveries_total',
@@ -18,11 +25,15 @@ export const INTEGRITY_METRIC_NAMES = {
   quarantined: 'blastwall_quarantined_total',
 } as const;
 
+/** The guards whose counters and queue depths {@link registerIntegrityMetrics} exports; every field is optional. */
 export interface IntegritySources {
   /** Labelled `scope` by the map key. */
   idempotency?: Record<string, Idempotency>;
+  /** Labelled `queue` by each queue's name; their backlog gauges cost one store query per queue and scrape. */
   queues?: readonly DurableQueue<never>[] | readonly DurableQueue[];
+  /** Labelled `guard` by the map key (stale writes kept out). */
   guards?: Record<string, OrderingGuard>;
+  /** Labelled `source` by the map key (payloads quarantined). */
   quarantine?: Record<string, Quarantine>;
 }
 

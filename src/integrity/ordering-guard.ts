@@ -41,6 +41,7 @@ export class OrderingGuard {
     return this.stale({ entity, version, value }, (await this.store.version(entity))?.version ?? version);
   }
 
+  /** The version and value stored for `entity` (the last applied write), or undefined when none was applied yet. */
   current(entity: string): Promise<{ version: number; value: unknown } | undefined> {
     return this.store.version(entity);
   }

@@ -5,12 +5,21 @@ import { storeOption, wholeMs } from '../stores/options.js';
 import type { IntegrityStore, OutboxRow } from '../stores/types.js';
 import { PollLoop } from './poll-loop.js';
 
+/** Options of {@link OutboxRelay} / `createOutboxRelay`. */
 export interface OutboxRelayOptions {
+  /** The store whose outbox is relayed (where `Work.outbox` messages were committed). */
   store: IntegrityStore;
-  /** Delivers one message (to a broker, or to a DurableQueue with `queue.enqueue(payload, { id })`). */
+  /**
+   * Delivers one message (to a broker, or to a DurableQueue with `queue.enqueue(payload, { id })`).
+   * Throwing stops the batch; the row and those after it are tried again on the next poll. A message may
+   * be published more than once (a crash before it was marked sent), so the receiver should dedupe on `row.id`.
+   */
   publish: (row: OutboxRow) => Promise<void> | void;
+  /** The time source for the poll timer and the sent marks (default: the real clock; a `FakeClock` in tests). */
   clock?: Clock;
+  /** Rows read and published per poll, an integer 1–10000 (default 100). */
   batch?: number;
+  /** How long `start()` waits before polling again after a batch that was not full (default 250ms). */
   pollInterval?: Duration;
 }
 
@@ -66,6 +75,7 @@ export class OutboxRelay {
     return this;
   }
 
+  /** Stops relaying and resolves once the batch in hand is published and marked (rows not reached wait in the store). */
   stop(): Promise<void> {
     return this.poller.stop();
   }

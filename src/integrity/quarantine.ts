@@ -39,6 +39,7 @@ export class Quarantine {
     return false;
   }
 
+  /** The quarantined payloads in the order they were stored, only those of `source` when given, at most `limit` (default 100). */
   list(source?: string, limit?: number): ReturnType<IntegrityStore['quarantined']> {
     return this.store.quarantined(source, limit);
   }

@@ -6,6 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Unit, VersionedWrite } from '../stores/types.js';
 
+/**
+ * What a handler wants to make durable, collected while it runs: effect rows, outbox messages,
+ * versioned writes and (on SQLite and PostgreSQL) its own SQL. The guard that created it
+ * ({@link Idempotency}, {@link DurableQueue}) commits all of it in one atomic unit with its fence after
+ * the handler returns; nothing is written before, and nothing at all if the handler throws or its lease
+ * was lost. You do not create one: the guard passes it to your handler.
+ */
 export class Work {
   /** Aborted when the lease is lost (renewal failed): stop early, nothing you record will commit. */
   readonly signal: AbortSignal;
