@@ -23,11 +23,18 @@ export const ADAPTIVE_CONCURRENCY_OPTION_NAMES = optionNames<AdaptiveConcurrency
   'name',
 );
 
+/**
+ * Options of {@link adaptiveConcurrency}: how the limit adapts (the {@link Gradient2Options}) and how calls
+ * beyond it wait. An unknown option or a value out of range throws `CONFIG_INVALID`.
+ */
 export interface AdaptiveConcurrencyOptions extends Gradient2Options {
-  /** Calls allowed to wait for a slot. Default 0. */
+  /** Calls allowed to wait for a slot (an integer ≥ 0). Default 0: a call that finds every slot busy is refused with `BULKHEAD_FULL` at once. */
   queue?: number;
+  /** Longest a call waits in the queue before it is refused with `QUEUE_TIMEOUT`. Default: until its deadline or the caller's abort. */
   queueTimeout?: Duration;
+  /** The clock round-trip times and queue waits are measured on. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
+  /** Names the policy in its errors (as the dependency) when the call does not go through a wall dependency. */
   name?: string;
 }
 
@@ -56,10 +63,17 @@ export class AdaptiveConcurrencyPolicy extends PolicyBase {
     this.now = coarseClock(this.clock);
   }
 
+  /** The concurrency limit in force now (between `min` and `max`); it changes as successful calls complete. */
   get limit(): number {
     return this.bulkhead.limit;
   }
 
+  /**
+   * Runs `next` (the rest of a pipeline) for the call `ctx` in a concurrency slot, and feeds the limiter
+   * the round-trip time of a success. This is how {@link pipeline} links policies; to make a call, use
+   * `execute(fn)`. Rejects with `BULKHEAD_FULL` when no slot and no queue place is free, `QUEUE_TIMEOUT` or
+   * `DEADLINE_EXCEEDED` when the wait runs out, otherwise settles as `next` does.
+   */
   run(ctx: CallContext, next: Next): Promise<unknown> {
     return this.bulkhead.run(ctx, (c) => {
       const started = this.now();
@@ -73,6 +87,22 @@ export class AdaptiveConcurrencyPolicy extends PolicyBase {
   }
 }
 
+/**
+ * A concurrency limit that finds itself: a {@link bulkhead} whose limit follows the dependency's latency
+ * ({@link Gradient2Limit}). It starts at 20 calls at once, shrinks when round-trip times rise above their own
+ * norm (by more than `tolerance`, default 1.5×), grows back while they hold, and stays between `min` (4) and
+ * `max` (1000). Calls over the limit are refused with `BULKHEAD_FULL`, or wait when `queue` allows.
+ *
+ * @throws `CONFIG_INVALID` when an option is invalid.
+ * @example
+ * ```ts
+ * import { adaptiveConcurrency } from 'blastwall';
+ *
+ * const policy = adaptiveConcurrency({ min: 8, max: 200, queue: 50, queueTimeout: '200ms' });
+ * const rows = await policy.execute(({ signal }) => db.query(sql, { signal }));
+ * console.log(`limit now ${policy.limit}`);
+ * ```
+ */
 export function adaptiveConcurrency(options?: AdaptiveConcurrencyOptions): AdaptiveConcurrencyPolicy {
   return new AdaptiveConcurrencyPolicy(options);
 }

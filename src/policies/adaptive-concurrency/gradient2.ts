@@ -1,17 +1,21 @@
 import { intOption, numberOption, objectOption, ratioOption } from '../../core/validate.js';
 
+/**
+ * How a {@link Gradient2Limit} (and so {@link adaptiveConcurrency}) adapts. Limits are integers of
+ * concurrent calls; an unknown option or a value out of range throws `CONFIG_INVALID`.
+ */
 export interface Gradient2Options {
-  /** Starting limit. Default 20. */
+  /** Starting limit, between `min` and `max`. Default 20 (clamped to `min`..`max`). */
   initial?: number;
-  /** The limit never goes below this (sane for small services). Default 4. */
+  /** The limit never goes below this (an integer ≥ 1; sane for small services). Default 4. */
   min?: number;
-  /** The limit never goes above this. Default 1000. */
+  /** The limit never goes above this (an integer ≥ `min`). Default 1000. */
   max?: number;
-  /** How much slower than the long-term RTT the short-term RTT may be before the limit shrinks. Default 1.5. */
+  /** How much slower than the long-term RTT the short-term RTT may be before the limit shrinks (a number ≥ 1). Default 1.5. */
   tolerance?: number;
-  /** Weight of a new estimate (0..1]. Default 0.2. */
+  /** Weight of a new estimate (0..1]; higher follows latency faster but is noisier. Default 0.2. */
   smoothing?: number;
-  /** Samples averaged into the long-term RTT. Default 600. */
+  /** Samples averaged into the long-term RTT (an integer ≥ 10). Default 600. */
   longWindow?: number;
 }
 
@@ -44,6 +48,7 @@ export class Gradient2Limit {
     this.longWindow = o.longWindow === undefined ? 600 : intOption('concurrency.adaptive.longWindow', o.longWindow, 10);
   }
 
+  /** The current limit, an integer between `min` and `max` (the estimate rounded down). */
   get limit(): number {
     return Math.floor(this.limitValue);
   }

@@ -4,10 +4,17 @@ import { LinkedQueue } from '../../core/linked-queue.js';
 import { optionNames } from '../../core/option-names.js';
 import { guarded } from '../../core/callback.js';
 import { boolOption, clockOption, configError, fnOption, intOption, objectOption, ratioOption } from '../../core/validate.js';
+import { runInBackground } from '../concurrency/priority-lanes.js';
 
+/** Where a {@link CacheResult}'s value came from: `live` (just loaded by this call) or `cache` (from memory, or a shared store). */
 export type CacheSource = 'live' | 'cache';
 
+/**
+ * What {@link FreshnessCache.get} resolves with: the value and how old it is, so a caller can say "prices as
+ * of 2 minutes ago" instead of pretending a stale value is live.
+ */
 export interface CacheResult<T> {
+  /** The value: loaded now, or a cached one (possibly stale; see `stale`). */
   value: T;
   /** `cache` when served from memory (fresh, or stale while a refresh runs). */
   source: CacheSource;
@@ -21,27 +28,56 @@ export interface CacheResult<T> {
 
 /** A shared second level (e.g. Redis) behind the in-process LRU. Values must be JSON-serialisable. */
 export interface SharedCacheStore {
+  /**
+   * The stored value for `key` and when it was stored (ms since the Unix epoch), or `undefined` on a miss.
+   * A throw, a rejection or a malformed answer counts as a miss; the cache then calls the load function.
+   */
   get(key: string): Promise<{ value: unknown; storedAt: number } | undefined>;
+  /**
+   * Stores `value` for `key`, loaded at `storedAt` (ms since the Unix epoch); the store may drop it after
+   * `ttlMs` (the cache's `stale`). Called without waiting on each load; a failure is ignored.
+   */
   set(key: string, value: unknown, storedAt: number, ttlMs: number): Promise<void>;
 }
 
+/**
+ * Options of {@link cache}. Only `stale` is required; an unknown option or a value out of range throws
+ * `CONFIG_INVALID` when the cache is built.
+ */
 export interface CacheOptions {
   /** Served without calling while younger than this. Default 0 (always refresh, keep for stale use). */
   fresh?: Duration;
-  /** Served while younger than this: at once with a background refresh (stale-while-revalidate), or when the call fails (stale-if-error). */
+  /**
+   * Served while younger than this (at least `fresh`): at once with a background refresh
+   * (stale-while-revalidate), or when the call fails (stale-if-error). An entry older than this is dropped.
+   */
   stale: Duration;
   /** Within `stale`, serve at once and refresh in the background (stale-while-revalidate). Default true; when false, a stale value is used only if the call fails. */
   revalidate?: boolean;
   /** Spread of expiry, as a share of `fresh` and `stale` (0..1), so keys loaded together do not expire together. Default 0.1. */
   jitter?: number;
-  /** Most entries kept (LRU). Default 1000. */
+  /** Most entries kept (an integer ≥ 1); the least recently used entry is evicted first. Default 1000. */
   maxEntries?: number;
-  /** Most bytes kept (LRU by the `sizeOf` estimate). Default: unbounded by bytes. */
+  /** Most bytes kept (LRU by the `sizeOf` estimate); a single value larger than this is never kept. Default: unbounded by bytes. */
   maxBytes?: number;
+  /**
+   * Estimated size of a value in bytes, counted against `maxBytes`. Default, when `maxBytes` is set: twice the
+   * length of its JSON text (a string: twice its length), 1024 when it cannot be serialised. If it throws, the
+   * value is not stored and the load fails with `CALLBACK_FAILED` (a stale value may still be served).
+   */
   sizeOf?: (value: unknown) => number;
-  /** A shared store consulted on a local miss and written on each load. */
+  /**
+   * A shared second level (e.g. {@link redisCacheStore}) consulted on a local miss, where a value younger
+   * than `fresh` is used instead of loading, and written on each load (kept for `stale`). With `fresh` 0 it
+   * is only written. Its failures count as misses and never fail a call.
+   */
   shared?: SharedCacheStore;
+  /** The clock ages are measured on. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
+  /**
+   * Source of randomness for the expiry jitter, returning a number in [0, 1). Default `Math.random`; tests
+   * pass a seeded one. If it throws, the value is not stored and the load fails with `CALLBACK_FAILED`.
+   */
   random?: () => number;
 }
 
@@ -58,15 +94,25 @@ interface Entry {
   next: Entry | undefined;
 }
 
+/** A cache's counters since it was built, from {@link FreshnessCache.stats}. */
 export interface CacheStats {
+  /** Entries in memory now. */
   entries: number;
+  /** Estimated bytes in memory now (by `sizeOf`); 0 when neither `maxBytes` nor `sizeOf` is set. */
   bytes: number;
+  /** Calls answered from a fresh entry, without loading. */
   hits: number;
+  /** Calls answered at once from a stale entry while a background refresh runs (stale-while-revalidate). */
   staleHits: number;
+  /** Calls that had to wait for a load: no fresh entry, and no stale one served at once. */
   misses: number;
+  /** Loads started, background refreshes included (a load joined by another call counts once). */
   loads: number;
+  /** Calls that joined a load already running for the same key instead of starting another (single-flight). */
   coalesced: number;
+  /** Entries evicted to stay within `maxEntries` or `maxBytes`. */
   evictions: number;
+  /** Background refreshes that failed (the stale value kept being served). */
   refreshFailures: number;
 }
 
@@ -79,15 +125,15 @@ function defaultSize(v: unknown): number {
   }
 }
 
+/** Every option of `cache()`, as its runtime check accepts them (the wall's `cache` section reuses the list). */
+export const CACHE_OPTION_NAMES = optionNames<CacheOptions>()('fresh', 'stale', 'revalidate', 'jitter', 'maxEntries', 'maxBytes', 'sizeOf', 'shared', 'clock', 'random');
+
 /**
  * An in-process cache with freshness: fresh hits skip the call; stale values are served at once while
  * one background refresh runs (stale-while-revalidate) and when the call fails (stale-if-error);
  * concurrent misses for a key share one call (single-flight); expiry is jittered; memory is bounded by
- * entries and bytes with LRU eviction.
+ * entries and bytes with LRU eviction. Build one with {@link cache}.
  */
-/** Every option of `cache()`, as its runtime check accepts them (the wall's `cache` section reuses the list). */
-export const CACHE_OPTION_NAMES = optionNames<CacheOptions>()('fresh', 'stale', 'revalidate', 'jitter', 'maxEntries', 'maxBytes', 'sizeOf', 'shared', 'clock', 'random');
-
 export class FreshnessCache {
   readonly freshMs: number;
   readonly staleMs: number;
@@ -147,7 +193,8 @@ export class FreshnessCache {
         this.s.staleHits++;
         // stale-while-revalidate: answer now, refresh once in the background
         if (!this.inflight.has(key)) {
-          this.load(key, load).catch((err: unknown) => {
+          // a refresh is background work: its call waits in the lowest class (see runInBackground)
+          runInBackground(() => this.load(key, load)).catch((err: unknown) => {
             this.s.refreshFailures++;
             // the value stays stale because the source is failing, not only because it aged: say so
             e.refreshError = err;
@@ -184,6 +231,11 @@ export class FreshnessCache {
     this.store(key, value, this.now());
   }
 
+  /**
+   * Drops the entry for `key` (e.g. after a write made it wrong), so the next `get` loads. Returns whether
+   * there was one. A load already running for the key is not cancelled, and stores its value when it ends.
+   * The shared store, if any, is not touched.
+   */
   delete(key: string): boolean {
     const e = this.map.get(key);
     if (e === undefined) return false;
@@ -191,6 +243,7 @@ export class FreshnessCache {
     return true;
   }
 
+  /** The cache's counters since it was built, plus its size now; a fresh object each call. */
   stats(): CacheStats {
     return { ...this.s, entries: this.map.size, bytes: this.bytes };
   }
@@ -289,6 +342,23 @@ function sharedSet(store: SharedCacheStore, key: string, value: unknown, storedA
   }
 }
 
+/**
+ * An in-process cache with freshness: a value is served without calling while younger than `fresh`, served
+ * at once with one background refresh while younger than `stale` (stale-while-revalidate), and served in
+ * place of a failed load (stale-if-error, with the load's `error` attached). Concurrent loads of a key share
+ * one call, expiry is jittered by 10% so keys loaded together do not expire together, and memory is bounded
+ * (1000 entries by default, LRU). Read values with {@link FreshnessCache.get}.
+ *
+ * @throws `CONFIG_INVALID` when an option is invalid (e.g. `stale` shorter than `fresh`).
+ * @example
+ * ```ts
+ * import { cache } from 'blastwall';
+ *
+ * const prices = cache({ fresh: '10s', stale: '10m', maxEntries: 10_000 });
+ * const r = await prices.get(`price:${sku}`, () => pricing.quote(sku));
+ * if (r.stale) console.warn(`serving a price ${Math.round(r.ageMs / 1000)}s old`, r.error);
+ * ```
+ */
 export function cache(options: CacheOptions): FreshnessCache {
   return new FreshnessCache(options);
 }

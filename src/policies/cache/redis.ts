@@ -2,7 +2,9 @@ import type { SharedCacheStore } from './index.js';
 
 /** The part of an ioredis client the shared cache uses. */
 export interface RedisLike {
+  /** Redis `GET`: the string at `key`, or `null` when there is none. */
   get(key: string): Promise<string | null>;
+  /** Redis `SET key value PX ms`: stores `value` at `key`, expiring after `ms` milliseconds (an integer ≥ 1). */
   set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>;
 }
 

@@ -11,19 +11,35 @@ import { CountWindow, type SlidingWindow, TimeWindow, type WindowTotals } from '
 
 export * from './window.js';
 
+/**
+ * A breaker's state. `closed`: calls pass and are counted. `open`: calls are refused with `CIRCUIT_OPEN` until
+ * the open time is over. `half-open`: a few probe calls pass; enough successes close the breaker, too many
+ * failures open it again. `isolated`: held open by hand (`isolate()`) until `reset()`.
+ */
 export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 /** Open duration as a function of how many times in a row the breaker has opened (1, 2, ...). */
 export type OpenSchedule = (consecutiveOpens: number) => number;
 
+/**
+ * Options of {@link circuitBreaker}. All are optional; an unknown option or a value out of range throws
+ * `CONFIG_INVALID` when the policy is built.
+ */
 export interface CircuitBreakerOptions {
-  /** Open when failures / calls reaches this ratio (after `minimumCalls`). Default 0.5. */
+  /** Open when failures / calls in the window reaches this ratio (> 0 and ≤ 1), once the window holds `minimumCalls`. Default 0.5. */
   failureRate?: number;
-  /** Calls slower than `over` count as slow; open when slow / calls reaches `rate`. */
+  /**
+   * Calls that take `over` or longer count as slow (even when they succeed); open when slow / calls reaches
+   * `rate` (> 0 and ≤ 1). A slow probe counts as a failed probe. Default: slow calls are not judged.
+   */
   slowCall?: { over: Duration; rate: number };
-  /** A time window (`'30s'`) or a count window (`{ calls: 100 }`). Default `'30s'`. */
+  /**
+   * What the rates are judged over: a time window (a duration of at least 10ms, e.g. `'30s'`: the calls that
+   * ended in the last 30 seconds) or a count window (`{ calls: 100 }`: the last 100 calls, 1 to 1,000,000).
+   * Default `'30s'`. The window is cleared whenever the breaker closes.
+   */
   window?: Duration | { calls: number };
-  /** Calls needed in the window before rates are judged. Default 20. */
+  /** Calls needed in the window before rates are judged (an integer ≥ 1; at most the size of a count window). Default 20. */
   minimumCalls?: number;
   /**
    * How long the breaker stays open: a duration, or a schedule of the consecutive-open count. Default 5s.
@@ -31,33 +47,49 @@ export interface CircuitBreakerOptions {
    * warning) and the default 5s is used for that opening, so the breaker never stays open for ever.
    */
   halfOpenAfter?: Duration | OpenSchedule;
-  /** Probe calls admitted while half-open. Default 1. */
+  /** Probe calls admitted while half-open, 1 to 10,000; further calls are refused with `CIRCUIT_OPEN` until they end. Default 1. */
   probes?: number;
-  /** Successful probes needed to close (≤ probes). Default: all probes. */
+  /** Successful probes needed to close (1 to `probes`); more failed probes than `probes − probeSuccesses` open it again. Default: all probes. */
   probeSuccesses?: number;
   /**
    * Which errors count as failures (others count as successes). Default: all. A caller's own abort is never
    * recorded. If it throws, the call counts as a failure and rejects with `CALLBACK_FAILED` (cause: what it threw).
    */
   isFailure?: (error: unknown) => boolean;
+  /** The clock windows and open times are measured on. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
+  /** Names the policy in its `CIRCUIT_OPEN` errors (as the dependency) when the call does not go through a wall dependency. */
   name?: string;
 }
 
+/** Emitted by {@link CircuitBreakerPolicy.onStateChange} on every transition. */
 export interface StateChange {
+  /** The state before. */
   from: BreakerState;
+  /** The state after. */
   to: BreakerState;
+  /** Why, for people: e.g. `failure rate 60% ≥ 50% over 20 calls; open for 5000ms`, `1 of 1 probes succeeded`, or a reason given to `isolate`/`reset`. */
   reason: string;
+  /** When, ms since the Unix epoch (the breaker's clock). */
   at: number;
+  /** The window's counts that made the breaker open, when a rate did (absent for other transitions). */
   totals?: WindowTotals;
 }
 
+/**
+ * A breaker's state at one moment, from {@link CircuitBreakerPolicy.snapshot}; pass it to `restore()` (e.g.
+ * after a restart) to carry an open or isolated breaker over.
+ */
 export interface BreakerSnapshot {
+  /** The state now (`half-open` once an open breaker's time is over, even before a probe arrives). */
   state: BreakerState;
+  /** When the breaker entered its current state, ms since the Unix epoch (the breaker's clock). */
   since: number;
   /** When an open breaker lets probes through (ms, clock time). */
   openUntil: number;
+  /** How many times in a row the breaker has opened without closing; the argument of a `halfOpenAfter` schedule. */
   consecutiveOpens: number;
+  /** The counts in the window now (calls, failures, slow calls). */
   window: WindowTotals;
 }
 
@@ -138,6 +170,10 @@ export class CircuitBreakerPolicy extends PolicyBase {
     this.since = now;
   }
 
+  /**
+   * The state now. An open breaker whose open time is over reads `half-open` (the transition itself happens
+   * when the next call arrives).
+   */
   get state(): BreakerState {
     if (this.s === OPEN && this.now() >= this.openUntil) return 'half-open';
     return NAMES[this.s]!;
@@ -165,6 +201,11 @@ export class CircuitBreakerPolicy extends PolicyBase {
     }
   }
 
+  /**
+   * Runs `next` (the rest of a pipeline) for the call `ctx` if the breaker admits it, and records the outcome.
+   * This is how {@link pipeline} links policies; to make a call, use `execute(fn)`. Rejects with
+   * `CIRCUIT_OPEN` (with `retryAfterMs` while open) when refused, otherwise settles as `next` does.
+   */
   run(ctx: CallContext, next: Next): Promise<unknown> {
     // a call admitted while closed is recorded only if the breaker is still closed when it ends
     if (this.s === CLOSED && this.slowOverMs === Number.POSITIVE_INFINITY) return next(ctx).then(this.closedOk, this.closedErr);
@@ -316,6 +357,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
     else this.window.reset();
   }
 
+  /** The breaker's state, open-until time and window counts now; reading it changes nothing. */
   snapshot(): BreakerSnapshot {
     const now = this.clock.now();
     return {
@@ -343,6 +385,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
     if (to !== this.s) this.transition(to, 'restored from snapshot');
   }
 
+  /** The window the rates are judged over: `{ kind: 'time', ms }` or `{ kind: 'count', size }` (calls). */
   windowKind() {
     return this.window.describe();
   }
@@ -352,6 +395,25 @@ function pct(x: number): string {
   return `${Math.round(x * 1000) / 10}%`;
 }
 
+/**
+ * A policy that stops calling a dependency that is failing: once at least 20 calls in the last 30s have
+ * ended and half or more of them failed, it opens and refuses calls at once with `CIRCUIT_OPEN` (with
+ * `retryAfterMs`) for 5s, then lets one probe through; a successful probe closes it, a failed one opens
+ * it again. All of these are options ({@link CircuitBreakerOptions}); `halfOpenAfter` can grow the open time
+ * with each consecutive opening. A caller's own abort is never counted. Watch transitions with
+ * `onStateChange`; `isolate()` and `reset()` are the operator's controls.
+ *
+ * @throws `CONFIG_INVALID` when an option is invalid.
+ * @example
+ * ```ts
+ * import { circuitBreaker, pipeline, retry, timeout } from 'blastwall';
+ *
+ * const breaker = circuitBreaker({ failureRate: 0.3, window: { calls: 50 }, halfOpenAfter: (n) => Math.min(60_000, 5000 * 2 ** (n - 1)) });
+ * breaker.onStateChange((c) => console.warn(`payments breaker ${c.from} → ${c.to}: ${c.reason}`));
+ * const policy = pipeline(breaker, retry(), timeout('1s'));
+ * const receipt = await policy.execute(({ signal }) => chargeCard(order, signal));
+ * ```
+ */
 export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreakerPolicy {
   return new CircuitBreakerPolicy(options);
 }
