@@ -9,9 +9,14 @@ import { AuditInputError, parseTopology, TOPOLOGY_SCHEMA, type Topology } from '
 
 /** What the audit needs of a wall: its topology method. */
 export interface AuditableWall {
+  /**
+   * The wall's declarations and observations: a `blastwall.topology/v1` document, or the raw
+   * `wall.topology()` snapshot a wall returns (converted and validated by {@link topologyOfWall}).
+   */
   topology(): unknown;
 }
 
+/** Whether `v` looks like a wall the audit can read (an object with a `topology()` method); it checks nothing else. */
 export function isAuditableWall(v: unknown): v is AuditableWall {
   return v !== null && typeof v === 'object' && typeof (v as { topology?: unknown }).topology === 'function';
 }

@@ -4,6 +4,7 @@
  */
 import { AuditInputError, type Topology, type TopologyDependency, type TopologyOperation } from './topology.js';
 
+/** One service calling another audited service: who calls, and through which of its dependencies. */
 export interface CallerLink {
   /** The calling service. */
   service: string;
@@ -19,6 +20,12 @@ export interface ChainHop {
   dependency: TopologyDependency;
 }
 
+/**
+ * The audited services joined into one graph by name: a dependency whose `service` (or, failing that, its
+ * name) is another audited service links the two. The rules and predictions read it; build it from the
+ * validated topologies (the constructor throws {@link AuditInputError} when none is given or a service
+ * appears twice).
+ */
 export class ServiceGraph {
   private readonly byName = new Map<string, Topology>();
 
@@ -32,16 +39,19 @@ export class ServiceGraph {
     }
   }
 
+  /** Every audited service's topology, in the order given. */
   services(): Topology[] {
     return [...this.byName.values()];
   }
 
+  /** The topology of the service `name`; throws {@link AuditInputError} naming the audited services when there is none. */
   service(name: string): Topology {
     const t = this.byName.get(name);
     if (t === undefined) throw new AuditInputError(`unknown service '${name}'; audited: ${[...this.byName.keys()].join(', ')}`);
     return t;
   }
 
+  /** The dependency `name` of `service`; throws {@link AuditInputError} when either is unknown. */
   dependency(service: string, name: string): TopologyDependency {
     const d = this.service(service).dependencies.find((x) => x.name === name);
     if (d === undefined) throw new AuditInputError(`unknown dependency '${name}' of service '${service}'`);

@@ -13,7 +13,14 @@
 import type { ServiceGraph } from './graph.js';
 import type { TopologyDependency, TopologyOperation } from './topology.js';
 
+/**
+ * The failure modes the audit predicts (and `--verify` injects), in report order: `slow` (answers just
+ * under the per-attempt timeout), `down` (every call fails at once), `hanging` (no answer), `corrupt`
+ * (wrong answers), `overloaded` (429 with `Retry-After`), `flapping` (down and up in turn, half the time
+ * each).
+ */
 export const FAILURE_MODES = ['slow', 'down', 'hanging', 'corrupt', 'overloaded', 'flapping'] as const;
+/** One of {@link FAILURE_MODES}. */
 export type FailureMode = (typeof FAILURE_MODES)[number];
 
 /** What one operation does when one dependency misbehaves. */
@@ -30,16 +37,25 @@ export type Effect =
   /** Corrupt answers pass unchecked to the caller (no `validate`). */
   | { kind: 'accepts-bad-data' };
 
+/** What one operation (of any audited service) does in a {@link Prediction}. */
 export interface OperationImpact {
+  /** The service the operation belongs to (another one than the failing dependency's across a chain). */
   service: string;
   operation: string;
+  /** Its priority class (`critical-plus`, `critical`, `sheddable-plus` or `sheddable`). */
   priority: string;
   effect: Effect;
   /** The dependency through which the trouble arrives (differs from the failing one across services). */
   via: string;
 }
 
+/**
+ * What the audit predicts when one dependency of one service misbehaves in one failure mode, derived from
+ * the declared boundaries alone: the health and status the wall will report, the mode rules that fire,
+ * and the effect on every operation of every audited service.
+ */
 export interface Prediction {
+  /** The service whose dependency misbehaves. */
   service: string;
   dependency: string;
   mode: FailureMode;
@@ -49,6 +65,7 @@ export interface Prediction {
   status: 'ok' | 'degraded' | 'unavailable';
   /** Mode rules that fire (name → mode). */
   modeRules: { name: string; mode: string }[];
+  /** One per operation of every audited service, `unaffected` included. */
   impacts: OperationImpact[];
 }
 

@@ -9,17 +9,28 @@ import type { ServiceGraph } from './graph.js';
 import type { TopologyDependency } from './topology.js';
 import { verifyTable, type VerifyCheck } from './verify.js';
 
+/**
+ * The outcome of an audit (`auditWall`, `auditTopologies`): the predictions for every dependency × failure
+ * mode and the findings. Render it with {@link toText}, {@link toMarkdown}, {@link toJson} or `toSarif`.
+ */
 export interface AuditResult {
+  /** The audited services' names. */
   services: string[];
   predictions: Prediction[];
+  /** Findings not accepted by the baseline (these count for `--fail-on`). */
   findings: Finding[];
   /** Findings the baseline accepted (not counted for `--fail-on`). */
   accepted: Finding[];
+  /** The time the audit judged against (ms since the Unix epoch; features' expiry is judged at it). */
   at: number;
   /** The checks `--verify` ran (each prediction against a short drill), when it ran. */
   verified?: VerifyCheck[];
 }
 
+/**
+ * One line describing a dependency's boundaries, as the reports head each dependency with it, e.g.
+ * `core · timeout 800ms · 3 attempts (budget 10%) · breaker 50% of ≥20 calls · gives up within 2.7s`.
+ */
 export function boundarySummary(d: TopologyDependency): string {
   const parts: string[] = [d.criticality];
   parts.push(d.timeoutMs === null ? 'no timeout' : `timeout ${fmtMs(d.timeoutMs)}`);
@@ -47,6 +58,11 @@ function counts(findings: Finding[]): string {
   return `${n('error')} error(s), ${n('warning')} warning(s), ${n('note')} note(s)`;
 }
 
+/**
+ * The audit as terminal text: per dependency and failure mode, the health and status it causes and every
+ * operation it affects; then the `--verify` summary (when it ran) and the findings with why and fix.
+ * `graph` is the one the result was computed from (it gives the order and the boundaries).
+ */
 export function toText(result: AuditResult, graph: ServiceGraph): string {
   const lines: string[] = [];
   lines.push(`blastwall audit — ${result.services.join(', ')}`);
@@ -86,6 +102,11 @@ export function toText(result: AuditResult, graph: ServiceGraph): string {
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|');
 
+/**
+ * The audit as a Markdown page (a PR comment, a CI summary): one table per dependency (failure modes ×
+ * operations), the `--verify` table when it ran, then the findings. `graph` is the one the result was
+ * computed from.
+ */
 export function toMarkdown(result: AuditResult, graph: ServiceGraph): string {
   const out: string[] = [`# blastwall audit — ${result.services.join(', ')}`, ''];
   out.push(`Findings: ${counts(result.findings)}${result.accepted.length > 0 ? `; ${result.accepted.length} accepted by the baseline` : ''}.`, '');
@@ -123,6 +144,7 @@ export function toMarkdown(result: AuditResult, graph: ServiceGraph): string {
   return `${out.join('\n')}\n`;
 }
 
+/** The result as pretty-printed JSON (with a final newline) under `"schema": "blastwall.audit/v1"`, for programs. */
 export function toJson(result: AuditResult): string {
   return `${JSON.stringify({ schema: 'blastwall.audit/v1', ...result }, null, 2)}\n`;
 }

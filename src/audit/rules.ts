@@ -6,30 +6,49 @@ import { attemptsOf, backoffTotalMs, fmtMs, worstCallMs } from './predict.js';
 import type { ServiceGraph } from './graph.js';
 import type { SourceLocation, Topology, TopologyDependency } from './topology.js';
 
+/**
+ * How serious a finding is, from `note` (worth knowing) through `warning` to `error` (the service will
+ * misbehave); `--fail-on` fails the run at or above a level.
+ */
 export type Severity = 'error' | 'warning' | 'note';
 
+/** One problem a rule found: what was seen, why it matters, how to fix it, and where it was declared. */
 export interface Finding {
+  /** The rule's id, `BW001` … (see {@link RULES}). */
   ruleId: string;
+  /** The rule's name, e.g. `core-without-timeout`. */
   rule: string;
+  /** Usually the rule's; a rule may raise or lower it for one finding. */
   severity: Severity;
+  /** The service it was found in. */
   service: string;
   /** What the finding is about: `dependency payments`, `operation checkout`, `chain web.checkout → api → db`. */
   subject: string;
+  /** What was seen, with the figures. */
   message: string;
+  /** Why it matters (what goes wrong when the dependency misbehaves). */
   why: string;
+  /** How to fix it. */
   fix: string;
+  /** Where the subject was declared, when known (file and line, for editors and SARIF). */
   source?: SourceLocation;
   /** The input the service came from (file, URL, module). */
   origin?: string;
   /** Stable across runs and line moves: rule, service, subject. Baselines store it. */
   fingerprint: string;
+  /** Rule-specific figures (in JSON and SARIF output). */
   data?: Record<string, unknown>;
 }
 
+/** A rule as {@link RULES} lists it. */
 export interface RuleInfo {
+  /** `BW001` … `BW016`; docs/audit.md has a section per id. */
   id: string;
+  /** Kebab-case name, e.g. `retry-amplification`. */
   name: string;
+  /** The severity of its findings by default. */
   severity: Severity;
+  /** One sentence: what it finds. */
   summary: string;
 }
 
@@ -45,6 +64,7 @@ export const LIMITS = {
   observedWindowMs: 60_000,
 } as const;
 
+/** Every rule the audit runs, by id (`BW001` … `BW016`); SARIF output lists them as its rules. */
 export const RULES: readonly RuleInfo[] = [
   { id: 'BW001', name: 'core-without-timeout', severity: 'error', summary: 'A core dependency has no per-attempt timeout.' },
   { id: 'BW002', name: 'core-without-breaker', severity: 'warning', summary: 'A core dependency has no circuit breaker.' },

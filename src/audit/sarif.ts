@@ -30,12 +30,20 @@ function location(f: Finding, root: string): Record<string, unknown> {
   };
 }
 
+/** Options of {@link toSarif}. */
 export interface SarifOptions {
   /** Paths in locations are made relative to this directory. Default: the current directory. */
   root?: string;
+  /** The tool version reported (`semanticVersion`). Default `'0.1.0'`. */
   version?: string;
 }
 
+/**
+ * The findings as a SARIF 2.1.0 log (a JSON-ready object; `JSON.stringify` it), for GitHub code scanning:
+ * every rule as a reporting descriptor, each finding (accepted ones left out) as a result located at its
+ * declaration, relative to `root` (a finding without a file is placed in `blastwall.topology.json`), with a
+ * stable fingerprint so alerts follow code moves.
+ */
 export function toSarif(result: AuditResult, options: SarifOptions = {}): Record<string, unknown> {
   const root = options.root ?? process.cwd();
   return {

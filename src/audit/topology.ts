@@ -22,6 +22,10 @@ export interface SourceLocation {
   column?: number;
 }
 
+/**
+ * One dependency as declared (its criticality and boundaries, in milliseconds) and as observed. `null`
+ * means "declared without it" (no timeout, no retry, no breaker, …), which is what several rules look for.
+ */
 export interface TopologyDependency {
   name: string;
   criticality: AuditCriticality;
@@ -29,11 +33,13 @@ export interface TopologyDependency {
   timeoutMs: number | null;
   /** `null` when the dependency does not retry. `budget: null` means retries are not budgeted. */
   retry: { attempts: number; backoff: { baseMs: number; maxMs: number }; budget: { ratio: number; minPerSecond: number } | null } | null;
+  /** The circuit breaker (`failureRate` as a fraction 0–1); `null` without one. */
   breaker: { failureRate: number; minimumCalls: number; windowMs: number; halfOpenAfterMs: number } | null;
   /** `limit: null` for an adaptive limit (its `max` is then in `limit` when known). */
   concurrency: { limit: number | null; queue: number | null; adaptive: boolean } | null;
   /** What an optional dependency serves on failure: nothing, a value, an empty value (`[]`, `{}`, `null`, `''`), or a function. */
   fallback: 'none' | 'value' | 'empty' | 'function';
+  /** The response cache: served fresh for `freshMs`, then as a stale substitute up to `staleMs` old; `null` without one. */
   cache: { freshMs: number; staleMs: number } | null;
   /** For deferrable dependencies: the queue, and whether it survives a restart. */
   deferred: { maxQueue: number; durable: boolean } | null;
@@ -48,9 +54,11 @@ export interface TopologyDependency {
   observed?: { calls: number };
 }
 
+/** One operation: its priority class, its deadline and the dependencies it calls. */
 export interface TopologyOperation {
   name: string;
   priority: AuditPriority;
+  /** The operation's deadline (ms); `null` when it has none. */
   deadlineMs: number | null;
   /** Dependencies this operation was seen calling (observed edges). */
   calls: string[];
@@ -62,6 +70,7 @@ export interface TopologyOperation {
   source?: SourceLocation;
 }
 
+/** A feature switch, for the owner and expiry rules (BW010, BW011). */
 export interface TopologyFeature {
   name: string;
   owner?: string;
@@ -77,8 +86,14 @@ export interface TopologyModeRule {
   firesOn: { dependency: string; state: string }[];
 }
 
+/**
+ * The topology document (`blastwall.topology/v1`) of one service: what it declared and what it observed.
+ * A wall writes it (`wall.topology()`, an HTTP guard's `topologyPath`); {@link parseTopology} validates
+ * one read from elsewhere.
+ */
 export interface Topology {
   schema: typeof TOPOLOGY_SCHEMA;
+  /** The service's name; other services' dependencies join it by this name. */
   service: string;
   /** When the document was written (ms since the epoch). */
   at?: number;

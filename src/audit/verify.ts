@@ -15,17 +15,35 @@ import type { Topology, TopologyDependency } from './topology.js';
 
 /** What `--verify` drives: a wall with fault injection on, and one function per operation that runs it once. */
 export interface VerifyTarget {
+  /** The wall under test, built on the factory's clock with fault injection enabled. */
   wall: AuditableWall & {
-    faults: { inject(dependency: string, fault: Fault, options?: InjectOptions): { stop(): unknown } };
+    faults: {
+      /**
+       * Injects `fault` into the dependency's function slot (`--verify` passes `{ rate: 1, for: '30m' }`)
+       * and returns a handle to stop it.
+       */
+      inject(dependency: string, fault: Fault, options?: InjectOptions): {
+        /** Ends the fault (the dependency behaves normally again). */
+        stop(): unknown;
+      };
+    };
+    /** Closes the wall; called after the check when the target has no `close` of its own. */
     close?(): Promise<unknown>;
   };
+  /**
+   * One function per operation, by operation name, that runs it once through the wall (e.g. calls the
+   * handler). Whether it resolves or rejects is not what is judged: failures and degradations are read
+   * from the wall's operation counts.
+   */
   operations: Record<string, () => Promise<unknown>>;
+  /** Releases everything the factory built (else `wall.close` is used); the fake clock is driven meanwhile. */
   close?(): Promise<unknown>;
 }
 
 /** Builds a fresh target on the given clock (each check gets its own, so no state leaks between checks). */
 export type VerifyFactory = (env: { clock: FakeClock }) => VerifyTarget | Promise<VerifyTarget>;
 
+/** Options of {@link verifyPredictions}. */
 export interface VerifyOptions {
   /** Requests per operation under the fault. Default 20. */
   requests?: number;
@@ -37,15 +55,24 @@ export interface VerifyOptions {
   onCheck?: (check: VerifyCheck, index: number, total: number) => void;
 }
 
+/**
+ * What an operation did under the fault, from its counts: `fails` (at least 90% of the requests failed),
+ * `fails-partial` (some failed), `degrades` (none failed, some degraded), `ok` (neither, or no request).
+ */
 export type ObservedClass = 'ok' | 'degrades' | 'fails' | 'fails-partial';
 
+/** One operation's prediction against what the drill observed. */
 export interface OperationCheck {
   operation: string;
+  /** The effect the audit predicted (`unaffected` when it predicted none). */
   predicted: Effect;
+  /** Counts during the fault (warm-up excluded) and the slowest request (ms of fake time). */
   observed: { class: ObservedClass; requests: number; failed: number; degraded: number; maxLatencyMs: number };
+  /** Whether the observation is what `predicted` says (see `agrees`); false becomes a BW016 finding. */
   agrees: boolean;
 }
 
+/** One drill: a dependency × failure mode, with the prediction and every operation's check. */
 export interface VerifyCheck {
   service: string;
   dependency: string;
