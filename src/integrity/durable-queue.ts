@@ -10,6 +10,7 @@ import { type Clock, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { fnOption, intOption, objectOption, stringOption } from '../core/validate.js';
 import { exponential, type Schedule } from '../policies/retry/schedule.js';
+import { runInBackground } from '../policies/concurrency/index.js';
 import { storeOption, wholeMs } from '../stores/options.js';
 import type { IntegrityStore, LeasedMessage, QueueStats } from '../stores/types.js';
 import { Work } from './work.js';
@@ -185,7 +186,8 @@ export class DurableQueue<T = unknown> {
   private async handleOne(m: LeasedMessage, handler: Handler<T>, r: PollResult): Promise<void> {
     const work = new Work(NEVER_ABORTED);
     try {
-      await handler({ id: m.id, payload: m.payload as T, attempt: m.attempt, work });
+      // a consumer is background work: its dependency calls wait in the lowest class (see runInBackground)
+      await runInBackground(() => handler({ id: m.id, payload: m.payload as T, attempt: m.attempt, work }));
     } catch (err) {
       const now = this.now();
       const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);

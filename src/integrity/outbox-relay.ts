@@ -4,6 +4,7 @@ import { fnOption, intOption, objectOption } from '../core/validate.js';
 import { storeOption, wholeMs } from '../stores/options.js';
 import type { IntegrityStore, OutboxRow } from '../stores/types.js';
 import { PollLoop } from './poll-loop.js';
+import { runInBackground } from '../policies/concurrency/index.js';
 
 /** Options of {@link OutboxRelay} / `createOutboxRelay`. */
 export interface OutboxRelayOptions {
@@ -57,7 +58,8 @@ export class OutboxRelay {
     const sent: string[] = [];
     for (const row of rows) {
       try {
-        await this.publish(row);
+        // relaying is background work: calls made by `publish` wait in the lowest class (see runInBackground)
+        await runInBackground(() => this.publish(row));
       } catch {
         this.stats.failures++;
         break;

@@ -3,6 +3,7 @@ import type { AttemptFn } from '../core/context.js';
 import { BlastwallError } from '../core/errors.js';
 import { type Linked, LinkedQueue } from '../core/linked-queue.js';
 import { operationStorage } from '../core/operation-context.js';
+import { runInBackground } from '../policies/concurrency/index.js';
 
 export interface DeferReceipt {
   id: number;
@@ -29,7 +30,8 @@ export interface DeferredHooks {
 
 /**
  * A `deferrable` dependency's bounded in-memory queue: work is accepted at once (or refused with
- * `QUEUE_FULL`) and run in the background by at most `workers` workers, outside the caller's operation.
+ * `QUEUE_FULL`) and run in the background by at most `workers` workers, outside the caller's operation, as
+ * `background` calls (the lowest class at the dependency's concurrency limit; see `runInBackground`).
  * Lost on restart; the durable queue (integrity) is the persistent counterpart.
  */
 export class DeferredQueue {
@@ -71,7 +73,9 @@ export class DeferredQueue {
     try {
       for (let item = this.take(); item !== undefined; item = this.take()) {
         try {
-          await this.hooks.run(item.fn);
+          // background work: it waits in the lowest class at the dependency's concurrency limit
+          const fn = item.fn;
+          await runInBackground(() => this.hooks.run(fn));
           this.hooks.done(item.id);
         } catch (e) {
           this.hooks.dead(item.id, e as BlastwallError);

@@ -11,7 +11,7 @@ import { optionNamesWithout } from '../core/option-names.js';
 import { ADAPTIVE_CONCURRENCY_OPTION_NAMES, AdaptiveConcurrencyPolicy, type AdaptiveConcurrencyOptions } from '../policies/adaptive-concurrency/index.js';
 import { CACHE_OPTION_NAMES, type CacheOptions, FreshnessCache } from '../policies/cache/index.js';
 import { BREAKER_OPTION_NAMES, CircuitBreakerPolicy, type CircuitBreakerOptions } from '../policies/circuit-breaker/index.js';
-import { BULKHEAD_OPTION_NAMES, BulkheadPolicy, type BulkheadOptions } from '../policies/concurrency/index.js';
+import { BULKHEAD_OPTION_NAMES, BulkheadPolicy, type BulkheadOptions, priorityOption } from '../policies/concurrency/index.js';
 import { RETRY_OPTION_NAMES, type RetryBudget, type RetryBudgetOptions, RetryPolicy, type RetryOptions, budgetOption } from '../policies/retry/index.js';
 import { TimeoutPolicy } from '../policies/timeout/index.js';
 import { isStandardSchema, type StandardIssue, type StandardSchemaV1 } from './schema.js';
@@ -23,7 +23,7 @@ export type Criticality = 'core' | 'optional' | 'deferrable';
 // lists, so the type and the runtime check cannot drift apart.
 const SUPPLIED = ['clock', 'name'] as const;
 const RETRY_SUPPLIED = [...SUPPLIED, 'minAttemptTime'] as const;
-const WAITING = ['queue', 'queueTimeout'] as const;
+const WAITING = ['queue', 'queueTimeout', 'priority'] as const;
 const RETRY_SECTION = optionNamesWithout(RETRY_OPTION_NAMES, RETRY_SUPPLIED);
 const BREAKER_SECTION = optionNamesWithout(BREAKER_OPTION_NAMES, SUPPLIED);
 const BULKHEAD_SECTION = optionNamesWithout(BULKHEAD_OPTION_NAMES, SUPPLIED);
@@ -176,10 +176,12 @@ export function parseDependencySpec(name: string, spec: DependencySpec, env: Spe
 
 function parseConcurrency(name: string, value: unknown, clock: Clock, out: ParsedDependencySpec): void {
   const field = `${name}.concurrency`;
-  if (!isPlainObject(value)) throw configError(field, '{ limit, queue?, queueTimeout? } or false', value);
+  if (!isPlainObject(value)) throw configError(field, '{ limit, queue?, queueTimeout?, priority? } or false', value);
+  // call classes are on unless `priority: false` (see docs/priority.md)
   const waiting = () => ({
     ...(value.queue === undefined ? {} : { queue: intOption(`${field}.queue`, value.queue, 0) }),
     ...(value.queueTimeout === undefined ? {} : { queueTimeout: timerDurationOption(`${field}.queueTimeout`, value.queueTimeout) }),
+    priority: priorityOption(`${field}.priority`, value.priority),
   });
   if (value.adaptive !== undefined) {
     objectOption(field, value, ['adaptive', ...WAITING]);
@@ -187,13 +189,19 @@ function parseConcurrency(name: string, value: unknown, clock: Clock, out: Parse
     const adaptive = prefixed(name, () => new AdaptiveConcurrencyPolicy({ ...tuning, ...waiting(), clock, name }));
     out.adaptive = adaptive;
     out.policies.push(adaptive);
-    out.boundaries.concurrency = { adaptive: true, min: adaptive.limiter.min, max: adaptive.limiter.max, queue: adaptive.bulkhead.maxQueued };
+    out.boundaries.concurrency = {
+      adaptive: true,
+      min: adaptive.limiter.min,
+      max: adaptive.limiter.max,
+      queue: adaptive.bulkhead.maxQueued,
+      priority: adaptive.bulkhead.priority,
+    };
   } else {
     objectOption(field, value, BULKHEAD_SECTION);
     const bulkhead = new BulkheadPolicy({ limit: intOption(`${field}.limit`, value.limit, 1), ...waiting(), clock, name });
     out.bulkhead = bulkhead;
     out.policies.push(bulkhead);
-    out.boundaries.concurrency = { limit: bulkhead.limit, queue: bulkhead.maxQueued };
+    out.boundaries.concurrency = { limit: bulkhead.limit, queue: bulkhead.maxQueued, priority: bulkhead.priority };
   }
 }
 

@@ -201,6 +201,13 @@ export class Dependency {
       ['retry', 'budget', this.budget],
       ['cache', 'cache', this.cache],
     ];
+    // a plain limit takes its new settings in place: calls in flight keep their slots (and count against the
+    // new limit), waiters their places
+    if (changed.has('concurrency') && this.bulkhead !== undefined && parsed.bulkhead !== undefined) {
+      this.bulkhead.adopt(parsed.bulkhead);
+      parsed.policies[parsed.policies.indexOf(parsed.bulkhead)] = this.bulkhead;
+      parsed.bulkhead = this.bulkhead;
+    }
     const slots = parsed as unknown as Record<string, object | undefined>;
     for (const [section, key, old] of reuse) {
       const fresh = slots[key];

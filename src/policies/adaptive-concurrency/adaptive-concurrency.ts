@@ -4,7 +4,7 @@ import { optionNames } from '../../core/option-names.js';
 import type { Duration } from '../../core/duration.js';
 import { type Next, PolicyBase } from '../../core/policy.js';
 import { clockOption, objectOption } from '../../core/validate.js';
-import { BulkheadPolicy } from '../concurrency/index.js';
+import { BulkheadPolicy, type ConcurrencyPriorityOptions } from '../concurrency/index.js';
 import { Gradient2Limit, type Gradient2Options } from './gradient2.js';
 
 export * from './gradient2.js';
@@ -19,6 +19,7 @@ export const ADAPTIVE_CONCURRENCY_OPTION_NAMES = optionNames<AdaptiveConcurrency
   'longWindow',
   'queue',
   'queueTimeout',
+  'priority',
   'clock',
   'name',
 );
@@ -32,6 +33,8 @@ export interface AdaptiveConcurrencyOptions extends Gradient2Options {
   queue?: number;
   /** Longest a call waits in the queue before it is refused with `QUEUE_TIMEOUT`. Default: until its deadline or the caller's abort. */
   queueTimeout?: Duration;
+  /** How the slots are shared between call classes, as for `bulkhead()` (shares follow the adapting limit). */
+  priority?: ConcurrencyPriorityOptions | false;
   /** The clock round-trip times and queue waits are measured on. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
   /** Names the policy in its errors (as the dependency) when the call does not go through a wall dependency. */
@@ -51,12 +54,13 @@ export class AdaptiveConcurrencyPolicy extends PolicyBase {
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     const o = objectOption('concurrency', options, ADAPTIVE_CONCURRENCY_OPTION_NAMES);
     super(clockOption('concurrency.clock', o.clock));
-    const { queue, queueTimeout, clock: _c, name, ...g } = o;
+    const { queue, queueTimeout, priority, clock: _c, name, ...g } = o;
     this.limiter = new Gradient2Limit(g as Gradient2Options);
     this.bulkhead = new BulkheadPolicy({
       limit: this.limiter.limit,
       ...(queue === undefined ? {} : { queue: queue as number }),
       ...(queueTimeout === undefined ? {} : { queueTimeout: queueTimeout as Duration }),
+      ...(priority === undefined ? {} : { priority: priority as ConcurrencyPriorityOptions | false }),
       clock: this.clock,
       ...(name === undefined ? {} : { name: name as string }),
     });
@@ -77,7 +81,7 @@ export class AdaptiveConcurrencyPolicy extends PolicyBase {
   run(ctx: CallContext, next: Next): Promise<unknown> {
     return this.bulkhead.run(ctx, (c) => {
       const started = this.now();
-      const inflight = this.bulkhead.stats().active;
+      const inflight = this.bulkhead.inFlight;
       return next(c).then((v) => {
         const limit = this.limiter.sample(this.now() - started, inflight);
         if (limit !== this.bulkhead.limit) this.bulkhead.setLimit(limit);

@@ -7,14 +7,35 @@ import { Emitter } from '../../core/events.js';
 import { type Linked, LinkedQueue } from '../../core/linked-queue.js';
 import { abortedError, type Next, PolicyBase } from '../../core/policy.js';
 import { clockOption, intOption, nameOption, objectOption } from '../../core/validate.js';
+import {
+  backgroundSlots,
+  type CallClass,
+  CALL_CLASSES,
+  type ConcurrencyPriorityOptions,
+  currentLane,
+  inBackground,
+  LANE_BACKGROUND,
+  LANE_CRITICAL,
+  LANES,
+  priorityOption,
+  type PrioritySettings,
+  reservedSlots,
+} from './priority-lanes.js';
 
 export interface BulkheadOptions {
   /** Calls allowed to run at once. */
   limit: number;
-  /** Calls allowed to wait for a slot (FIFO). Default 0: reject at once when full. */
+  /** Calls allowed to wait for a slot (served highest class first, FIFO within a class). Default 0: reject at once when full. */
   queue?: number;
   /** Longest a call waits in the queue. Default: until its deadline or caller abort. */
   queueTimeout?: Duration;
+  /**
+   * How the slots are shared between call classes (the priority of the operation a call runs in, or
+   * background work): slots reserved for critical classes and the most background work may hold under
+   * contention (see docs/priority.md). Default `{ reserved: 0.2, background: 0.25 }`; `false`: one FIFO
+   * queue for every call.
+   */
+  priority?: ConcurrencyPriorityOptions | false;
   clock?: Clock;
   name?: string;
 }
@@ -32,26 +53,38 @@ class Waiter implements Linked<Waiter> {
   onAbort: (() => void) | undefined = undefined;
   constructor(
     readonly ctx: CallContext,
+    readonly lane: number,
     readonly resolve: () => void,
     readonly reject: (e: unknown) => void,
   ) {}
 }
 
 /** Every option of `bulkhead()`, as its runtime check accepts them (the wall's `concurrency` section reuses the list). */
-export const BULKHEAD_OPTION_NAMES = optionNames<BulkheadOptions>()('limit', 'queue', 'queueTimeout', 'clock', 'name');
+export const BULKHEAD_OPTION_NAMES = optionNames<BulkheadOptions>()('limit', 'queue', 'queueTimeout', 'priority', 'clock', 'name');
 
 /**
- * Concurrency limit with a bounded FIFO queue (the core linked queue, so an aborted or timed-out waiter
- * leaves at once and frees its place). The fast path (a free slot) allocates nothing of its own.
+ * Concurrency limit with a bounded queue that knows call classes: waiters are served highest class first
+ * (FIFO within a class), a share of the slots is kept for critical classes, and background work holds at
+ * most its share while anything else runs or waits (see `ConcurrencyPriorityOptions`). The waiters sit in
+ * the core linked queue, so an aborted or timed-out waiter leaves at once and frees its place. The fast
+ * path (a free unreserved slot, nobody waiting) allocates nothing of its own.
  */
-
 export class BulkheadPolicy extends PolicyBase {
   readonly name: string | undefined;
   private maxActive: number;
-  readonly maxQueued: number;
-  private readonly queueTimeoutMs: number;
+  private maxWaiting: number;
+  private queueTimeoutMs: number;
+  private prio: PrioritySettings | false;
+  /** Calls of non-critical classes start only while fewer than this many run (`limit − reserved`). */
+  private unreserved = 0;
+  /** Background calls held at most while other classes run or wait. */
+  private bgSlots = 0;
   private active = 0;
-  private readonly waiters = new LinkedQueue<Waiter>();
+  /** Running calls that started as background work (classes on). */
+  private bgActive = 0;
+  private queued = 0;
+  /** One queue per call class, highest first (only the first is used when classes are off). */
+  private readonly lanes: LinkedQueue<Waiter>[] = Array.from({ length: LANES }, () => new LinkedQueue<Waiter>());
   private readonly onRejectEmitter = new Emitter<BulkheadRejection>();
   readonly onReject = this.onRejectEmitter.subscribe;
 
@@ -60,22 +93,73 @@ export class BulkheadPolicy extends PolicyBase {
     super(clockOption('concurrency.clock', o.clock));
     this.name = nameOption('concurrency.name', o.name);
     this.maxActive = intOption('concurrency.limit', o.limit, 1);
-    this.maxQueued = o.queue === undefined ? 0 : intOption('concurrency.queue', o.queue, 0);
+    this.maxWaiting = o.queue === undefined ? 0 : intOption('concurrency.queue', o.queue, 0);
     this.queueTimeoutMs = o.queueTimeout === undefined ? Number.POSITIVE_INFINITY : timerDurationOption('concurrency.queueTimeout', o.queueTimeout);
+    this.prio = priorityOption('concurrency.priority', o.priority);
+    this.resize();
   }
 
   get limit(): number {
     return this.maxActive;
   }
 
+  /** Calls allowed to wait for a slot. */
+  get maxQueued(): number {
+    return this.maxWaiting;
+  }
+
+  /** Calls running now. */
+  get inFlight(): number {
+    return this.active;
+  }
+
+  /** The priority settings in force, or `false` when every call waits in one FIFO queue. */
+  get priority(): PrioritySettings | false {
+    return this.prio;
+  }
+
   /** Changes the limit at run time (adaptive limiters use this); a raise admits queued calls at once. */
   setLimit(limit: number): void {
     this.maxActive = intOption('concurrency.limit', limit, 1);
-    while (this.active < this.maxActive && this.waiters.size > 0) this.admitHead();
+    this.resize();
+    this.dispatch();
   }
 
-  stats(): { active: number; queued: number; limit: number; queue: number } {
-    return { active: this.active, queued: this.waiters.size, limit: this.maxActive, queue: this.maxQueued };
+  /**
+   * @internal Live configuration: takes the limit, queue, queue timeout and priority of `other` (a freshly
+   * parsed limit) and keeps its own state, so calls in flight keep their slots and count against the new
+   * limit, and waiters keep their places. A raise admits waiters at once; a cut stops no running call.
+   */
+  adopt(other: BulkheadPolicy): void {
+    this.maxActive = other.maxActive;
+    this.maxWaiting = other.maxWaiting;
+    this.queueTimeoutMs = other.queueTimeoutMs;
+    this.prio = other.prio;
+    this.resize();
+    this.dispatch();
+  }
+
+  private resize(): void {
+    const p = this.prio;
+    this.unreserved = p === false ? this.maxActive : this.maxActive - reservedSlots(this.maxActive, p);
+    this.bgSlots = p === false ? this.maxActive : backgroundSlots(this.maxActive, p);
+  }
+
+  stats(): { active: number; queued: number; limit: number; queue: number; reserved: number; backgroundActive: number } {
+    return {
+      active: this.active,
+      queued: this.queued,
+      limit: this.maxActive,
+      queue: this.maxWaiting,
+      reserved: this.maxActive - this.unreserved,
+      backgroundActive: this.bgActive,
+    };
+  }
+
+  /** Calls of class `cls` waiting for a slot (with classes off every waiter counts as `critical`). */
+  waiting(cls: CallClass): number {
+    const lane = CALL_CLASSES.indexOf(cls);
+    return this.prio === false ? (lane === LANE_CRITICAL ? this.queued : 0) : (this.lanes[lane]?.size ?? 0);
   }
 
   private readonly releaseOk = (v: unknown): unknown => {
@@ -88,39 +172,98 @@ export class BulkheadPolicy extends PolicyBase {
     throw e;
   };
 
+  private readonly releaseBgOk = (v: unknown): unknown => {
+    this.bgActive--;
+    this.release();
+    return v;
+  };
+
+  private readonly releaseBgErr = (e: unknown): never => {
+    this.bgActive--;
+    this.release();
+    throw e;
+  };
+
   run(ctx: CallContext, next: Next): Promise<unknown> {
-    if (this.active < this.maxActive) {
+    // the fast path: an unreserved slot is free, nobody waits, and the call is not background work
+    if (this.queued === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
       this.active++;
-      let p: Promise<unknown>;
-      try {
-        p = next(ctx);
-      } catch (e) {
-        this.release();
-        return Promise.reject(e);
-      }
-      return p.then(this.releaseOk, this.releaseErr);
+      return this.started(ctx, next, false);
     }
-    if (this.waiters.size >= this.maxQueued) return Promise.reject(this.rejection(ctx, 'full'));
-    return this.enqueue(ctx).then(() => next(ctx).then(this.releaseOk, this.releaseErr));
+    const lane = this.prio === false ? 0 : currentLane();
+    if (this.noneWaitingFrom(lane) && this.admits(lane)) {
+      this.active++;
+      const bg = lane === LANE_BACKGROUND;
+      if (bg) this.bgActive++;
+      return this.started(ctx, next, bg);
+    }
+    if (this.queued >= this.maxWaiting && !this.evictBelow(lane)) return Promise.reject(this.rejection(ctx, 'full'));
+    return this.enqueue(ctx, lane).then(() => this.started(ctx, next, this.prio !== false && lane === LANE_BACKGROUND));
+  }
+
+  /** Runs a call that holds a slot; the slot is given back however it ends. */
+  private started(ctx: CallContext, next: Next, bg: boolean): Promise<unknown> {
+    let p: Promise<unknown>;
+    try {
+      p = next(ctx);
+    } catch (e) {
+      if (bg) this.bgActive--;
+      this.release();
+      return Promise.reject(e);
+    }
+    return bg ? p.then(this.releaseBgOk, this.releaseBgErr) : p.then(this.releaseOk, this.releaseErr);
+  }
+
+  /** True when no call of class `lane` or above waits (a call never overtakes its own class or a higher one). */
+  private noneWaitingFrom(lane: number): boolean {
+    if (this.queued === 0) return true;
+    for (let l = 0; l <= lane; l++) if (this.lanes[l]!.size > 0) return false;
+    return true;
+  }
+
+  /** May a call of `lane` start now (ignoring waiters)? */
+  private admits(lane: number): boolean {
+    if (lane <= LANE_CRITICAL) return this.active < this.maxActive;
+    if (this.active >= this.unreserved) return false;
+    // background: within its share, or on idle slots when no other class runs or waits
+    return lane !== LANE_BACKGROUND || this.bgActive < this.bgSlots || (this.bgActive === this.active && this.queued === this.lanes[LANE_BACKGROUND]!.size);
+  }
+
+  /** The queue is full: the newest waiter of the lowest class below `lane` gives its place up (BULKHEAD_FULL). */
+  private evictBelow(lane: number): boolean {
+    if (this.prio === false) return false;
+    for (let l = LANES - 1; l > lane; l--) {
+      const w = this.lanes[l]!.tail;
+      if (w === undefined) continue;
+      this.remove(w);
+      w.reject(this.rejection(w.ctx, 'full'));
+      return true;
+    }
+    return false;
   }
 
   private rejection(ctx: CallContext, reason: BulkheadRejection['reason']): BlastwallError {
-    if (this.onRejectEmitter.active) this.onRejectEmitter.emit({ reason, active: this.active, queued: this.waiters.size });
+    if (this.onRejectEmitter.active) this.onRejectEmitter.emit({ reason, active: this.active, queued: this.queued });
     const dependency = ctx.dependency ?? this.name;
-    return reason === 'full'
-      ? new BlastwallError('BULKHEAD_FULL', `Concurrency limit ${this.maxActive} reached and queue of ${this.maxQueued} full`, { dependency })
-      : new BlastwallError('QUEUE_TIMEOUT', `Waited too long for one of ${this.maxActive} concurrency slots`, { dependency });
+    if (reason === 'queue-timeout') return new BlastwallError('QUEUE_TIMEOUT', `Waited too long for one of ${this.maxActive} concurrency slots`, { dependency });
+    const reserved = this.maxActive - this.unreserved;
+    return this.active < this.maxActive && reserved > 0
+      ? new BlastwallError('BULKHEAD_FULL', `${reserved} of ${this.maxActive} concurrency slots are kept for critical calls and the queue of ${this.maxWaiting} is full`, {
+          dependency,
+        })
+      : new BlastwallError('BULKHEAD_FULL', `Concurrency limit ${this.maxActive} reached and queue of ${this.maxWaiting} full`, { dependency });
   }
 
-  private enqueue(ctx: CallContext): Promise<void> {
+  private enqueue(ctx: CallContext, lane: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const w = new Waiter(ctx, resolve, reject);
+      const w = new Waiter(ctx, lane, resolve, reject);
       const signal = ctx.outerSignal;
       if (signal?.aborted) {
         reject(abortedError(signal.reason, ctx.dependency ?? this.name));
         return;
       }
-      this.waiters.push(w);
+      this.lanes[lane]!.push(w);
+      this.queued++;
       const wait = Math.min(this.queueTimeoutMs, ctx.deadline - this.clock.now());
       if (wait !== Number.POSITIVE_INFINITY) {
         w.timer = this.clock.setTimer(() => {
@@ -133,6 +276,8 @@ export class BulkheadPolicy extends PolicyBase {
                 })
               : this.rejection(ctx, 'queue-timeout'),
           );
+          // a waiter that left may have been what held lower classes back
+          this.dispatch();
         }, Math.max(0, wait));
       }
       if (signal !== undefined) {
@@ -140,6 +285,7 @@ export class BulkheadPolicy extends PolicyBase {
           w.onAbort = undefined;
           this.remove(w);
           reject(abortedError(signal.reason, ctx.dependency ?? this.name));
+          this.dispatch();
         };
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
@@ -148,7 +294,8 @@ export class BulkheadPolicy extends PolicyBase {
 
   /** Unlinks a waiter and clears its timer and listener. */
   private remove(w: Waiter): void {
-    this.waiters.remove(w);
+    this.lanes[w.lane]!.remove(w);
+    this.queued--;
     if (w.timer !== undefined) {
       this.clock.clearTimer(w.timer);
       w.timer = undefined;
@@ -159,16 +306,22 @@ export class BulkheadPolicy extends PolicyBase {
     }
   }
 
-  private admitHead(): void {
-    const w = this.waiters.head!;
-    this.remove(w);
-    this.active++;
-    w.resolve();
+  /** Admits waiters, highest class first, while the head of the highest waiting class may start. */
+  private dispatch(): void {
+    while (this.queued > 0 && this.active < this.maxActive) {
+      let w: Waiter | undefined;
+      for (let l = 0; l < LANES && w === undefined; l++) w = this.lanes[l]!.head;
+      if (w === undefined || !this.admits(w.lane)) return;
+      this.remove(w);
+      this.active++;
+      if (this.prio !== false && w.lane === LANE_BACKGROUND) this.bgActive++;
+      w.resolve();
+    }
   }
 
-  /** @internal Fast path of a fused pipeline: takes a slot if one is free and nobody waits. */
+  /** @internal Fast path of a fused pipeline: takes a slot if an unreserved one is free, nobody waits and the call is not background work. */
   tryAcquire(): boolean {
-    if (this.active < this.maxActive && this.waiters.size === 0) {
+    if (this.queued === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
       this.active++;
       return true;
     }
@@ -178,7 +331,7 @@ export class BulkheadPolicy extends PolicyBase {
   /** @internal Gives back a slot taken by `tryAcquire` (or by `run`). */
   release(): void {
     this.active--;
-    if (this.waiters.size > 0 && this.active < this.maxActive) this.admitHead();
+    if (this.queued > 0) this.dispatch();
   }
 }
 
