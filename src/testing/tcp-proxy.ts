@@ -12,9 +12,14 @@ import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
 import { type Duration, durationOption } from '../core/duration.js';
 import { configError, enumOption, intOption, objectOption, positiveOption, stringOption } from '../core/validate.js';
 
+/** What a {@link FaultProxy} does with connections; see {@link ProxyFaults.mode}. */
 export type ProxyMode = 'pass' | 'refuse' | 'reset' | 'blackhole';
 const MODES: readonly ProxyMode[] = ['pass', 'refuse', 'reset', 'blackhole'];
 
+/**
+ * The faults of a {@link FaultProxy}, for {@link FaultProxy.set}: a field left out keeps its current value,
+ * so `set({ latency: '200ms' })` adds latency in whatever mode the proxy is.
+ */
 export interface ProxyFaults {
   /**
    * `pass` forwards; `refuse` stops listening (new connections are refused by the OS, open ones stay);
@@ -22,12 +27,13 @@ export interface ProxyFaults {
    * swallowed; leaving it resets those connections, whose streams lost bytes).
    */
   mode?: ProxyMode;
-  /** Added to every chunk, each direction. */
+  /** Added to every chunk, each direction: a duration (`'200ms'`, `'1s'`, or a number of ms), 0 to 10 minutes. 0: none. */
   latency?: Duration;
-  /** Bytes per second per connection and direction (`undefined`/0: unlimited). */
+  /** Bytes per second per connection and direction (a positive number; 0: unlimited). */
   bandwidth?: number;
 }
 
+/** Options of {@link startFaultProxy} (and the {@link FaultProxy} constructor). */
 export interface FaultProxyOptions {
   /** `host:port`, a URL (`redis://127.0.0.1:6379`, `postgres://u@127.0.0.1:5432/db`) or `{ host, port }`. */
   target: string | { host: string; port: number };
@@ -35,16 +41,23 @@ export interface FaultProxyOptions {
   port?: number;
   /** Timers for latency and bandwidth. Default the real clock. */
   clock?: Clock;
-  /** Bytes buffered per direction before the sender is paused. Default 1 MiB. */
+  /** Bytes buffered per direction (delayed or paced chunks) before the sender is paused (at least 1024). Default 1 MiB. */
   maxBuffered?: number;
 }
 
+/** Counters of a {@link FaultProxy} since it was created (`proxy.stats`, updated live). */
 export interface ProxyStats {
+  /** Client connections accepted (including ones reset at once). */
   accepted: number;
+  /** Connections the proxy reset: by the `reset` mode, on leaving `blackhole`, or because the target failed. */
   reset: number;
+  /** Connections accepted while in `blackhole` mode (never forwarded). */
   blackholed: number;
+  /** Bytes received from clients to forward to the target (swallowed bytes not counted). */
   bytesUp: number;
+  /** Bytes received from the target to forward to clients. */
   bytesDown: number;
+  /** Client connections open now. */
   open: number;
 }
 
@@ -140,7 +153,23 @@ class Lane {
   }
 }
 
+/**
+ * A TCP proxy on 127.0.0.1 whose faults can be switched at run time (see the module comment): point a
+ * client at {@link FaultProxy.port} (or {@link FaultProxy.url}) instead of the real server. Create and
+ * start one with {@link startFaultProxy}; `close()` it at the end of the test.
+ *
+ * @example
+ * ```ts
+ * const proxy = await startFaultProxy({ target: 'postgres://app@127.0.0.1:5432/app' });
+ * const url = proxy.url('postgres://app@127.0.0.1:5432/app'); // same URL, the proxy's port
+ * await proxy.latency('300ms'); // every chunk 300 ms late, both ways
+ * await proxy.refuse(); // new connections refused, open ones kept
+ * await proxy.heal();
+ * await proxy.close();
+ * ```
+ */
 export class FaultProxy {
+  /** Where connections are forwarded. */
   readonly target: { host: string; port: number };
   readonly clock: Clock;
   readonly maxBuffered: number;
@@ -207,18 +236,32 @@ export class FaultProxy {
     return Promise.resolve();
   }
 
+  /**
+   * Delays every chunk by `delay`, each direction (`'200ms'` or a number of ms, 0 to 10 minutes; 0 removes
+   * it). The mode and bandwidth stay as they are; chunks keep their order.
+   */
   latency(delay: Duration): Promise<void> {
     return this.set({ latency: delay });
   }
+  /** Limits each connection to `bytesPerSecond` per direction (0 removes the limit); the rest stays. */
   bandwidth(bytesPerSecond: number): Promise<void> {
     return this.set({ bandwidth: bytesPerSecond });
   }
+  /**
+   * Stops listening: new connections are refused by the OS, open ones keep working. Resolves once the
+   * listener is closed; leaving the mode (`heal()`, another mode) listens again on the same port.
+   */
   refuse(): Promise<void> {
     return this.set({ mode: 'refuse' });
   }
+  /** Resets (RST) every open connection, and each new one as soon as it is accepted, until the mode changes. */
   reset(): Promise<void> {
     return this.set({ mode: 'reset' });
   }
+  /**
+   * Accepts connections and swallows every byte, answering nothing (a peer that hangs). When the mode
+   * changes, the connections that lost bytes are reset (their streams can no longer be trusted).
+   */
   blackhole(): Promise<void> {
     return this.set({ mode: 'blackhole' });
   }
