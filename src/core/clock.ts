@@ -8,6 +8,10 @@ export interface TimerHandle {
 
 import { MAX_TIMER_MS } from './validate.js';
 
+/**
+ * The time source: `now()` and one-shot timers. Every policy, guard and store reads time through one, so
+ * tests inject a `FakeClock` (from `blastwall/testing`) and never sleep; the default is {@link realClock}.
+ */
 export interface Clock {
   /** Milliseconds since the Unix epoch; monotonic for the real clock (performance.timeOrigin + performance.now()). */
   now(): number;
@@ -16,6 +20,7 @@ export interface Clock {
    * (the real clock re-arms such a timer in steps instead of letting it fire after 1 ms).
    */
   setTimer(fn: () => void, ms: number): TimerHandle;
+  /** Disarms a timer this clock armed, so `fn` never runs; a handle that already fired or was cleared is ignored. */
   clearTimer(handle: TimerHandle): void;
   /** Optional: whether an armed timer keeps the process alive (real timers start ref'd). */
   refTimer?(handle: TimerHandle, ref: boolean): void;
@@ -167,7 +172,18 @@ class LongTimer {
   }
 }
 
-export const realClock: Clock & { pendingTimers(): number; readonly ticks: boolean } = new RealClock();
+/**
+ * The process's clock: `now()` is `performance.timeOrigin + performance.now()` (milliseconds since the
+ * epoch, monotonic, unaffected by wall-clock adjustments), timers are Node's (delays past 2^31−1 ms are
+ * re-armed in steps), and `coarseNow()` is the cheap reading the hot path uses. The default of every
+ * `clock` option.
+ */
+export const realClock: Clock & {
+  /** Timers armed on this clock that have neither fired nor been cleared: a leak check for tests and shutdown. */
+  pendingTimers(): number;
+  /** True while the coarse reading's 1 ms ticker runs (it stops one tick after the last `coarseNow()`). */
+  readonly ticks: boolean;
+} = new RealClock();
 
 /** Waits `ms` on `clock`; rejects with `signal.reason` when aborted, and always clears its timer and listener. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {

@@ -16,6 +16,11 @@ export interface AttemptContext {
   readonly operation: string | undefined;
 }
 
+/**
+ * The function a policy, pipeline or dependency runs for you: called once per attempt (again on each
+ * retry) with that attempt's {@link AttemptContext}; returns the value or a promise of it. Throwing or
+ * rejecting fails the attempt. Pass `ctx.signal` on to your I/O so a timeout or abort actually stops it.
+ */
 export type AttemptFn<T> = (ctx: AttemptContext) => T | PromiseLike<T>;
 
 /**

@@ -4,6 +4,7 @@ export { MAX_TIMER_MS };
 
 /** A duration: a number of milliseconds, or a string such as `'800ms'`, `'5s'`, `'1.5m'`, `'2h'`, `'1d'`. */
 export type Duration = number | `${number}${DurationUnit}`;
+/** The units of a {@link Duration} string: milliseconds, seconds, minutes, hours, days (24 h). */
 export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd';
 
 const UNIT_MS: Record<DurationUnit, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -82,6 +82,11 @@ export class BlastwallError extends Error {
     return e;
   }
 
+  /**
+   * The fields for logs and JSON bodies: `name`, `code`, `message`, `dependency`, `retryAfterMs`,
+   * `retryable`. `details`, `cause` and the stack are left out (they may hold internal data); read them
+   * from the error itself.
+   */
   toJSON(): Record<string, unknown> {
     return {
       name: this.name,

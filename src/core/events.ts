@@ -3,6 +3,12 @@
  * nobody listens; producers check `active` before building an event object.
  */
 export type Listener<E> = (event: E) => void;
+/**
+ * Subscribes `listener` to an event stream (e.g. a breaker's `onStateChange`, a retry policy's
+ * `onRetry`) and returns the function that unsubscribes it (calling that again does nothing). Listeners
+ * run synchronously, in subscription order, when the event happens; one that throws is reported as a
+ * process warning and does not stop the others or the call that raised the event.
+ */
 export type Subscribe<E> = (listener: Listener<E>) => () => void;
 
 export class Emitter<E> {

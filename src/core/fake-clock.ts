@@ -49,6 +49,7 @@ export class FakeClock implements Clock {
     return timer.id as unknown as TimerHandle;
   }
 
+  /** Disarms a timer so `advance` never fires it; a handle that already fired, was cleared or is unknown is ignored. */
   clearTimer(handle: TimerHandle): void {
     const id = handle as unknown as number;
     const i = this.timers.findIndex((x) => x.id === id);

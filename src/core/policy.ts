@@ -11,6 +11,13 @@ export type Next = (ctx: CallContext) => Promise<unknown>;
  * once, at build time, sharing one CallContext per call.
  */
 export interface Policy {
+  /**
+   * Runs `fn` through this policy (or pipeline of policies) and resolves with its result. Rejects with
+   * the function's own error, or with the `BlastwallError` a policy decided (code `TIMEOUT`,
+   * `CIRCUIT_OPEN`, `BULKHEAD_FULL`, `THROTTLED`, `RETRY_BUDGET_EXHAUSTED` …). When the caller's `signal`
+   * aborts, the call rejects at once with `ABORTED` (or with the signal's reason when that is a
+   * `BlastwallError`) and the running attempt's `ctx.signal` is aborted.
+   */
   execute<T>(fn: AttemptFn<T>, signal?: AbortSignal): Promise<T>;
   /** @internal Runs this policy around `next` for an existing call context. */
   run(ctx: CallContext, next: Next): Promise<unknown>;

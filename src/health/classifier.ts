@@ -1,5 +1,13 @@
 import type { SignalTotals } from './rolling.js';
 
+/**
+ * A dependency's health, judged over its rolling window against its objectives (worst first when several
+ * hold): `unavailable` (breaker open, isolated or half-open, or at least 95% of calls failing),
+ * `corrupt` (at least 5% of responses failing validation), `degraded` (failures plus fallbacks above the
+ * availability objective's error budget), `retrying` (retries at least 10% of calls), `delayed` (p99
+ * above the latency objective), else `healthy`. Ratios are judged from 10 calls in the window; a state is
+ * left only below 0.8 × its threshold and after 5 s in it. (The figures are the defaults.)
+ */
 export type HealthState = 'healthy' | 'delayed' | 'degraded' | 'retrying' | 'unavailable' | 'corrupt';
 
 /** Worst first: when several conditions hold, the first one names the state. */

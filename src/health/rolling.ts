@@ -12,20 +12,34 @@ export const CallKind = {
 } as const;
 export type CallKind = (typeof CallKind)[keyof typeof CallKind];
 
+/**
+ * A dependency's (or operation's) signals summed over its rolling health window (60 s unless configured):
+ * what the health state is judged on and what `health()` reports. Counts are of calls, not attempts.
+ */
 export interface SignalTotals {
+  /** Every call finished in the window, whatever its outcome (successes + failures + rejected + invalid). */
   calls: number;
+  /** Calls that returned a value (after retries, if any). */
   successes: number;
+  /** Calls that failed after all attempts (an error thrown or a timeout). */
   failures: number;
+  /** Calls refused before reaching the dependency (breaker open, concurrency full, shed, retry budget). */
   rejected: number;
+  /** Calls whose response failed validation. */
   invalid: number;
+  /** Calls that ended in a timeout or an exceeded deadline (also counted under their outcome, usually `failures`). */
   timeouts: number;
   /** Attempts beyond the first. */
   retries: number;
   /** Calls answered by a fallback or a stale cached value. */
   fallbacks: number;
+  /** Median latency in ms of the calls that reached the dependency (NaN when there were none). */
   p50: number;
+  /** 90th percentile latency in ms (NaN when no call reached the dependency). */
   p90: number;
+  /** 99th percentile latency in ms, judged against the latency objective (NaN when no call reached the dependency). */
   p99: number;
+  /** Mean latency in ms (NaN when no call reached the dependency). */
   meanMs: number;
 }
 

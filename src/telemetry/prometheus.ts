@@ -137,10 +137,16 @@ export class PrometheusExporter implements TelemetrySink {
     if (c !== undefined) c.served[source]++;
   }
 
+  /**
+   * The scrape body: every metric on {@link PrometheusExporter.registry} in the text exposition format
+   * (the integrity metrics too, when they were registered on the same registry). Serve it with
+   * {@link PrometheusExporter.contentType}. Values are read at this moment; nothing is computed between scrapes.
+   */
   metrics(): Promise<string> {
     return this.registry.metrics();
   }
 
+  /** The `Content-Type` header to answer a scrape with: the registry's (the Prometheus text format, version 0.0.4, unless the registry you passed is an OpenMetrics one). */
   get contentType(): string {
     return this.registry.contentType;
   }
