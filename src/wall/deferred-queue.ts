@@ -5,8 +5,15 @@ import { type Linked, LinkedQueue } from '../core/linked-queue.js';
 import { operationStorage } from '../core/operation-context.js';
 import { runInBackground } from '../policies/concurrency/index.js';
 
+/**
+ * What a call to a `deferrable` dependency resolves with once the work is queued (it has not run yet): the
+ * work runs in the background, and if it fails after every attempt the wall emits a `deferred-dead` event
+ * with the same `id`.
+ */
 export interface DeferReceipt {
+  /** The item's number, increasing from 1 per dependency and process; matches the `id` of its `deferred-dead` event. */
   id: number;
+  /** Items waiting in the dependency's queue right after this one was added (this one included). */
   queued: number;
 }
 

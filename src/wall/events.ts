@@ -8,20 +8,36 @@ import type { CapabilityChange } from './capabilities.js';
 /** The service status that follows from its dependencies' health and criticality. */
 export type ServiceStatus = 'ok' | 'degraded' | 'unavailable';
 
+/** One dependency's entry in {@link WallHealth}: its health state, why, and the signals it was judged on. */
 export interface DependencyHealth {
+  /** The health state now, judged from the signals over the dependency's health window (default 60s). */
   state: HealthState;
+  /** When the dependency entered `state`, ms since the Unix epoch (the wall's clock). */
   since: number;
+  /** Why it is in `state`, for people (e.g. which rate crossed which threshold). */
   reason: string;
+  /** The dependency's declared criticality, which decides how its state affects the service `status`. */
   criticality: Criticality;
+  /** Its circuit breaker's state (`closed`, `open`, `half-open`, `isolated`), or undefined without a breaker. */
   breaker: string | undefined;
+  /**
+   * Counts and latency percentiles (ms) over the health window; for a `deferrable` dependency also the
+   * `backlog` (items waiting, in memory and in attached durable queues) and the age of the oldest (ms).
+   */
   signals: SignalTotals & { backlog?: number; oldestDeferredAgeMs?: number };
 }
 
+/** What `wall.health()` returns: the service's status and mode, and each dependency's health. Evaluated on each read. */
 export interface WallHealth {
+  /** The service name given to `createWall`. */
   service: string;
+  /** `ok`, `degraded` or `unavailable`, following from the dependencies' states and criticality. */
   status: ServiceStatus;
+  /** The service's mode now (`normal` unless set by hand or by rules). */
   mode: Mode;
+  /** When this was evaluated, ms since the Unix epoch (the wall's clock). */
   at: number;
+  /** Each declared dependency's health, by name. */
   dependencies: Record<string, DependencyHealth>;
 }
 

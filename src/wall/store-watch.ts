@@ -8,6 +8,7 @@ import type { Duration } from '../core/duration.js';
 import type { IntegrityStore } from '../stores/types.js';
 import type { Wall } from './wall.js';
 
+/** Options of {@link watchStore}: the boundaries of the `core` dependency the store's calls go through. */
 export interface WatchStoreOptions {
   /** Dependency name (default `store:<kind>`). */
   name?: string;
@@ -15,12 +16,29 @@ export interface WatchStoreOptions {
   timeout?: Duration;
   /** Breaker: open after this failure rate over 10 s with at least 5 calls (default 0.5); probes after `halfOpenAfter` (default 2s). */
   failureRate?: number;
+  /** How long the breaker stays open before one probe call tests the store again. Default 2s. */
   halfOpenAfter?: Duration;
 }
 
 /** Not routed through the dependency: lifecycle calls, and the write that runs inside the caller's own transaction. */
 const PASS_THROUGH = new Set<PropertyKey>(['close', 'init', 'enqueueOutboxWith']);
 
+/**
+ * Returns `store` wrapped so that each of its calls goes through a `core` dependency of `wall` (5s timeout,
+ * no retry, a breaker over 10s): an unreachable store shows in the wall's health as `unavailable` and fails
+ * fast with `CIRCUIT_OPEN` instead of piling up calls. `close`, `init` and `enqueueOutboxWith` (which runs in
+ * the caller's transaction) pass straight through. Use the returned object in place of the store.
+ *
+ * @throws `CONFIG_INVALID` when the dependency name is already declared on the wall or an option is invalid.
+ * @example
+ * ```ts
+ * import { createWall, watchStore } from 'blastwall';
+ * import { connectRedisStore } from 'blastwall/stores/redis';
+ *
+ * const wall = createWall({ service: 'checkout' });
+ * const store = watchStore(wall, await connectRedisStore(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'), { timeout: '2s' });
+ * ```
+ */
 export function watchStore<S extends IntegrityStore>(wall: Wall, store: S, options: WatchStoreOptions = {}): S {
   const dep = wall.dependency(options.name ?? `store:${store.kind}`, {
     criticality: 'core',

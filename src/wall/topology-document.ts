@@ -7,6 +7,10 @@
 import { isPlainObject } from '../core/validate.js';
 import type { Topology as WallTopology } from './topology.js';
 
+/**
+ * The `schema` field of every topology document the wall serves and the audit reads. The audit refuses a
+ * document with another value, so a reader can tell this format from a future one.
+ */
 export const TOPOLOGY_SCHEMA = 'blastwall.topology/v1';
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);

@@ -36,8 +36,14 @@ export type { DependencyHealth, ServiceStatus, WallEvent, WallHealth } from './e
 export type { Topology } from './topology.js';
 export { Operation, type OperationImpact, type OperationSpec, type RunOptions } from './operation.js';
 
+/**
+ * Options of {@link createWall}. Only `service` is required; an unknown option or an invalid value throws
+ * `CONFIG_INVALID`.
+ */
 export interface WallOptions {
+  /** The service's name: labels metrics, telemetry, timeline entries and the health answer. */
   service: string;
+  /** The clock every policy, timer and timestamp of the wall uses. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
   /**
    * The durable store for idempotency records, deferred work and the outbox (`sqliteStore(path)`,
@@ -47,7 +53,15 @@ export interface WallOptions {
    */
   store?: IntegrityStore;
   /** Receives every wall event as a timeline entry (see src/timeline); `flush`, when present, runs at `close()`. */
-  timeline?: { record(entry: TimelineEntryInput): unknown; flush?(): unknown };
+  timeline?: {
+    /**
+     * Stores one entry; called synchronously for each wall event as it happens, so it should buffer rather
+     * than block. A throw is reported as a process warning and never reaches the caller.
+     */
+    record(entry: TimelineEntryInput): unknown;
+    /** Writes out buffered entries; called once by `wall.close()` (a throw is reported as a warning). The timeline stays yours to close. */
+    flush?(): unknown;
+  };
   /** Exporters the wall builds for you (prom-client and the OpenTelemetry API are loaded only when asked for). */
   telemetry?: TelemetryOptions;
   /** Your own telemetry sinks: each receives every finished call (see `TelemetrySink`). */
@@ -237,10 +251,12 @@ export class Wall {
     return d;
   }
 
+  /** Every declared dependency, in declaration order (a new array each call). */
   dependencies(): Dependency[] {
     return [...this.deps.values()];
   }
 
+  /** Every declared operation, in declaration order (a new array each call). */
   operations(): Operation[] {
     return [...this.ops.values()];
   }
@@ -401,11 +417,11 @@ export class Wall {
     return this.telemetry.metrics();
   }
 
+  /** The `Content-Type` header to send with the text of {@link Wall.metrics} (the Prometheus text format's, e.g. `text/plain; version=0.0.4; charset=utf-8`). */
   get metricsContentType(): string {
     return this.telemetry.contentType;
   }
 
-  /** Stops accepting calls, waits up to `closeGrace` for deferred work, and releases every timer. */
   /**
    * Drains the service (docs/config.md): new operations are refused (`CLOSED`, retryable after 5 s; the HTTP
    * adapters answer 503 with Retry-After and /healthz 503), operations in flight finish within `deadline`
@@ -424,6 +440,13 @@ export class Wall {
 
   private readonly gate = { draining: false };
 
+  /**
+   * Stops accepting calls, waits up to `closeGrace` (or `graceMs`, in ms) for deferred work, and releases
+   * every timer. Deferred work still queued after that is dropped; calls still in flight reject with
+   * `CLOSED`. Then the timeline is flushed and a `store` given to `createWall` is closed. Resolves with how
+   * many deferred items were dropped; closing again resolves with 0. Afterwards declarations throw and
+   * calls reject with `CLOSED`. Prefer {@link Wall.drain} on shutdown: it lets operations in flight finish first.
+   */
   async close(options: { graceMs?: number } = {}): Promise<{ droppedDeferred: number }> {
     if (this.closed) return { droppedDeferred: 0 };
     const graceMs = options.graceMs ?? this.closeGraceMs;
@@ -460,6 +483,7 @@ export class Wall {
     return { droppedDeferred: dropped };
   }
 
+  /** True once `close()` (or a finished `drain()`) began: declarations and new calls are refused with `CLOSED`. */
   get isClosed(): boolean {
     return this.closed;
   }
@@ -521,7 +545,23 @@ export class Wall {
   private readonly capabilityWatch = new CapabilityWatch();
 }
 
-/** Creates the wall of this service process. */
+/**
+ * Creates the wall of this service process: declare each dependency and operation on it once, at startup,
+ * and call through the handles.
+ *
+ * @throws `CONFIG_INVALID` when an option is invalid.
+ * @example
+ * ```ts
+ * import { createWall } from 'blastwall';
+ *
+ * const wall = createWall({ service: 'checkout' });
+ * const payments = wall.dependency('payments', { criticality: 'core', timeout: '800ms', retry: { attempts: 2 } });
+ * const checkout = wall.operation('checkout', { priority: 'critical', deadline: '2s' });
+ *
+ * const receipt = await checkout.run(() => payments.call(({ signal }) => chargeCard(order, signal)));
+ * process.on('SIGTERM', () => void wall.drain());
+ * ```
+ */
 export function createWall(options: WallOptions): Wall {
   return new Wall(options);
 }
