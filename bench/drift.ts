@@ -5,6 +5,7 @@
  */
 import { DriftMonitor, type DriftMonitorOptions } from '../src/drift/monitor.js';
 import { FakeClock } from '../src/core/fake-clock.js';
+import { ArtimeDriftDetector } from '../src/drift/artime.js';
 import { LikelihoodDriftDetector } from '../src/drift/likelihood.js';
 
 const MIN = 60_000;
@@ -137,6 +138,11 @@ const variants: { name: string; config: DriftMonitorOptions }[] = [
   {
     name: 'LikelihoodDriftDetector (refractory, recurring-alert and relearning rules off), alerts at 0.47',
     config: { ...base, detector: () => new LikelihoodDriftDetector({ refractory: 0, periodicTolerance: 0, relearnAfter: 0 }), raiseAt: 0.47, clearAt: 0.3 },
+  },
+  // ARTime scores one block per new cluster (a spike, never a level), so one high interval raises; 0.32 is its NAB threshold
+  {
+    name: 'ArtimeDriftDetector (default options), raised by one interval at 0.32',
+    config: { ...base, confirm: 1, detector: () => new ArtimeDriftDetector(), raiseAt: 0.32, clearAt: 0.1 },
   },
 ];
 const only = process.argv.includes('--wall');
