@@ -32,6 +32,16 @@ export {
   type StateChange,
 } from './policies/circuit-breaker/index.js';
 export { BulkheadPolicy, bulkhead, type BulkheadOptions, type BulkheadRejection } from './policies/concurrency/index.js';
+export {
+  CALL_CLASSES,
+  currentCallClass,
+  DEFAULT_PRIORITY,
+  inBackground,
+  runInBackground,
+  type CallClass,
+  type ConcurrencyPriorityOptions,
+  type PrioritySettings,
+} from './policies/concurrency/priority-lanes.js';
 export { FallbackPolicy, fallback, type FallbackEvent, type FallbackOptions } from './policies/fallback/index.js';
 export { FreshnessCache, cache, type CacheOptions, type CacheResult, type CacheSource, type CacheStats, type SharedCacheStore } from './policies/cache/index.js';
 export { redisCacheStore, type RedisLike } from './policies/cache/redis.js';
