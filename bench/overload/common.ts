@@ -39,6 +39,12 @@ export interface ServiceStats {
   refused: number[];
   /** Per bucket: critical-class requests refused by the service. */
   criticalRefused: number[];
+  /**
+   * Where requests spent their time in the service (ms, mean and p99 per phase, critical and sheddable):
+   * `wire` from the generator's send to the request listener (socket buffers and the HTTP parser's backlog),
+   * `gate` from the listener to the handler (admission), `work` the handler until the response finished.
+   */
+  phases?: Record<string, { n: number; mean: number; p99: number }>;
   /** Blastwall arm: admission level changes during the run. */
   levelChanges?: number;
 }
@@ -70,7 +76,12 @@ export interface ClassResult {
   failures: Record<string, number>;
 }
 
+/** Header the generator sets: when it sent the request (ms since the epoch, fractional; the services time their phases from it). */
+export const SENT_HEADER = 'x-bench-sent';
+
 export interface LoadResult {
+  /** The generator's own CPU share over the run, and how late it sent requests after their due time (ms). */
+  generator?: { cpuShare: number; lateP50Ms: number; lateP99Ms: number; lateMaxMs: number };
   classes: Record<Prio, ClassResult>;
   /** Good answers per second of the run (by completion time). */
   goodPerSecond: number[];

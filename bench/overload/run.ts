@@ -93,7 +93,8 @@ export function parseFlags(argv: string[]): Flags {
 }
 
 function child(file: string): ChildProcess {
-  return fork(`${here}${file}`, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const prof = process.env.OVERLOAD_PROF !== undefined && file === 'services.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OVERLOAD_PROF}`] : [];
+  return fork(`${here}${file}`, [], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
 
 function once<T>(proc: ChildProcess, type?: string): Promise<T> {
@@ -170,6 +171,12 @@ async function main(): Promise<void> {
             const f = figures(t.load, t.stats, C, flags.duration);
             byArm.get(arm)!.push(f);
             console.error(`  ${service} ${m}× run ${r + 1}/${runs} ${arm}: goodput ${f.goodputC.toFixed(2)} C, critical ${(100 * f.critical).toFixed(1)}%, p99 ${f.p99} ms, flips ${f.flips ?? '—'}`);
+            if (process.env.OVERLOAD_PHASES === '1') {
+              const g = t.load.generator;
+              if (g !== undefined) console.error(`    generator: CPU ${(100 * g.cpuShare).toFixed(0)}%, late p50 ${g.lateP50Ms} ms, p99 ${g.lateP99Ms} ms, max ${g.lateMaxMs} ms`);
+              for (const [k, v] of Object.entries(t.stats.phases ?? {})) console.error(`    ${k}: n ${v.n}, mean ${v.mean.toFixed(1)} ms, p99 ${v.p99.toFixed(1)} ms`);
+              console.error(`    critical failures: ${JSON.stringify(f.criticalFailures)}`);
+            }
           }
         }
         say(`### ${service}, offered ${m}× C (${(m * C).toFixed(0)} req/s, 20% critical / 80% sheddable), ${runs} run${runs === 1 ? '' : 's'} of ${flags.duration} s per arm`);

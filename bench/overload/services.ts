@@ -16,7 +16,7 @@ import { type HttpGuardOptions } from '../../src/http/guard.js';
 import { createRequire } from 'node:module';
 import underPressure from '@fastify/under-pressure';
 import Fastify from 'fastify';
-import { type Arm, PRIOS, Resource, type ServiceStats, type ServicesConfig } from './common.js';
+import { type Arm, PRIOS, Resource, SENT_HEADER, type ServiceStats, type ServicesConfig } from './common.js';
 
 const require = createRequire(import.meta.url);
 // overload-protection is CommonJS without types
@@ -32,8 +32,38 @@ let refusedNow = 0;
 let criticalRefusedNow = 0;
 let levelChanges: (() => number) | undefined;
 
+/** Phase samples (ms) by `<phase> <critical|sheddable>`; see ServiceStats.phases. */
+const phaseSamples = new Map<string, number[]>();
+const wallNow = () => performance.timeOrigin + performance.now();
+function phase(name: string, url: string | undefined, ms: number): void {
+  const key = `${name} ${isCritical(url) ? 'critical' : 'sheddable'}`;
+  let xs = phaseSamples.get(key);
+  if (xs === undefined) phaseSamples.set(key, (xs = []));
+  xs.push(ms);
+}
+const HANDLER_AT = Symbol('handlerAt');
+
+/** Times each request's phases: wire (send → listener), gate (listener → handler), work (handler → finish). */
+function timed(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const at = wallNow();
+    const sent = Number(req.headers[SENT_HEADER]);
+    if (Number.isFinite(sent)) phase('wire', req.url, at - sent);
+    res.once('finish', () => {
+      if (res.statusCode !== 200) return;
+      const h = (req as unknown as Record<symbol, number | undefined>)[HANDLER_AT];
+      const end = wallNow();
+      if (h !== undefined) {
+        phase('gate', req.url, h - at);
+        phase('work', req.url, end - h);
+      } else phase('serve', req.url, end - at);
+    });
+    handler(req, res);
+  };
+}
+
 function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
-  const server = createServer(handler);
+  const server = createServer(timed(handler));
   server.keepAliveTimeout = 30_000;
   servers.push(server);
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
@@ -127,7 +157,8 @@ async function workService(cfg: ServicesConfig, resource: Resource): Promise<num
   walls.push(wall);
   const handler = nodeHandler(
     wall,
-    async (_req, res) => {
+    async (req, res) => {
+      (req as unknown as Record<symbol, number>)[HANDLER_AT] = wallNow();
       const op = currentOperation();
       // work whose deadline passes while it waits for the resource is not started
       const startBy = op === undefined || !Number.isFinite(op.deadline) ? Number.POSITIVE_INFINITY : Date.now() + (op.deadline - realClock.now());
@@ -290,7 +321,12 @@ process.on('message', (msg: { type: 'start'; config: ServicesConfig } | { type: 
       return Promise.all(walls.map((w) => w.close()));
     })
     .then(() => {
-      const stats: ServiceStats = { counts, ...buckets, ...(flips === undefined ? {} : { levelChanges: flips }) };
+      const phases: NonNullable<ServiceStats['phases']> = {};
+      for (const [k, xs] of phaseSamples) {
+        xs.sort((a, b) => a - b);
+        phases[k] = { n: xs.length, mean: xs.reduce((a, b) => a + b, 0) / xs.length, p99: xs[Math.floor(xs.length * 0.99)]! };
+      }
+      const stats: ServiceStats = { counts, ...buckets, phases, ...(flips === undefined ? {} : { levelChanges: flips }) };
       process.send?.({ type: 'stats', stats }, () => process.exit(0));
     });
 });

@@ -1,10 +1,10 @@
 /**
  * Simulated services for the admission controller, driven by a FakeClock in 1 ms steps (no sleeping).
  *
- * - `simulateLoop`: a CPU-bound service. Requests wait in an arrival queue (the kernel's socket buffers)
- *   until the single event loop reaches them; each admitted request costs `costMs` of CPU, a refusal
- *   `refuseMs`. The controller reads the loop's utilisation and delay (how long the oldest request has
- *   waited for the loop) from the model.
+ * - `simulateLoop`: a CPU-bound service, turn by turn (timers, poll, check). Requests wait in the kernel
+ *   until the loop's poll phase parses them, in arrival order; each costs `parseMs` to parse, an admitted
+ *   one `costMs`, a refusal `refuseMs` more. The controller reads the loop's utilisation from the model and
+ *   its delay from its own sampler's lateness, as it does for real.
  * - `simulateSlots`: a slot-bound service, `slots` units each busy `workMs` per request behind a FIFO, the
  *   loop itself idle.
  *
@@ -57,13 +57,31 @@ function arrivals(rates: Record<Priority, number>, acc: Record<Priority, number>
   return out;
 }
 
-export async function simulateLoop(o: SimOptions & { costMs: number; refuseMs: number }): Promise<SimResult> {
+export interface LoopCosts {
+  /** CPU of one admitted request on the loop (ms), its answer included. */
+  costMs: number;
+  /** CPU of answering one refusal (ms), besides parsing. */
+  refuseMs: number;
+  /** CPU of parsing one request and routing it to admission (ms), paid by every request. Default 0.05. */
+  parseMs?: number;
+}
+
+/**
+ * A CPU-bound service on one event loop, turn by turn as Node runs it: timers; then the poll phase, which
+ * parses every request that arrived (in arrival order, whatever its class: the kernel knows no priority)
+ * and hands each to admission, running admitted work inline; then the check phase (`setImmediate`, where a
+ * paced controller starts its next piece of work). Work is synchronous CPU (`FakeClock.block`), so timers
+ * (the controller's sampler) fire late when the loop is busy, as they do for real. Requests the loop has
+ * not reached wait in the kernel, in front of the parser.
+ */
+export async function simulateLoop(o: SimOptions & LoopCosts): Promise<SimResult> {
   const clock = new FakeClock();
+  const t0 = clock.now();
   const deadline = o.deadlineMs ?? 1000;
-  const pending: { p: Priority; at: number }[] = [];
+  const parseMs = o.parseMs ?? 0.05;
+  const immediates: (() => void)[] = [];
   let busy = 0; // CPU ms used since the utilisation was last read
-  let readAt = clock.now();
-  let debt = 0; // CPU still owed by work already started
+  let readAt = t0;
   const a = new AdmissionController({
     clock,
     ...o.admission,
@@ -74,57 +92,98 @@ export async function simulateLoop(o: SimOptions & { costMs: number; refuseMs: n
       readAt = now;
       return u;
     },
-    // the loop's delay: how long the oldest request has waited for the loop
-    eventLoopDelay: () => (pending.length === 0 ? debt : clock.now() - pending[0]!.at),
+    eventLoopTurn: (fn) => immediates.push(fn),
   });
   const r = tally();
-  const acc = zero();
   let rates = o.rates;
+  const next = Object.fromEntries(PRIORITIES.map((p) => [p, t0])) as Record<Priority, number>;
+  const kernel: { p: Priority; at: number }[] = []; // arrived, not yet parsed (arrival order)
+  let generatedTo = t0;
   let tickBusy = 0;
   let tickCritRefused = 0;
-  for (let ms = 0; ms < o.seconds * 1000; ms++) {
-    if (o.schedule?.[ms / 1000] !== undefined) rates = o.schedule[ms / 1000]!;
-    const measuring = ms >= o.warmupSeconds * 1000;
-    for (const p of arrivals(rates, acc)) {
-      pending.push({ p, at: clock.now() });
-      if (measuring) r.sent[p]++;
+  let tickEnd = t0 + 100;
+  let secondEnd = t0 + 1000;
+  const end = t0 + o.seconds * 1000;
+  const measuring = (at: number) => at >= t0 + o.warmupSeconds * 1000;
+  const cpu = (ms: number) => {
+    clock.block(ms);
+    busy += ms;
+    tickBusy += ms;
+  };
+  // outcomes of admission, settled in promise callbacks, acted on by the loop in order
+  const outcomes: { p: Priority; at: number; ticket?: Ticket; refused?: boolean }[] = [];
+  const settle = async () => {
+    await flushMicrotasks(4);
+    while (outcomes.length > 0) {
+      const x = outcomes.shift()!;
+      if (x.ticket !== undefined) {
+        cpu(o.costMs); // the handler runs to completion on the loop
+        x.ticket.release(true);
+        if (measuring(x.at) && clock.now() - x.at <= deadline) r.good[x.p]++;
+      } else {
+        cpu(o.refuseMs);
+        if (PRIORITIES.indexOf(x.p) <= 1) {
+          if (measuring(x.at)) r.criticalRefused++;
+          tickCritRefused++;
+        }
+      }
+      await flushMicrotasks(4);
     }
-    let budget = 1 - Math.min(1, debt);
-    debt = Math.max(0, debt - 1);
-    while (budget > 0 && pending.length > 0) {
-      const req = pending.shift()!;
-      let ticket: Ticket | undefined;
-      let refused = false;
-      a.admit(req.p, { deadlineMs: deadline }).then(
-        (t) => (ticket = t),
-        () => (refused = true),
-      );
-      await flushMicrotasks(3);
-      const cost = ticket !== undefined ? o.costMs : o.refuseMs;
-      budget -= cost;
-      if (ticket !== undefined) {
-        // the handler runs to completion on the loop
-        ticket.release(true);
-        if (measuring && clock.now() + Math.max(0, -budget) - req.at <= deadline) r.good[req.p]++;
-      } else if (refused && PRIORITIES.indexOf(req.p) <= 1) {
-        if (measuring) r.criticalRefused++;
-        tickCritRefused++;
+  };
+  const generate = (to: number) => {
+    // arrivals up to `to`, in time order across classes
+    const fresh: { p: Priority; at: number }[] = [];
+    for (const p of PRIORITIES) {
+      if (rates[p] <= 0) {
+        next[p] = Math.max(next[p], to);
+        continue;
+      }
+      while (next[p] <= to) {
+        fresh.push({ p, at: next[p] });
+        if (measuring(next[p])) r.sent[p]++;
+        next[p] += 1000 / rates[p];
       }
     }
-    if (budget < 0) debt += -budget;
-    const used = 1 - Math.max(0, budget);
-    busy += used;
-    tickBusy += used;
+    fresh.sort((x, y) => x.at - y.at);
+    kernel.push(...fresh);
+    generatedTo = to;
+  };
+  while (clock.now() < end) {
+    const sec = Math.floor((clock.now() - t0) / 1000);
+    if (o.schedule?.[sec] !== undefined && o.schedule[sec] !== rates) rates = o.schedule[sec]!;
+    // timers phase: whatever became due while the loop was busy fires now (late)
     const before = a.snapshot().levelChanges;
-    await clock.advance(1);
-    if (measuring) r.flips += a.snapshot().levelChanges - before;
-    if ((ms + 1) % 100 === 0) {
-      o.trace?.(ms + 1, a);
+    await clock.advance(0);
+    await settle();
+    // poll phase: every request that arrived, in arrival order
+    generate(clock.now());
+    const batch = kernel.splice(0);
+    for (const req of batch) {
+      cpu(parseMs);
+      a.admit(req.p, { deadlineMs: deadline }).then(
+        (ticket) => void outcomes.push({ ...req, ticket }),
+        () => void outcomes.push({ ...req, refused: true }),
+      );
+      await settle();
+    }
+    // check phase: the immediates queued before it began
+    for (const f of immediates.splice(0)) {
+      f();
+      await settle();
+    }
+    if (batch.length === 0 && immediates.length === 0) await clock.advance(Math.max(0.01, Math.min(1, generatedTo + 1 - clock.now()))); // idle: wait for I/O
+    if (measuring(clock.now())) r.flips += a.snapshot().levelChanges - before;
+    while (clock.now() >= tickEnd) {
+      o.trace?.(tickEnd - t0, a);
       if (tickCritRefused > 0 && tickBusy < 90) r.idleRefusing++;
       tickBusy = 0;
       tickCritRefused = 0;
+      tickEnd += 100;
     }
-    if ((ms + 1) % 1000 === 0) r.levels.push(a.snapshot().shedLevel);
+    while (clock.now() >= secondEnd) {
+      r.levels.push(a.snapshot().shedLevel);
+      secondEnd += 1000;
+    }
   }
   a.close();
   return finish(r, o, clock);

@@ -32,6 +32,12 @@ export interface AdmissionOptions {
   eventLoopDelay?: () => number;
   /** Reads the event-loop utilisation (0..1) since its previous call. Replaces `performance.eventLoopUtilization`. */
   eventLoopUtilization?: () => number;
+  /**
+   * Schedules a function for the event loop's next turn, after its poll phase (default `setImmediate`):
+   * a saturated loop starts one piece of admitted work per turn. Tests inject their own.
+   */
+  eventLoopTurn?: (fn: () => void) => void;
+  /** The clock for queue times and the sample window (default the real clock; a `FakeClock` in tests). */
   clock?: Clock;
 }
 
@@ -50,7 +56,12 @@ export interface AdmissionSettings {
   eventLoop: boolean;
   loopDelay: (() => number) | undefined;
   loopUtilization: (() => number) | undefined;
+  turn: (fn: () => void) => void;
 }
+
+const defaultTurn = (fn: () => void): void => {
+  setImmediate(fn);
+};
 
 const KNOWN = [
   'limit',
@@ -65,6 +76,7 @@ const KNOWN = [
   'eventLoop',
   'eventLoopDelay',
   'eventLoopUtilization',
+  'eventLoopTurn',
   'clock',
 ] as const;
 
@@ -97,5 +109,6 @@ export function admissionSettings(options: unknown): AdmissionSettings {
     eventLoop: o.eventLoop === undefined ? false : boolOption('admission.eventLoop', o.eventLoop),
     loopDelay: o.eventLoopDelay === undefined ? undefined : fnOption<() => number>('admission.eventLoopDelay', o.eventLoopDelay),
     loopUtilization: o.eventLoopUtilization === undefined ? undefined : fnOption<() => number>('admission.eventLoopUtilization', o.eventLoopUtilization),
+    turn: o.eventLoopTurn === undefined ? defaultTurn : fnOption<(fn: () => void) => void>('admission.eventLoopTurn', o.eventLoopTurn),
   };
 }
