@@ -21,7 +21,12 @@ import { type CompiledFault, type Fault, compileFault } from './faults.js';
 import { type Invariant, invariantOption } from './invariants.js';
 import type { WallFaults } from './wall-faults.js';
 
+/**
+ * A request's priority class, from most to least important (the same classes as the wall's operations):
+ * under overload, `sheddable` requests are shed first and `critical-plus` last.
+ */
 export type Priority = 'critical-plus' | 'critical' | 'sheddable-plus' | 'sheddable';
+/** Every {@link Priority}, most important first. */
 export const DRILL_PRIORITIES: readonly Priority[] = ['critical-plus', 'critical', 'sheddable-plus', 'sheddable'];
 
 /** One request the load sends to an in-process operation. */
@@ -38,9 +43,22 @@ export interface DrillRequest {
 
 /** The part of a wall a drill reads (a `Wall` has all of it). */
 export interface DrillWall {
+  /** Must be enabled (`createWall({ ...env.wallOptions })` sets `faults: true`): the drill injects through it. */
   readonly faults: WallFaults;
+  /**
+   * The current health: service status, mode, and each dependency's state and latency p99 (ms). Sampled
+   * every 250 ms during the load; the p99 is compared with the dependency's objective.
+   */
   health(): { status: string; mode: string; dependencies: Record<string, { state: string; signals: { p99: number } }> };
+  /**
+   * Subscribes to the wall's events (mode, status, health and drift changes are recorded as transitions);
+   * returns the unsubscribe function.
+   */
   onEvent(listener: (e: { type: string }) => void): () => void;
+  /**
+   * The declared dependencies: their names (faults and invariants are checked against them), call counters
+   * (for attempts per call) and latency objective (ms).
+   */
   dependencies(): readonly { name: string; counters: { calls: number }; objective: { p99Ms: number } }[];
 }
 
@@ -60,21 +78,42 @@ export interface DrillEnv {
   timeline: Timeline;
   /** `createWall({ ...env.wallOptions })`: the clock, the timeline and `faults: true`. */
   wallOptions: { clock: Clock; timeline: Timeline; faults: true };
+  /**
+   * The drill's seeded randomness (uniform in [0, 1)): use it, not `Math.random`, for anything random in
+   * the target, so a run replays with the same seed.
+   */
   random: () => number;
+  /** The drill's seed (its `seed`, default its name). */
   seed: number | string;
 }
 
+/** How a URL target's operation is requested: one HTTP request per arrival; an answer ≥ 400 is a failure (`HTTP_<status>`). */
 export interface HttpOperation {
+  /** `GET`, `POST`, `PUT`, `PATCH` or `DELETE`. Default `GET`. */
   method?: string;
+  /** Path (starting with `/`) appended to the target's `url`. */
   path: string;
+  /** Sent as JSON (with `Content-Type: application/json`) when given. */
   body?: unknown;
+  /** Extra request headers (the request's priority is sent in `Blastwall-Priority`). */
   headers?: Record<string, string>;
 }
 
+/**
+ * What a drill runs against: an in-process app built by a factory (`app`), whose wall is read directly, or
+ * a running service on this machine (`url`), loaded over HTTP with faults injected through its fault admin
+ * route and health read from its health path.
+ */
 export type DrillTarget =
-  | { app: (env: DrillEnv) => DrillApp | Promise<DrillApp> }
   | {
-      /** Base URL of a running service (127.0.0.1 or ::1). */
+      /**
+       * Builds a fresh app for this run: create its wall with `createWall({ ...env.wallOptions })` (the
+       * drill's clock and timeline, faults on) and return the wall, the operations and `close`.
+       */
+      app: (env: DrillEnv) => DrillApp | Promise<DrillApp>;
+    }
+  | {
+      /** Base URL of a running service: `http://` on 127.0.0.1, localhost or [::1] (drills never leave the machine). */
       url: string;
       /** Bearer token of its fault admin route (`faultsHandler`). */
       token: string;
@@ -85,23 +124,34 @@ export type DrillTarget =
       healthPath?: string;
     };
 
+/** The load on one operation during a drill. */
 export interface OperationLoad {
-  /** Arrivals per second (open loop: sent on schedule whether or not earlier ones answered). */
+  /** Arrivals per second, 0 to 100,000 (open loop: sent on schedule whether or not earlier ones answered). */
   rate: number;
   /** One class, or shares per class (normalised): `{ critical: 0.2, sheddable: 0.8 }`. Default `critical`. */
   priority?: Priority | Partial<Record<Priority, number>>;
-  /** A naive client re-sends a failed request at once, this many times. Default 0. */
+  /** A naive client re-sends a failed request at once, this many times (0 to 10): a retry storm on purpose. Default 0. */
   clientRetries?: number;
 }
 
+/**
+ * A fault the drill injects into a dependency of the target (through `wall.faults`, or the fault admin
+ * route of a URL target) at `at` for `for`. Under a shortened run (`timeScale`) both are scaled, unless
+ * the drill has `fixedTiming`.
+ */
 export interface ScheduledFault {
+  /** A dependency of the target (checked before any load is sent). */
   dependency: string;
   fault: Fault;
-  /** Offset from the start of the load. */
+  /** Offset from the start of the load (a duration, within the load's duration). */
   at: Duration;
+  /** How long the fault lasts (a duration, 1 ms to 1 hour). */
   for: Duration;
+  /** Share of attempts hit, in (0, 1]. Default 1. */
   rate?: number;
+  /** Seed of the fault's randomness. Default derived from the wall's injector. */
   seed?: number | string;
+  /** Only attempts inside these operations (of the load) are hit. Default every attempt. */
   operations?: string[];
 }
 
@@ -113,16 +163,54 @@ export interface ScheduledAction {
   name: string;
   at: Duration;
   for: Duration;
+  /**
+   * Starts the fault; receives the app of an in-process target (undefined for a URL target). May return a
+   * promise; a failure is recorded in the drill's timeline, not thrown.
+   */
   start: (app: any) => unknown;
+  /** Ends the fault (also when the drill ends first); same arguments and error handling as `start`. */
   end: (app: any) => unknown;
 }
 
+/**
+ * A drill as written: validated by {@link defineDrill} (every field, named in the error) and run by
+ * `runDrill`. Durations are `'10s'`-style strings or numbers of ms.
+ *
+ * @example
+ * ```ts
+ * import { createWall } from 'blastwall';
+ * import { defineDrill, fault, mode, operation, runDrill } from 'blastwall/testing';
+ *
+ * const drill = defineDrill({
+ *   name: 'payments down',
+ *   target: {
+ *     app: (env) => {
+ *       const wall = createWall({ service: 'shop', ...env.wallOptions });
+ *       const payments = wall.dependency('payments', { timeout: '500ms' });
+ *       const checkout = wall.operation('checkout');
+ *       return {
+ *         wall,
+ *         operations: { checkout: () => checkout.run(() => payments.call(async () => 'charged')) },
+ *         close: () => wall.close(),
+ *       };
+ *     },
+ *   },
+ *   load: { duration: '10s', operations: { checkout: { rate: 20 } } },
+ *   faults: [{ dependency: 'payments', fault: fault.error(), at: '2s', for: '3s' }],
+ *   invariants: [operation('checkout').during('faults').p99.atMost('600ms'), mode.returnsTo('normal', { within: '5s' })],
+ * });
+ * const result = await runDrill(drill);
+ * console.log(result.passed);
+ * ```
+ */
 export interface DrillSpec {
   name: string;
   description?: string;
   target: DrillTarget;
   load: {
+    /** How long the load runs (100 ms to 1 hour). At most 500,000 requests in all (rate × duration). */
     duration: Duration;
+    /** The load per operation, by name (at least one; each must be an operation of the target). */
     operations: Record<string, OperationLoad>;
     /** Requests in flight beyond which arrivals are dropped and counted as `CLIENT_OVERFLOW`. Default 2,000. */
     maxInflight?: number;
@@ -131,8 +219,11 @@ export interface DrillSpec {
     /** The same load before the drill starts, not recorded (a cold process is not the service's behaviour). Default 1s. */
     warmup?: Duration;
   };
+  /** The fault schedule (empty for none): faults injected into dependencies, and actions below the library. */
   faults: (ScheduledFault | ScheduledAction)[];
+  /** What must hold (at least one): built with `operation()`, `dependency()`, `mode`, `status`, `recovery`, `integrity()`. */
   invariants: Invariant[];
+  /** Seed of all the drill's randomness (arrivals' priorities, faults, `env.random`). Default the drill's name. */
   seed?: number | string;
   /** Keep this timing in `--short` runs (e.g. a drift detector needs its baseline first). Default false. */
   fixedTiming?: boolean;

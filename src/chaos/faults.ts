@@ -9,7 +9,9 @@ import { type Duration, durationOption, formatDuration } from '../core/duration.
 import { configError, enumOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
 import { logNormalFrom } from './random.js';
 
+/** The `kind` of a {@link Fault}. */
 export type FaultKind = 'latency' | 'error' | 'hang' | 'corrupt' | 'flap' | 'slowDrip';
+/** Every {@link FaultKind}, e.g. to validate a kind read from a request or a file. */
 export const FAULT_KINDS: readonly FaultKind[] = ['latency', 'error', 'hang', 'corrupt', 'flap', 'slowDrip'];
 
 /** Added latency: fixed (`delay`) or log-normal through two quantiles (`p50`, `p99`). The real call runs after it. */
@@ -23,8 +25,15 @@ export type LatencyFault = { kind: 'latency'; delay: Duration } | { kind: 'laten
  */
 export interface ErrorFault {
   kind: 'error';
+  /**
+   * What is thrown: an Error (the same instance every attempt), a message (a fresh `InjectedFaultError`
+   * per attempt), or a function returning a fresh Error per attempt (anything else it returns is wrapped
+   * in an `InjectedFaultError`). Default an `InjectedFaultError` "injected fault: error". Not with `status`.
+   */
   error?: Error | string | (() => Error);
+  /** An HTTP status (400–599) to answer with instead of throwing. */
   status?: number;
+  /** With `status` only: the `Retry-After` of the answer (up to 1 day; sent in whole seconds, rounded up). */
   retryAfter?: Duration;
 }
 
@@ -58,6 +67,11 @@ export interface SlowDripFault {
   to: Duration;
 }
 
+/**
+ * An injected misbehaviour of one dependency, applied to each attempt it hits (see `InjectOptions.rate`).
+ * Validated when injected (`CONFIG_INVALID` naming the field). Build one with the {@link fault} shorthands
+ * or write the object.
+ */
 export type Fault = LatencyFault | ErrorFault | HangFault | CorruptFault | FlapFault | SlowDripFault;
 
 /** An error thrown by an injected fault (a real fault would throw its own error at the same place). */
@@ -74,9 +88,13 @@ export class InjectedFaultError extends Error {
 
 /** What a compiled fault needs from the running injection. */
 export interface EffectEnv {
+  /** The wall's clock: delays are slept on it (a `FakeClock` in tests). */
   readonly clock: Clock;
+  /** Uniform numbers in [0, 1) for sampling (log-normal latency); seeded, so a drill replays the same. */
   readonly random: () => number;
+  /** When the injection started (ms, on `clock`): `flap` counts its periods from it. */
   readonly startedAt: number;
+  /** When the injection ends (ms, on `clock`): `slowDrip` reaches `to` at it. */
   readonly endsAt: number;
   /** Registers a function called once when the injection ends; returns its disposer. */
   onEnd(fn: () => void): () => void;
@@ -85,12 +103,14 @@ export interface EffectEnv {
 /** A compiled fault: runs one affected attempt. */
 export type Effect = (ctx: AttemptContext, fn: AttemptFn<unknown>, env: EffectEnv) => Promise<unknown>;
 
+/** A validated fault, ready to run: what the injector applies and what its events and reports show. */
 export interface CompiledFault {
   readonly kind: FaultKind;
   /** For people: `error 503 (Retry-After 2s)`, `latency p50 200ms / p99 2s`. */
   readonly description: string;
   /** A JSON form of the fault (functions shown by name), for events and reports. */
   readonly json: Record<string, unknown>;
+  /** Runs one affected attempt in place of the real one (calling it, or not). */
   readonly effect: Effect;
 }
 
@@ -264,24 +284,56 @@ const hang: Effect = (ctx, _fn, env) =>
 
 /** Shorthand constructors: `fault.latency('200ms')`, `fault.status(503, { retryAfter: '2s' })`, ... */
 export const fault = {
+  /**
+   * Delays each attempt, then runs the real call: a fixed `delay` (`'200ms'`, or a number of ms, ≥ 0), or a
+   * log-normal delay through `{ p50, p99 }` (each ≥ 1 ms, `p99` ≥ `p50`). The delay is cut short when the
+   * attempt is aborted (its timeout, the deadline).
+   */
   latency(delay: Duration | { p50: Duration; p99: Duration }): LatencyFault {
     return typeof delay === 'object' ? { kind: 'latency', p50: delay.p50, p99: delay.p99 } : { kind: 'latency', delay };
   },
+  /**
+   * Each attempt throws: `error` as an Error (the same instance every time), a message, or a function
+   * making a fresh Error per attempt. Default an `InjectedFaultError` "injected fault: error".
+   */
   error(error?: Error | string | (() => Error)): ErrorFault {
     return error === undefined ? { kind: 'error' } : { kind: 'error', error };
   },
+  /**
+   * Each attempt resolves with a synthetic HTTP `Response` of `status` (400–599), with `Retry-After` when
+   * `options.retryAfter` is given (up to 1 day, sent in whole seconds): what a `fetch` would get from an
+   * overloaded or failing server. The wall's `failOnResult` (default: 5xx and 429) makes it a failure.
+   */
   status(status: number, options: { retryAfter?: Duration } = {}): ErrorFault {
     return { kind: 'error', status, ...options };
   },
+  /**
+   * Each attempt never answers: it settles only when aborted (its timeout, the deadline, the caller),
+   * rejecting with the abort reason, or when the fault ends (an `InjectedFaultError`).
+   */
   hang(): HangFault {
     return { kind: 'hang' };
   },
+  /**
+   * The real call runs, then its value is replaced: by `replace` (a value, copied per attempt, or a function
+   * of the real value), or by default by a value of another shape (an array becomes an object, a string a
+   * number, …) so a validator of the shape refuses it.
+   */
   corrupt(replace?: unknown): CorruptFault {
     return replace === undefined ? { kind: 'corrupt' } : { kind: 'corrupt', replace };
   },
+  /**
+   * Down, then up, in turn: each `period` (≥ 2 ms) counted from the injection's start begins with `down`
+   * (1 ms to `period` − 1 ms; default half the period) of `fault` (any fault but a flap; default an error),
+   * and the rest of the period calls through normally.
+   */
   flap(options: { period: Duration; down?: Duration; fault?: Exclude<Fault, FlapFault> }): FlapFault {
     return { kind: 'flap', ...options };
   },
+  /**
+   * Latency growing linearly from `from` (default 0) when the injection starts to `to` when it ends: a
+   * dependency slowly drifting, for drift detection.
+   */
   slowDrip(options: { from?: Duration; to: Duration }): SlowDripFault {
     return { kind: 'slowDrip', ...options };
   },

@@ -12,10 +12,14 @@ import { configError, objectOption, ratioOption, stringOption } from '../core/va
 import { type CompiledFault, type EffectEnv, type Fault, type FaultKind, compileFault } from './faults.js';
 import { seededRandom } from './random.js';
 
+/** Options of `inject` ({@link FaultInjector.inject}, `wall.faults.inject`, the fault admin route). */
 export interface InjectOptions {
   /** Share of attempts hit, in (0, 1]. Default 1. */
   rate?: number;
-  /** How long the injection lasts; it ends by itself. Default 5 minutes, at most the injector's `maxDuration`. */
+  /**
+   * How long the injection lasts; it ends by itself. A duration (`'30s'`, `'5m'`, or a number of ms), from
+   * 1 ms to the injector's `maxDuration`. Default 5 minutes (or `maxDuration` when shorter).
+   */
   for?: Duration;
   /** Seed of the injection's randomness (which attempts it hits, sampled latencies). Default: derived from the injector's seed and the injection's number. */
   seed?: number | string;
@@ -23,9 +27,11 @@ export interface InjectOptions {
   operations?: readonly string[];
 }
 
+/** Options of {@link createFaultInjector} (a wall passes its own when `faults` is on). */
 export interface FaultInjectorOptions {
+  /** The clock injections are timed on (their end, latency sleeps). Default the real clock. */
   clock?: Clock;
-  /** The longest `for` accepted. Default 1 hour. */
+  /** The longest `for` accepted (a duration, ≥ 1 ms): a forgotten injection cannot outlive it. Default 1 hour. */
   maxDuration?: Duration;
   /** Seed the default per-injection seeds derive from. Default 1. */
   seed?: number | string;
@@ -33,19 +39,33 @@ export interface FaultInjectorOptions {
   knows?: (dependency: string) => boolean;
 }
 
+/**
+ * Why an injection ended: `expired` (its `for` ran out), `stopped` (its handle's `stop()` or the injector's
+ * `stop(id)`), `cleared` (`clear()`), `closed` (the injector or the wall closed).
+ */
 export type EndReason = 'expired' | 'stopped' | 'cleared' | 'closed';
 
+/**
+ * The start or end of an injection, as {@link FaultInjector.onFault} (and the wall's event stream, and so
+ * its timeline) tells it. Times are ms on the injector's clock.
+ */
 export interface FaultEvent {
   type: 'fault';
   state: 'started' | 'ended';
+  /** When it happened. */
   at: number;
+  /** The injection's id (as {@link FaultHandle.id}). */
   id: number;
   dependency: string;
   fault: FaultKind;
+  /** The fault for people, e.g. `error: HTTP 503 (Retry-After 2s)`. */
   description: string;
+  /** Share of attempts hit, in (0, 1]. */
   rate: number;
   startedAt: number;
+  /** When it ends (or was due to end, for one that ended early). */
   endsAt: number;
+  /** The operations it is limited to; undefined: every attempt. */
   operations: string[] | undefined;
   /** Set when `state` is `ended`. */
   reason?: EndReason;
@@ -54,21 +74,37 @@ export interface FaultEvent {
   hits: number;
 }
 
+/**
+ * An active injection as {@link FaultInjector.active} lists it (and the fault admin route's `GET` answers):
+ * plain data, safe to serialise. Times are ms on the injector's clock.
+ */
 export interface ActiveFault {
   id: number;
   dependency: string;
+  /** The fault in JSON form (durations in ms, functions shown by name). */
   fault: Record<string, unknown>;
+  /** The fault for people, e.g. `latency p50 200ms / p99 2s (log-normal)`. */
   description: string;
+  /** Share of attempts hit, in (0, 1]. */
   rate: number;
+  /** The seed of its randomness: inject again with it to replay the same hits and latencies. */
   seed: number | string;
   startedAt: number;
   endsAt: number;
+  /** The operations it is limited to; undefined: every attempt. */
   operations: string[] | undefined;
+  /** Attempts that reached the slot (in its operations) so far. */
   attempts: number;
+  /** Of those, the attempts it hit. */
   hits: number;
 }
 
+/**
+ * A running injection, as `inject` returns it: stop it early, wait for its end, read its counts. It ends by
+ * itself after its `for` in any case.
+ */
 export interface FaultHandle {
+  /** Its id, unique per injector (the admin route's `DELETE …/faults/<id>` takes it). */
   readonly id: number;
   readonly dependency: string;
   /** Ends the injection now (idempotent). Returns false when it had already ended. */
@@ -87,6 +123,7 @@ export interface FaultHandle {
 /** Wraps a user's function with the active faults of one dependency. */
 export type SlotWrapper = (fn: AttemptFn<unknown>) => AttemptFn<unknown>;
 
+/** How long an injection lasts when `for` is not given: 5 minutes (in ms), capped by the injector's `maxDuration`. */
 export const DEFAULT_FAULT_DURATION_MS = 5 * 60_000;
 
 class Injection implements EffectEnv, FaultHandle {
@@ -174,7 +211,9 @@ class Injection implements EffectEnv, FaultHandle {
 
 /** Attempts counted at a dependency's slot while an observer is attached (the drill runner's attempt counter). */
 export interface SlotObserver {
+  /** Attempts that reached the slot since the observer was attached (hit by a fault or not). */
   readonly attempts: number;
+  /** Stops counting (idempotent); the slot is removed when nothing else needs it, restoring the fast path. */
   dispose(): void;
 }
 
@@ -185,6 +224,24 @@ interface SlotState {
   wrapper: SlotWrapper | undefined;
 }
 
+/**
+ * Time-bounded, seeded fault injections per dependency, applied at the user's function slot (each attempt
+ * of a dependency call, inside its timeout and retries). A wall with `faults` on has one as `wall.faults`;
+ * {@link createFaultInjector} makes a standalone one for {@link FaultInjector.wrap}. A dependency with
+ * nothing active pays nothing: the slot is installed only while an injection or observer is attached.
+ *
+ * @example
+ * ```ts
+ * import { createFaultInjector, fault } from 'blastwall/testing';
+ *
+ * const injector = createFaultInjector();
+ * // callPayments: your client; the wrapped function checks the active faults at every call
+ * const charge = injector.wrap('payments', (ctx) => callPayments({ signal: ctx.signal }));
+ * const handle = injector.inject('payments', fault.status(503, { retryAfter: '2s' }), { rate: 0.5, for: '30s' });
+ * // half of the attempts now get a 503 answer, for 30 s or until:
+ * handle.stop();
+ * ```
+ */
 export class FaultInjector {
   readonly clock: Clock;
   readonly maxDurationMs: number;

@@ -18,7 +18,9 @@ import { type Duration, durationOption, formatDuration } from '../core/duration.
 import { configError, enumOption, fnOption, numberOption, stringOption } from '../core/validate.js';
 import type { DrillObservation } from './observe.js';
 
+/** The outcome of one invariant's check. */
 export interface InvariantResult {
+  /** Whether it held (false too when nothing could be measured). */
   pass: boolean;
   /** For people: `0.987 (1,974 of 2,000)`. */
   observed: string;
@@ -26,10 +28,19 @@ export interface InvariantResult {
   value: number | null;
 }
 
+/**
+ * A check on what a drill observed, made by the builders (`operation('checkout').successRate.atLeast(0.99)`,
+ * `mode.returnsTo('normal', { within: '10s' })`, `integrity(…)`, …); its name reads like the statement.
+ */
 export interface Invariant {
+  /** The statement, e.g. `operation('browse').p99 <= '300ms'`; reports and JUnit test cases use it. */
   readonly name: string;
   /** Names the invariant refers to, checked against the drill's target before any load is sent. */
   readonly refs: { operations?: string[]; dependencies?: string[]; faults?: boolean; after?: Duration };
+  /**
+   * Judges the observation once the load has ended (after the drain). A rejection makes `runDrill`
+   * reject (the builders' checks never reject; `integrity` turns a throw into a failed result).
+   */
   check(o: DrillObservation): InvariantResult | Promise<InvariantResult>;
 }
 
@@ -112,7 +123,14 @@ export function operation(name: string, options: { priority?: 'critical-plus' | 
       max: latency(1, 'max'),
     };
   };
-  return { ...build('all'), during: (w: 'faults') => build(enumOption('during', w, ['faults'])) };
+  return {
+    ...build('all'),
+    /**
+     * The same metrics over only the requests sent while a fault was active (`'faults'`, the only window);
+     * the drill must then have at least one fault.
+     */
+    during: (w: 'faults') => build(enumOption('during', w, ['faults'])),
+  };
 }
 
 function stateInvariant(
@@ -161,15 +179,27 @@ const STATES = ['healthy', 'delayed', 'degraded', 'retrying', 'unavailable', 'co
 
 /** The service's mode. */
 export const mode = {
+  /**
+   * The mode is `m` at the first fault's start or becomes it afterwards, within `within` of that start when
+   * given (a duration; else any time before the end). Needs at least one fault.
+   */
   reaches: (m: (typeof MODES)[number], o: { within?: Duration } = {}) => reaches('mode', 'mode', {}, enumOption('mode', m, MODES), o.within, 'start'),
+  /**
+   * The mode is `m` again at or after the last fault's end, within `within` of that end when given (the
+   * load must then last that long after it). Needs at least one fault.
+   */
   returnsTo: (m: (typeof MODES)[number], o: { within?: Duration } = {}) => reaches('mode', 'mode', {}, enumOption('mode', m, MODES), o.within, 'end'),
+  /** The mode is never `m` while the drill watches (from the load's start through the drain). */
   never: (m: (typeof MODES)[number]) => never('mode', 'mode', {}, enumOption('mode', m, MODES)),
 };
 
 /** The service status from `wall.health()`. */
 export const status = {
+  /** The status (`ok`, `degraded`, `unavailable`) is `s` at the first fault's start or becomes it, within `within` of it when given. */
   reaches: (s: (typeof STATUSES)[number], o: { within?: Duration } = {}) => reaches('status', 'service status', {}, enumOption('status', s, STATUSES), o.within, 'start'),
+  /** The status is `s` again at or after the last fault's end, within `within` of it when given. */
   returnsTo: (s: (typeof STATUSES)[number], o: { within?: Duration } = {}) => reaches('status', 'service status', {}, enumOption('status', s, STATUSES), o.within, 'end'),
+  /** The status is never `s` while the drill watches (from the load's start through the drain). */
   never: (s: (typeof STATUSES)[number]) => never('status', 'service status', {}, enumOption('status', s, STATUSES)),
 };
 
@@ -186,8 +216,14 @@ export function dependency(name: string) {
       if (a === undefined || a.calls === 0) return { value: null, observed: 'no calls' };
       return { value: a.attempts / a.calls, observed: `${(a.attempts / a.calls).toFixed(3)} (${a.attempts} attempts / ${a.calls} calls)` };
     }),
+    /**
+     * The dependency's health state (`healthy`, `delayed`, `degraded`, `retrying`, `unavailable`, `corrupt`)
+     * is `s` at the first fault's start or becomes it, within `within` of it when given.
+     */
     reaches: (s: (typeof STATES)[number], o: { within?: Duration } = {}) => reaches(series, label, refs, enumOption(`${label}.reaches`, s, STATES), o.within, 'start'),
+    /** Its health state is `s` again at or after the last fault's end, within `within` of it when given. */
     returnsTo: (s: (typeof STATES)[number], o: { within?: Duration } = {}) => reaches(series, label, refs, enumOption(`${label}.returnsTo`, s, STATES), o.within, 'end'),
+    /** Its health state is never `s` while the drill watches (from the load's start through the drain). */
     never: (s: (typeof STATES)[number]) => never(series, label, refs, enumOption(`${label}.never`, s, STATES)),
     /** A drift alert on this dependency is raised before its latency p99 breaches its objective (stays above it for 1 s), if it ever does. */
     alertedBeforeBreach: (): Invariant =>

@@ -17,34 +17,54 @@ export interface RequestRecord {
   sends: number;
 }
 
+/** A change of one observed series (the mode, the status, a dependency's health, a drift alert). */
 export interface Transition {
   /** `mode`, `status`, `dep:<name>` or `drift:<name>`. */
   series: string;
+  /** When it changed (ms on the drill's clock). */
   at: number;
+  /** The value before; undefined when none was known. */
   from: string | undefined;
+  /** The new value (for `drift:<name>`: `raised` or `cleared`). */
   to: string;
+  /** Why, when the wall said (the event's reason, or the drift signal's levels). */
   detail?: string;
 }
 
+/** When one scheduled fault (or action below the library) was active, and how many attempts it hit. */
 export interface FaultWindow {
+  /** 1, 2, … in the order the faults started. */
   id: number;
+  /** The faulted dependency (`(below the library)` for a scheduled action). */
   dependency: string;
+  /** The fault for people (or the action's name). */
   description: string;
+  /** Ms on the drill's clock. */
   startedAt: number;
+  /** Ms on the drill's clock; undefined while it is still active. */
   endedAt: number | undefined;
+  /** Attempts it hit, of those that reached the dependency while it was active (0 for a URL target or an action). */
   hits: number;
   attempts: number;
 }
 
+/** The target's health as sampled once per second of the drill (the report's chart reads these). */
 export interface SecondSample {
   /** Second since the drill's start (0-based). */
   t: number;
   status: string;
   mode: string;
+  /** Each dependency's health state, by name. */
   states: Record<string, string>;
+  /** Each dependency's latency p99 (ms), by name. */
   p99: Record<string, number>;
 }
 
+/**
+ * Everything a drill observed: every request's outcome, the state transitions, per-second samples,
+ * attempts per dependency and the fault windows. The runner fills it; invariants ({@link Invariant.check})
+ * and the reports read it. Times are ms on the drill's clock.
+ */
 export class DrillObservation {
   readonly requests: RequestRecord[] = [];
   readonly transitions: Transition[] = [];
@@ -67,12 +87,17 @@ export class DrillObservation {
     this.endedAt = startedAt;
   }
 
+  /** When the first fault (or action) started; undefined when none ran. `reaches` invariants count from it. */
   get firstFaultStart(): number | undefined {
     let t: number | undefined;
     for (const f of this.faults) if (t === undefined || f.startedAt < t) t = f.startedAt;
     return t;
   }
 
+  /**
+   * When the last fault (or action) ended (one still active counts as ending with the load); undefined when
+   * none ran. `returnsTo` and recovery invariants count from it.
+   */
   get lastFaultEnd(): number | undefined {
     let t: number | undefined;
     for (const f of this.faults) {
@@ -100,6 +125,7 @@ export class DrillObservation {
     return v;
   }
 
+  /** Every value `series` took (its initial one first, then in order of first appearance), without repeats. */
   statesOf(series: string): string[] {
     const s = new Set<string>();
     const first = this.initial.get(series);
@@ -113,6 +139,10 @@ export class DrillObservation {
     return this.faults.some((f) => f.startedAt <= t && t < (f.endedAt ?? this.endedAt));
   }
 
+  /**
+   * The requests of `operation`: all of them, or with `'faults'` those sent while a fault was active.
+   * Warm-up requests are never recorded.
+   */
   requestsOf(operation: string, window: 'all' | 'faults' = 'all'): RequestRecord[] {
     return this.requests.filter((r) => r.operation === operation && (window === 'all' || this.faultActiveAt(r.at)));
   }

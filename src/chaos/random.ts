@@ -40,7 +40,15 @@ export const Z99 = 2.326347874040841;
  * The log-normal distribution whose median is `p50` and whose 99th percentile is `p99`:
  * ln X ~ N(μ, σ²) with μ = ln p50 and σ = (ln p99 − ln p50) / z₀.₉₉.
  */
-export function logNormalFrom(p50: number, p99: number): { mu: number; sigma: number; sample(random: () => number): number } {
+export function logNormalFrom(
+  p50: number,
+  p99: number,
+): {
+  mu: number;
+  sigma: number;
+  /** One sample (same unit as `p50` and `p99`), from a uniform source in [0, 1) such as `seededRandom(seed)`. */
+  sample(random: () => number): number;
+} {
   const mu = Math.log(p50);
   const sigma = (Math.log(p99) - mu) / Z99;
   return { mu, sigma, sample: (random) => Math.exp(mu + sigma * normal(random)) };

@@ -104,6 +104,12 @@ export async function renderChart(r: DrillResult): Promise<string> {
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/**
+ * The drill's report as Markdown: verdict, seed and timing, the invariants, the faults, per-operation
+ * figures (requests, success rate, p50/p99, failure codes), attempts per call, and the transitions.
+ * `chartFile` is the path of the per-second chart (`renderChart`'s SVG) relative to the Markdown file,
+ * linked from a "Per second" section; undefined leaves the section out.
+ */
 export function markdownReport(r: DrillResult, chartFile: string | undefined): string {
   const d = reportData(r) as { operations: Record<string, { requests: number; ok: number; successRate: number | null; p50Ms: number | null; p99Ms: number | null; failures: Record<string, number> }> };
   const o = r.observation;

@@ -11,47 +11,81 @@ import { DrillObservation, type FaultWindow } from './observe.js';
 import { seededRandom } from './random.js';
 import { type TargetHandle, openInProcess, openUrl } from './target.js';
 
+/** A running drill's figures so far, as `onProgress` receives them (about once a second). */
 export interface DrillProgress {
+  /** The drill's name. */
   drill: string;
   /** Elapsed and planned load time (ms). */
   elapsedMs: number;
   durationMs: number;
+  /** Requests sent so far (a naive client's re-sends not counted apart). */
   sent: number;
+  /** Requests answered successfully. */
   ok: number;
+  /** Requests failed (including those dropped beyond `maxInflight`). */
   failed: number;
+  /** Requests waiting for their answer now. */
   inflight: number;
+  /** The target's mode and status at the last sample. */
   mode: string;
   status: string;
+  /** Faults (and actions) active now. */
   activeFaults: number;
 }
 
+/** Options of {@link runDrill}. */
 export interface RunDrillOptions {
-  clock?: Clock & { advance?(ms: number): Promise<void> };
+  /**
+   * The drill's clock. Default the real clock (a real drill takes its real duration). A `FakeClock` (one
+   * with `advance`) is advanced by the runner itself, so a drill in a unit test runs without sleeping.
+   */
+  clock?: Clock & {
+    /** Moves the clock `ms` forward, firing the timers due, and resolves once they ran (as `FakeClock.advance`). */
+    advance?(ms: number): Promise<void>;
+  };
   /** The drill's timeline (SQLite path, or ':memory:'). Default ':memory:'. */
   timelinePath?: string;
-  /** Multiplies the load duration and the fault schedule (e.g. 0.5 for `--short`); invariant windows stay. */
+  /**
+   * Multiplies the load duration and the fault schedule, in (0, 1] (e.g. 0.5 for `--short`); invariant
+   * windows stay, and the load still lasts long enough to observe them. Ignored for a drill with
+   * `fixedTiming`. Default 1.
+   */
   timeScale?: number;
   /** Called about once a second. */
   onProgress?: (p: DrillProgress) => void;
 }
 
+/** One invariant's verdict in a {@link DrillResult}. */
 export interface InvariantOutcome {
+  /** The invariant's statement. */
   name: string;
   pass: boolean;
+  /** What was observed, for people: `0.987 (1,974 of 2,000)`. */
   observed: string;
+  /** The measured figure (ms for durations), or null when nothing could be measured. */
   value: number | null;
 }
 
+/**
+ * What `runDrill` returns: the verdict of every invariant, everything observed and the drill's timeline.
+ * Write it out with `writeReport` (Markdown, chart, JSON, postmortem draft) or `junitReport`.
+ */
 export interface DrillResult {
+  /** The drill's name. */
   drill: string;
   description: string | undefined;
+  /** The seed it ran with: run again with it to replay the same arrivals and faults. */
   seed: number | string;
+  /** True when every invariant held. */
   passed: boolean;
+  /** Start and end of the recorded load (ms on the drill's clock; the warm-up is before `startedAt`). */
   startedAt: number;
   endedAt: number;
+  /** The time scale applied (1 for a full run or a drill with `fixedTiming`). */
   timeScale: number;
   invariants: InvariantOutcome[];
   observation: DrillObservation;
+  /** The drill's timeline: the wall's transitions and faults, and the drill's own entries. Close it when done. */
   timeline: Timeline;
 }
 

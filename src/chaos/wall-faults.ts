@@ -14,6 +14,11 @@ import { type ActiveFault, type FaultEvent, type FaultHandle, FaultInjector, typ
 /** `createWall({ faults })`: `true`, or the injector's options. */
 export type FaultsOption = boolean | { maxDuration?: Duration; seed?: number | string };
 
+/**
+ * `wall.faults`: fault injection on a wall's dependencies. Off unless the wall was created with
+ * `faults: true` (or `{ maxDuration, seed }`) or the process runs with `BLASTWALL_FAULTS=1`; when off,
+ * `inject` and `observe` throw `CONFIG_INVALID` and the rest answer "nothing".
+ */
 export interface WallFaults {
   /** False when fault injection is off for this wall. */
   readonly enabled: boolean;
@@ -26,7 +31,11 @@ export interface WallFaults {
   /** Active injections. */
   active(): ActiveFault[];
   /** Counts attempts reaching a dependency's function slot (used by drills). Throws when faults are off. */
-  observe(dependency: string): { readonly attempts: number; dispose(): void };
+  observe(dependency: string): {
+    readonly attempts: number;
+    /** Stops counting (idempotent); the slot is removed when nothing else needs it. */
+    dispose(): void;
+  };
 }
 
 const OFF_MESSAGE =
@@ -82,7 +91,9 @@ export function faultsEnabled(option: unknown, env: NodeJS.ProcessEnv = process.
   throw configError('faults', 'a boolean or { maxDuration?, seed? }', option);
 }
 
+/** What the wall gives {@link createWallFaults}: its clock and how to reach its dependencies and events. */
 export interface WallFaultsHooks {
+  /** The wall's clock (injections are timed on it). */
   clock: Clock;
   /** Whether a dependency is declared. */
   knows(dependency: string): boolean;
