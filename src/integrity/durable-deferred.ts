@@ -21,7 +21,8 @@ export interface DurableDeferredOptions<P> extends Omit<DurableQueueOptions, 'na
  * path never waits on the dependency); a background consumer calls the dependency through its
  * boundaries (timeout, breaker, retry budget) and the queue retries on its schedule and dead-letters after
  * `maxAttempts`. The queue's backlog and oldest-item age join the dependency's health signals (and so the
- * drift monitors and metrics), refreshed after every poll.
+ * drift monitors and metrics), refreshed after every send, every poll and every delivery, failed or not — so
+ * a dependency that is down shows its backlog growing, which is when the reading matters.
  */
 export class DurableDeferred<P = unknown> {
   readonly queue: DurableQueue<P>;
@@ -31,6 +32,9 @@ export class DurableDeferred<P = unknown> {
   private readonly clock: Clock;
   /** The clock in whole milliseconds, the stores' unit. */
   private readonly now: () => number;
+  /** The refresh in flight (one at a time), and whether another was asked for meanwhile. */
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
 
   constructor(
     private readonly dependency: {
@@ -51,16 +55,39 @@ export class DurableDeferred<P = unknown> {
     }));
   }
 
-  /** Durably queues the work; resolves with the message id once it is stored. */
-  send(payload: P, options?: { id?: string; delay?: Duration }): Promise<string> {
-    return this.queue.enqueue(payload, options);
+  /**
+   * Durably queues the work; resolves with the message id once it is stored. The backlog reading is
+   * refreshed in the background afterwards (one store read at a time, however fast work is sent).
+   */
+  async send(payload: P, options?: { id?: string; delay?: Duration }): Promise<string> {
+    const id = await this.queue.enqueue(payload, options);
+    this.refreshSoon();
+    return id;
+  }
+
+  /** Starts a refresh unless one is running; a request during a refresh runs one more after it. Never rejects. */
+  private refreshSoon(): void {
+    if (this.refreshing !== undefined) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = this.refresh()
+      .catch(() => undefined)
+      .finally(() => {
+        this.refreshing = undefined;
+        if (this.refreshAgain) {
+          this.refreshAgain = false;
+          this.refreshSoon();
+        }
+      });
   }
 
   /**
    * Reads the queue's backlog and oldest-item age from the store into the snapshot the dependency's
-   * health signals read. `pollOnce` refreshes after every poll and `start` after every delivery the
-   * handler completes; call it yourself (e.g. on a timer) to see the backlog grow while nothing is being
-   * delivered. Rejects when the store does (STORE_UNAVAILABLE); the snapshot then keeps its last values.
+   * health signals read. `send` refreshes after storing, `pollOnce` after every poll and `start` after
+   * every delivery, whether it succeeded or failed; call it yourself (e.g. on a timer) to see the age of
+   * work waiting out a backoff grow while nothing is sent or delivered. Rejects when the store does
+   * (STORE_UNAVAILABLE); the snapshot then keeps its last values.
    */
   async refresh(): Promise<void> {
     const s = await this.queue.queueStats();
@@ -82,8 +109,12 @@ export class DurableDeferred<P = unknown> {
    */
   start(onError?: (err: unknown) => void): this {
     this.queue.start(async (d) => {
-      await this.dependency.call(() => this.options.handler(d.payload, d), { criticality: 'core' });
-      await this.refresh().catch(() => undefined);
+      try {
+        await this.dependency.call(() => this.options.handler(d.payload, d), { criticality: 'core' });
+      } finally {
+        // after a failed delivery too: a dependency that is down is when the backlog reading matters
+        await this.refresh().catch(() => undefined);
+      }
     }, onError);
     return this;
   }
@@ -94,6 +125,8 @@ export class DurableDeferred<P = unknown> {
    */
   async stop(): Promise<void> {
     await this.queue.stop();
+    this.refreshAgain = false;
+    await this.refreshing;
     this.detach();
   }
 }

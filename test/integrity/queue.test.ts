@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/core/fake-clock.js';
+import { untilTurns } from '../support/turns.js';
 import { DurableDeferred, DurableQueue, OrderingGuard, OutboxRelay, Quarantine } from '../../src/integrity/queue.js';
 import { watchStore } from '../../src/integrity/watch.js';
 import { constant } from '../../src/policies/retry/schedule.js';
@@ -235,5 +236,34 @@ describe('durable deferral for a deferrable dependency', () => {
     expect(wall.health().dependencies.email?.signals).toMatchObject({ backlog: 0 });
     await deferred.stop();
     await wall.close();
+  });
+
+  it('while the dependency is down, the backlog reading follows what is sent and what fails to deliver (no successful delivery needed)', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 't', clock });
+    const email = wall.dependency('email', { criticality: 'deferrable', timeout: '1s', retry: false });
+    const store = new SqliteStore({ database: ':memory:' });
+    const deferred = new DurableDeferred<{ to: string }>(email, {
+      store,
+      clock,
+      backoff: constant('1s'),
+      maxAttempts: 100,
+      pollInterval: '100ms',
+      handler: () => {
+        throw new Error('smtp unreachable');
+      },
+    });
+    const backlog = (): unknown => wall.health().dependencies.email?.signals.backlog;
+    for (const to of ['a', 'b', 'c']) await deferred.send({ to }, { id: `welcome-${to}` });
+    await untilTurns(() => backlog() === 3, 'the backlog reading after three sends');
+    deferred.start();
+    await clock.advance(2500); // deliveries keep failing; each failure refreshes the reading
+    const signals = wall.health().dependencies.email?.signals;
+    expect(signals).toMatchObject({ backlog: 3 });
+    expect(signals?.oldestDeferredAgeMs).toBeGreaterThanOrEqual(2000);
+    expect(email.counters.calls).toBeGreaterThanOrEqual(3);
+    await deferred.stop();
+    await wall.close();
+    await store.close();
   });
 });
