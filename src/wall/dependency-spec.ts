@@ -16,6 +16,14 @@ import { RETRY_OPTION_NAMES, type RetryBudget, type RetryBudgetOptions, RetryPol
 import { TimeoutPolicy } from '../policies/timeout/index.js';
 import { isStandardSchema, type StandardIssue, type StandardSchemaV1 } from './schema.js';
 
+/**
+ * How a dependency's failure reaches the caller, declared once per dependency (and overridable per call).
+ * `core`: the caller needs the answer, so a failure fails the call fast with a `BlastwallError` naming the
+ * boundary that stopped it (no fallback allowed). `optional`: the call fails open, answering with a stale
+ * cached value or the fallback (required). `deferrable`: the work is queued and runs in the background; the
+ * call resolves at once with a {@link DeferReceipt}. Criticality also decides how a dependency's health
+ * affects the service's status.
+ */
 export type Criticality = 'core' | 'optional' | 'deferrable';
 
 // Each policy section accepts its policy's own option list (exported by the policy, checked against its
@@ -29,14 +37,52 @@ const BREAKER_SECTION = optionNamesWithout(BREAKER_OPTION_NAMES, SUPPLIED);
 const BULKHEAD_SECTION = optionNamesWithout(BULKHEAD_OPTION_NAMES, SUPPLIED);
 const ADAPTIVE_SECTION = optionNamesWithout(ADAPTIVE_CONCURRENCY_OPTION_NAMES, [...SUPPLIED, ...WAITING]);
 const CACHE_SECTION = optionNamesWithout(CACHE_OPTION_NAMES, ['clock']);
+/** Every {@link Criticality}; a spec or call option with any other value is refused with `CONFIG_INVALID`. */
 export const CRITICALITIES: readonly Criticality[] = ['core', 'optional', 'deferrable'];
 
+/**
+ * The declaration of a dependency, passed to `wall.dependency(name, spec)`: its criticality and the
+ * boundaries every call through it passes, outer to inner: concurrency limit, circuit breaker, retry,
+ * per-attempt timeout. Checked field by field at declaration; an unknown or invalid field throws
+ * `CONFIG_INVALID` naming it (e.g. `payments.retry.attempts`). `timeout`, `retry`, `breaker`,
+ * `concurrency` and `cache` can also be changed at run time (`wall.configure`, or the wall's `config` file).
+ *
+ * @example
+ * ```ts
+ * const inventory = wall.dependency('inventory', {
+ *   criticality: 'optional',
+ *   timeout: '300ms',
+ *   retry: { attempts: 2, backoff: { base: '50ms', max: '200ms' } },
+ *   breaker: { failureRate: 0.5, window: '30s' },
+ *   concurrency: { limit: 32, queue: 64 },
+ *   cache: { fresh: '5s', stale: '5m' },
+ *   fallback: { inStock: true, estimated: true },
+ *   owner: 'team-catalog',
+ * });
+ * ```
+ */
 export interface DependencySpec {
+  /** How a failure reaches the caller; see {@link Criticality}. Default `core`. */
   criticality?: Criticality;
   /** Per-attempt timeout. Default 10s: no dependency call waits forever. `false` for none. */
   timeout?: Duration | false;
+  /**
+   * Retries, as the options of {@link retry} (without `clock`, `name` and `minAttemptTime`, which the wall
+   * supplies). Default: no retry, except on a `deferrable` dependency (`{ attempts: 5 }`). When given, a
+   * retry budget of this dependency's own applies unless `budget: false`. `false` for none.
+   */
   retry?: false | (Omit<RetryOptions, (typeof RETRY_SUPPLIED)[number] | 'budget'> & { budget?: RetryBudgetOptions | false });
+  /**
+   * The circuit breaker, as the options of {@link circuitBreaker} (without `clock` and `name`). Default:
+   * on, with that function's defaults (opens at a 50% failure rate over 30s with at least 20 calls, probes
+   * after 5s). `false` for none.
+   */
   breaker?: false | Omit<CircuitBreakerOptions, (typeof SUPPLIED)[number]>;
+  /**
+   * A concurrency limit: the options of {@link bulkhead} (`{ limit, queue, queueTimeout, priority }`), or an
+   * adaptive one, `{ adaptive: true }` or `{ adaptive: { min, max, ... } }` with `queue`, `queueTimeout` and
+   * `priority` beside it (see {@link adaptiveConcurrency}). Default: none (`false`).
+   */
   concurrency?:
     | false
     | Omit<BulkheadOptions, (typeof SUPPLIED)[number]>
@@ -60,11 +106,30 @@ export interface DependencySpec {
    * share one call. Bounded by `maxEntries` / `maxBytes` (LRU).
    */
   cache?: Omit<CacheOptions, 'clock'>;
-  payload?: { maxRequestBytes?: number; maxResponseBytes?: number; measure?: (value: unknown) => number };
+  /**
+   * Size limits, in bytes (integers ≥ 1): a request (the `request` call option) larger than
+   * `maxRequestBytes` is refused before the call, a response larger than `maxResponseBytes` fails the call;
+   * both with `PAYLOAD_TOO_LARGE`. Default: no limits.
+   */
+  payload?: {
+    maxRequestBytes?: number;
+    maxResponseBytes?: number;
+    /**
+     * The size of a request or response in bytes. Default: a string's UTF-8 length, a buffer's length, or
+     * the UTF-8 length of its JSON text (0 for `null` and `undefined`). If it throws, the call fails with
+     * `CALLBACK_FAILED`.
+     */
+    measure?: (value: unknown) => number;
+  };
+  /**
+   * The objective this dependency's health is judged against: `latency.p99` (default 80% of the timeout)
+   * and `availability`, the share of calls that should succeed (default 0.99).
+   */
   slo?: { latency?: { p99: Duration }; availability?: number };
   /** For `deferrable` dependencies: the bounded in-memory queue. */
   deferred?: { maxQueue?: number; workers?: number };
   health?: Partial<Omit<ClassifierOptions, 'minDwellMs'>> & {
+    /** How far back calls count when the health state is judged, at least 1s. Default 60s. */
     window?: Duration;
     /** A health state is held at least this long before it improves. Default 5s. */
     minDwell?: Duration;

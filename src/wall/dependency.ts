@@ -464,6 +464,11 @@ export class Dependency {
 
   // ---- health ----
 
+  /**
+   * This dependency's signals over its health window (`health.window`, default 60s): calls, successes,
+   * failures, rejections, invalid responses, timeouts, retries, fallbacks served, and latency percentiles
+   * in ms. The numbers `wall.health()` reports as `signals`; reading them changes nothing.
+   */
   totals(): SignalTotals {
     return this.stats.totals(this.clock.now());
   }

@@ -6,27 +6,58 @@ import type { SourceLocation } from './source.js';
 import { CallKind, RollingStats } from '../health/rolling.js';
 import { type Priority, PRIORITIES, type OperationContext, operationStorage } from '../core/operation-context.js';
 
+/**
+ * The declaration of an operation, passed to `wall.operation(name, spec)`. Every field is optional; an
+ * unknown or invalid field throws `CONFIG_INVALID` naming it.
+ */
 export interface OperationSpec {
+  /**
+   * The operation's priority class: its calls wait ahead of lower classes at a dependency's concurrency
+   * limit, and lower classes are shed first under overload. Default `critical`. `priority` and `deadline`
+   * can be changed at run time (`wall.configure`).
+   */
   priority?: Priority;
-  /** The longest this operation may take, end to end. */
+  /**
+   * The longest this operation may take, end to end: every dependency call inside a run is cut off when it
+   * passes (`DEADLINE_EXCEEDED`), and retries that would not fit are not started. Default: none.
+   */
   deadline?: Duration;
-  /** Availability objective: multi-window burn-rate alerts are raised against it. */
+  /** Availability objective, the share of runs that should succeed (> 0 and ≤ 1): multi-window burn-rate alerts are raised against it. */
   slo?: { availability: number };
   /** The business capability this operation serves ("customers can pay"): shown first on the page. */
   capability?: string;
   /** Who owns this operation, and where its runbook is. */
   owner?: string;
+  /** Where the operation's runbook is (a URL or a repository path): shown on the page and in alerts. */
   runbook?: string;
 }
 
+/** Per-run options of {@link Operation.run}. */
 export interface RunOptions {
   /** Remaining time granted by the caller (e.g. from a deadline header); the smaller of this and the operation's deadline wins. */
   deadlineMs?: number;
   /** This run's priority class when it differs from the operation's (e.g. a trusted priority header). */
   priority?: Priority;
+  /** The request's idempotency key (e.g. from an `Idempotency-Key` header), readable in the run as `currentOperation().idempotencyKey`. */
   idempotencyKey?: string;
 }
 
+/**
+ * A declared operation: a unit of work the service does for a caller (a route, a job), with a priority
+ * class and a deadline. Run the work with {@link Operation.run}; every dependency call made inside it is
+ * capped by its deadline, waits by its priority, and is recorded as an edge of the topology. Declare it once
+ * with `wall.operation(name, spec)` and keep the handle.
+ *
+ * @example
+ * ```ts
+ * const search = wall.operation('search', { priority: 'sheddable', deadline: '1.5s', owner: 'team-search' });
+ *
+ * app.get('/search', async (req, res) => {
+ *   const hits = await search.run(() => searchIndex.call(({ signal }) => queryIndex(req.query.q, signal)));
+ *   res.json(hits);
+ * });
+ * ```
+ */
 export class Operation {
   readonly priority!: Priority;
   readonly deadlineMs!: number;
@@ -147,9 +178,14 @@ export function operationBoundaries(name: string, spec: { priority?: unknown; de
   };
 }
 
+/** Counts of an operation's settled runs (cumulative since the wall started), as reported in the topology. */
 export interface OperationImpact {
+  /** Runs that settled, successful or not. */
   requests: number;
+  /** Runs that rejected, except those shed. */
   failed: number;
+  /** Runs that succeeded with a degraded answer (an optional dependency answered with a fallback or a stale value). */
   degraded: number;
+  /** Runs refused by admission control under overload (`SHED`). */
   shed: number;
 }

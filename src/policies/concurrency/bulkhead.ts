@@ -22,12 +22,16 @@ import {
   reservedSlots,
 } from './priority-lanes.js';
 
+/** Options of {@link bulkhead}. Only `limit` is required; an unknown option or a value out of range throws `CONFIG_INVALID`. */
 export interface BulkheadOptions {
-  /** Calls allowed to run at once. */
+  /** Calls allowed to run at once (an integer ≥ 1). */
   limit: number;
   /** Calls allowed to wait for a slot (served highest class first, FIFO within a class). Default 0: reject at once when full. */
   queue?: number;
-  /** Longest a call waits in the queue. Default: until its deadline or caller abort. */
+  /**
+   * Longest a call waits in the queue (1ms to 2^31−1 ms) before it is refused with `QUEUE_TIMEOUT`. Default:
+   * until its deadline (then `DEADLINE_EXCEEDED`) or the caller's abort (`ABORTED`).
+   */
   queueTimeout?: Duration;
   /**
    * How the slots are shared between call classes (the priority of the operation a call runs in, or
@@ -36,13 +40,23 @@ export interface BulkheadOptions {
    * queue for every call.
    */
   priority?: ConcurrencyPriorityOptions | false;
+  /** The clock queue waits are measured on. Default the real clock; tests pass a `FakeClock`. */
   clock?: Clock;
+  /** Names the policy in its errors (as the dependency) when the call does not go through a wall dependency. */
   name?: string;
 }
 
+/** Emitted by {@link BulkheadPolicy.onReject} each time a call is refused with `BULKHEAD_FULL` or `QUEUE_TIMEOUT`. */
 export interface BulkheadRejection {
+  /**
+   * `full`: no slot and no queue place was free (or a waiter of a lower class gave its place up to a higher
+   * one), refused with `BULKHEAD_FULL`; `queue-timeout`: waited `queueTimeout` in vain, refused with
+   * `QUEUE_TIMEOUT`.
+   */
   reason: 'full' | 'queue-timeout';
+  /** Calls running when it was refused. */
   active: number;
+  /** Calls waiting when it was refused. */
   queued: number;
 }
 
@@ -99,6 +113,7 @@ export class BulkheadPolicy extends PolicyBase {
     this.resize();
   }
 
+  /** Calls allowed to run at once now (changed by `setLimit`, live configuration or an adaptive limiter). */
   get limit(): number {
     return this.maxActive;
   }
@@ -145,6 +160,11 @@ export class BulkheadPolicy extends PolicyBase {
     this.bgSlots = p === false ? this.maxActive : backgroundSlots(this.maxActive, p);
   }
 
+  /**
+   * The limit's state now: `active` calls running (`backgroundActive` of them background work) and `queued`
+   * waiting, against the `limit`, the `queue` size and the `reserved` slots that only critical classes may
+   * take. A fresh object each call; reading it changes nothing.
+   */
   stats(): { active: number; queued: number; limit: number; queue: number; reserved: number; backgroundActive: number } {
     return {
       active: this.active,
@@ -184,6 +204,12 @@ export class BulkheadPolicy extends PolicyBase {
     throw e;
   };
 
+  /**
+   * Runs `next` (the rest of a pipeline) for the call `ctx` once it holds a slot, and gives the slot back
+   * however it ends. This is how {@link pipeline} links policies; to make a call, use `execute(fn)`. Rejects
+   * with `BULKHEAD_FULL` when no slot and no queue place is free, with `QUEUE_TIMEOUT`, `DEADLINE_EXCEEDED`
+   * or `ABORTED` when the wait ends first; otherwise settles as `next` does.
+   */
   run(ctx: CallContext, next: Next): Promise<unknown> {
     // the fast path: an unreserved slot is free, nobody waits, and the call is not background work
     if (this.queued === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
@@ -335,6 +361,23 @@ export class BulkheadPolicy extends PolicyBase {
   }
 }
 
+/**
+ * A policy that limits how many calls run at once (`limit`), so a slow dependency ties up a bounded part of
+ * the process instead of all of it. A call beyond the limit waits in a bounded queue (`queue`, default 0:
+ * refused at once with `BULKHEAD_FULL`) until a slot frees, its `queueTimeout` passes (`QUEUE_TIMEOUT`) or
+ * its deadline does. Waiters are served by call class (the priority of the operation the call runs in),
+ * highest first; by default 20% of the slots are kept for critical calls and background work holds at
+ * most 25% under contention (see {@link BulkheadOptions.priority}).
+ *
+ * @throws `CONFIG_INVALID` when an option is invalid.
+ * @example
+ * ```ts
+ * import { bulkhead, pipeline, timeout } from 'blastwall';
+ *
+ * const policy = pipeline(bulkhead({ limit: 16, queue: 32, queueTimeout: '250ms' }), timeout('2s'));
+ * const report = await policy.execute(({ signal }) => renderPdf(invoice, signal));
+ * ```
+ */
 export function bulkhead(options: BulkheadOptions): BulkheadPolicy {
   return new BulkheadPolicy(options);
 }
