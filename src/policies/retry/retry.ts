@@ -41,8 +41,9 @@ export interface RetryOptions {
    */
   retryOn?: (error: unknown, attempt: number) => boolean;
   /**
-   * Retry on a successful result too (e.g. a 503 response object) when this returns true. When the
-   * attempts run out on such a result, the call resolves with the last result (it does not reject).
+   * Retry on a successful result too (e.g. a 503 response object) when this returns true. When the policy
+   * gives up on such a result (attempts used, deadline, `maxElapsed`), the call resolves with the last
+   * result; only a budget refusal rejects (`RETRY_BUDGET_EXHAUSTED`).
    */
   retryOnResult?: (value: unknown, attempt: number) => boolean;
   /**
@@ -52,10 +53,10 @@ export interface RetryOptions {
    */
   budget?: RetryBudget | RetryBudgetOptions | false;
   /**
-   * A retry is only started if the backoff plus at least this much time fits before the call's deadline.
-   * Default 0, in which case the estimate is the wall's (from observed latencies) or the last attempt's
-   * duration. A retry that does not fit ends the call (reason `deadline`) with the last attempt's error,
-   * marked not retryable.
+   * The least time an attempt is assumed to need. A retry is only started if the backoff plus the larger of
+   * this and the expected attempt time (the wall's estimate from observed latencies, else the last attempt's
+   * duration) fits before the call's deadline. Default 0. A retry that does not fit ends the call (reason
+   * `deadline`) with the last attempt's error, marked not retryable.
    */
   minAttemptTime?: Duration;
   /** Source of randomness for jitter, returning a number in [0, 1). Default `Math.random`; tests pass a seeded one. */
