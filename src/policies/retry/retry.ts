@@ -258,7 +258,7 @@ function unwrap(f: unknown): unknown {
  *
  * const policy = retry({ attempts: 4, backoff: { base: '100ms', max: '2s' }, retryOn: (e) => !(e instanceof TypeError) });
  * policy.onGiveUp((e) => console.warn(`gave up after ${e.attempts} attempts: ${e.reason}`));
- * const res = await policy.execute(({ signal }) => fetch('http://inventory.internal/stock/42', { signal }));
+ * const res = await policy.execute(({ signal }) => fetch(`${inventoryUrl}/stock/42`, { signal }));
  * ```
  */
 export function retry(options?: RetryOptions): RetryPolicy {

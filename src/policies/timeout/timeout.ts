@@ -156,7 +156,7 @@ export class TimeoutPolicy extends PolicyBase {
  * import { pipeline, retry, timeout } from 'blastwall';
  *
  * const policy = pipeline(retry({ attempts: 3 }), timeout('800ms'));
- * const res = await policy.execute(({ signal }) => fetch('http://pricing.internal/quote', { signal }));
+ * const res = await policy.execute(({ signal }) => fetch(`${pricingUrl}/quote`, { signal }));
  * ```
  */
 export function timeout(duration: Duration, options?: TimeoutOptions): TimeoutPolicy {
