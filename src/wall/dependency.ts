@@ -21,7 +21,7 @@ import { type DeferReceipt, DeferredQueue } from './deferred-queue.js';
 import { type Criticality, type DependencySpec, type ParsedDependencySpec, parseDependencySpec } from './dependency-spec.js';
 import type { CallOptions, Outcome } from './call-types.js';
 import type { DependencyHost } from './host.js';
-import { formatIssues, type StandardIssue, type StandardSchemaV1 } from './schema.js';
+import { hasTimeoutCause, linkOf, markDegraded, ResponseGuard, valueOf } from './response-guard.js';
 
 // declared in their own files, re-exported here so `wall/dependency.js` keeps offering what it always did
 export { CRITICALITIES, type Criticality, type DependencySpec } from './dependency-spec.js';
@@ -82,8 +82,8 @@ export class Dependency {
   private readonly link!: Next;
   /** The pipeline plus this dependency's recording and validation, linked once. */
   private readonly observed!: Next;
-  private readonly schema: StandardSchemaV1 | undefined;
-  private readonly quarantineHook: DependencySpec['quarantine'];
+  /** Response size and validation checks of every value (see `response-guard.ts`). */
+  private readonly guard: ResponseGuard;
   private readonly fallbackValue: unknown;
   private readonly hasFallback: boolean;
   /** Set by live configuration (`fallback: 'off'`): an optional dependency's failures reach the caller. */
@@ -94,7 +94,6 @@ export class Dependency {
   /** Oldest age served through the cache since the wall last read it (−1: nothing served). */
   private cacheAgeMax = -1;
   private readonly maxRequestBytes: number;
-  private readonly maxResponseBytes: number;
   private readonly measure: (v: unknown) => number;
   private readonly deferred: DeferredQueue;
   /** Deferred work that failed after every attempt (bounded; the durable queue keeps a full dead-letter state). */
@@ -117,12 +116,17 @@ export class Dependency {
     this.declared = spec;
     this.applyPipeline(parsed);
 
-    this.schema = parsed.schema;
-    this.quarantineHook = parsed.quarantine;
+    this.guard = new ResponseGuard(name, parsed.maxResponseBytes, parsed.measure, parsed.schema, parsed.quarantine, {
+      ok: (ctx) => this.recordOk(ctx),
+      error: (ctx, e, kind) => this.finishError(ctx, e, kind),
+      quarantined: () => {
+        this.counters.quarantined++;
+        this.host.onQuarantine(this);
+      },
+    });
     this.hasFallback = parsed.hasFallback;
     this.fallbackValue = parsed.fallback;
     this.maxRequestBytes = parsed.maxRequestBytes;
-    this.maxResponseBytes = parsed.maxResponseBytes;
     this.measure = parsed.measure;
     const fails = parsed.failOnResult;
     this.resultFailure = fails === undefined ? undefined : (v) => (fails(v) ? resultFailureError(v, this.clock.now(), this.name) : undefined);
@@ -155,7 +159,7 @@ export class Dependency {
     const built = parsed.policies.length === 0 ? undefined : pipeline(...parsed.policies);
     const link = built === undefined ? invokeUserFn : linkOf(built);
     const hook: SettleHook = {
-      value: (ctx, v) => this.finishValue(ctx, v),
+      value: (ctx, v) => this.guard.check(ctx, v),
       error: (ctx, e) => this.finishError(ctx, e),
     };
     const observed: Next =
@@ -309,71 +313,6 @@ export class Dependency {
     if (!op.edges.has(this.name)) op.edges.add(this.name);
   }
 
-  private finishValue(ctx: CallContext, value: unknown): unknown {
-    if (this.maxResponseBytes !== Number.POSITIVE_INFINITY) {
-      let size: number;
-      try {
-        size = this.measure(value);
-      } catch (err) {
-        throw this.finishError(ctx, err);
-      }
-      if (size > this.maxResponseBytes) {
-        throw this.finishError(
-          ctx,
-          new BlastwallError('PAYLOAD_TOO_LARGE', `Response of ${size} bytes exceeds ${this.maxResponseBytes}`, { dependency: this.name }),
-          CallKind.Invalid,
-        );
-      }
-    }
-    if (this.schema !== undefined) {
-      // the validator is user code: a throw (or a rejection, or a malformed result) is CALLBACK_FAILED
-      const invalidValidator = (err: unknown) => this.finishError(ctx, callbackFailed(`${this.name}.validate`, err, this.name));
-      let result: ReturnType<StandardSchemaV1['~standard']['validate']>;
-      try {
-        result = this.schema['~standard'].validate(value);
-      } catch (err) {
-        throw invalidValidator(err);
-      }
-      if (result instanceof Promise) {
-        return result.then(
-          (r) => this.afterValidation(ctx, value, r.issues, r.issues === undefined ? r.value : undefined),
-          (err: unknown) => {
-            throw invalidValidator(err);
-          },
-        );
-      }
-      if (result === null || typeof result !== 'object') throw invalidValidator(new TypeError(`the validator returned ${String(result)}`));
-      return this.afterValidation(ctx, value, result.issues, result.issues === undefined ? result.value : undefined);
-    }
-    this.recordOk(ctx);
-    return value;
-  }
-
-  private afterValidation(ctx: CallContext, raw: unknown, issues: ReadonlyArray<StandardIssue> | undefined, parsed: unknown): unknown {
-    if (issues !== undefined) {
-      this.counters.quarantined++;
-      if (this.quarantineHook !== undefined) {
-        try {
-          this.quarantineHook(raw, issues, this.name);
-        } catch (err) {
-          process.emitWarning(`blastwall: quarantine hook of '${this.name}' threw: ${String(err)}`);
-        }
-      }
-      this.host.onQuarantine(this);
-      throw this.finishError(
-        ctx,
-        new BlastwallError('INVALID_RESPONSE', `Response failed validation: ${formatIssues(issues)}`, {
-          dependency: this.name,
-          retryable: false,
-          details: { issues: issues.slice(0, 10).map((i) => i.message) },
-        }),
-        CallKind.Invalid,
-      );
-    }
-    this.recordOk(ctx);
-    return parsed;
-  }
-
   private recordOk(ctx: CallContext): void {
     const now = this.clock.now();
     const dur = now - ctx.startedAt;
@@ -485,23 +424,4 @@ export class Dependency {
     this.expectedAttemptMs = seen >= 5 && totals.p99 > 0 ? Math.min(timeout || totals.p99, totals.p99) : 0;
     return this.classifier.evaluate({ totals, breaker: this.breaker?.state }, now);
   }
-}
-
-function markDegraded(): void {
-  const op = operationStorage.getStore();
-  if (op !== undefined) op.degraded = true;
-}
-
-function valueOf<T>(o: Outcome<T>): T {
-  if (!o.ok && o.error !== undefined) throw o.error; // an optional call whose fallback threw
-  return o.value;
-}
-
-function hasTimeoutCause(e: BlastwallError): boolean {
-  const c = e.cause;
-  return c instanceof BlastwallError && (c.code === 'TIMEOUT' || c.code === 'DEADLINE_EXCEEDED');
-}
-
-function linkOf(p: Policy): Next {
-  return (ctx) => p.run(ctx, invokeUserFn);
 }
