@@ -12,6 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LikelihoodDriftDetectorA579f8b } from './nab/baseline/likelihood-a579f8b.js';
 import { FakeClock } from '../src/core/fake-clock.js';
+import { ArtimeDriftDetector } from '../src/drift/artime.js';
 import { type Detector, RobustDriftDetector } from '../src/drift/detector.js';
 import { LikelihoodDriftDetector } from '../src/drift/likelihood.js';
 import { DriftMonitor, type DriftMonitorOptions } from '../src/drift/monitor.js';
@@ -54,6 +55,9 @@ const detectors: [string, () => Detector][] = [
   ['RobustDriftDetector (the wall\'s monitors: 360-value window)', () => new RobustDriftDetector(MONITOR_ROBUST)],
   ['LikelihoodDriftDetector', () => new LikelihoodDriftDetector()],
   ['LikelihoodDriftDetector as of a579f8b', () => new LikelihoodDriftDetectorA579f8b()],
+  ['ArtimeDriftDetector (default: probation 750, 256 categories)', () => new ArtimeDriftDetector()],
+  // the worst case: blocks of one value (a probation under 208), every value goes through the ART, categories full
+  ['ArtimeDriftDetector (probation 120: blocks of 1 value)', () => new ArtimeDriftDetector({ probationaryLength: 120 })],
 ];
 
 console.log(`bench:drift-cost — Node ${process.version}, ${gc === undefined ? 'no --expose-gc (memory figures without a collection)' : 'memory after a GC'}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs\n`);
@@ -90,6 +94,30 @@ for (const [name, make] of detectors) {
       }),
     ) / count;
   console.log(`| ${name} | ${cpu.toFixed(2)} | ${wall.toFixed(2)} | ${Math.round(bytes).toLocaleString('en')} |`);
+}
+
+// ARTime's worst case: values that never repeat fill its category store, and blocks of one value send every
+// value through the ART; the cost per value is then bounded by the cap (256 categories × 32 weights)
+{
+  const r = rng(3);
+  const noise = Float64Array.from({ length: N }, (_, i) => r() * 1000 + (i % 97) * 37);
+  for (const probationaryLength of [750, 120]) {
+    const run = () => {
+      const d = new ArtimeDriftDetector({ probationaryLength });
+      for (let i = 0; i < N; i++) d.update(noise[i]!);
+      return d;
+    };
+    run();
+    let cpu = Number.POSITIVE_INFINITY;
+    let categories = 0;
+    for (let k = 0; k < 3; k++) {
+      const c0 = process.cpuUsage();
+      categories = run().categories;
+      const c = process.cpuUsage(c0);
+      cpu = Math.min(cpu, (c.user + c.system) / N);
+    }
+    console.log(`\nArtimeDriftDetector worst case (probation ${probationaryLength}, values that never repeat): ${cpu.toFixed(2)} µs per value (CPU), ${categories} categories held (cap 256)`);
+  }
 }
 
 // A wall's worth of signals at 1 Hz, in real time, with the event-loop delay measured around it.

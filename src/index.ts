@@ -77,6 +77,7 @@ export type { AdmissionOptions } from './degrade/admission/options.js';
 export { BurnRateMonitor, WORKBOOK_RULES, type BurnRateAlert, type BurnRateRule } from './drift/burn-rate.js';
 export { RobustDriftDetector, type Detector, type RobustDetectorOptions } from './drift/detector.js';
 export { LikelihoodDriftDetector, type LikelihoodDetectorOptions } from './drift/likelihood.js';
+export { ArtimeDriftDetector, type ArtimeDetectorOptions } from './drift/artime.js';
 export { DriftMonitor, type DriftAlert, type DriftMonitorOptions } from './drift/monitor.js';
 
 // ---- integrity ----

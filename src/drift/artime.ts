@@ -363,6 +363,7 @@ export class ArtimeDriftDetector implements Detector {
     return this.ranged ? (this.lo + this.hi) / 2 : Number.NaN;
   }
 
+  /** Forgets everything: the next value starts a new probation. */
   reset(): void {
     this.art.clear();
     this.block.fill(0);

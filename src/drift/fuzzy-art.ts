@@ -42,6 +42,8 @@ export class DualVigilanceArt {
   private readonly lastUsed: Float64Array;
   private readonly match: Float64Array;
   private readonly energyOf: Float64Array;
+  /** |w| of each category, kept with the weights. */
+  private readonly norm: Float64Array;
   private n = 0;
   private step = 0;
 
@@ -53,6 +55,7 @@ export class DualVigilanceArt {
     this.lastUsed = new Float64Array(capacity);
     this.match = new Float64Array(capacity);
     this.energyOf = new Float64Array(capacity);
+    this.norm = new Float64Array(capacity);
   }
 
   /** Categories held, the uncommitted one included. */
@@ -62,7 +65,7 @@ export class DualVigilanceArt {
 
   /** Bytes held by the weights and the per-category arrays. */
   get bytes(): number {
-    return this.w.byteLength + this.lastUsed.byteLength + this.match.byteLength + this.energyOf.byteLength;
+    return this.w.byteLength + this.lastUsed.byteLength + this.match.byteLength + this.energyOf.byteLength + this.norm.byteLength;
   }
 
   /**
@@ -75,6 +78,7 @@ export class DualVigilanceArt {
     const d2 = 2 * d;
     if (this.n === 0) {
       this.w.fill(1, 0, d2);
+      this.norm[0] = d2;
       this.n = 1;
       this.lastUsed[0] = this.step;
       return { similarity: 0, energy: 0, mismatch: false };
@@ -85,15 +89,13 @@ export class DualVigilanceArt {
     for (let j = 0; j < this.n; j++) {
       const o = j * d2;
       let num = 0;
-      let den = 0;
       for (let k = 0; k < d; k++) {
         const xk = x[k]!;
         const a = w[o + k]!;
         const b = w[o + d + k]!;
         num += (xk < a ? xk : a) + (1 - xk < b ? 1 - xk : b);
-        den += a + b;
       }
-      if (den === 0) den = 0.001;
+      const den = this.norm[j]! === 0 ? 0.001 : this.norm[j]!;
       const xl = x[d - 1]!;
       const wl = w[o + d - 1]!;
       const wc = w[o + d2 - 1]!;
@@ -117,11 +119,14 @@ export class DualVigilanceArt {
       for (let j = 0; j < this.n; j++) {
         if (this.match[j]! < this.rhoUb) continue;
         const o = j * d2;
+        let norm = 0;
         for (let k = 0; k < d; k++) {
           const xk = x[k]!;
           if (xk < w[o + k]!) w[o + k] = xk;
           if (1 - xk < w[o + d + k]!) w[o + d + k] = 1 - xk;
+          norm += w[o + k]! + w[o + d + k]!;
         }
+        this.norm[j] = norm;
         this.lastUsed[j] = this.step;
       }
       return result;
@@ -146,6 +151,7 @@ export class DualVigilanceArt {
       this.w[o + k] = x[k]!;
       this.w[o + d + k] = 1 - x[k]!;
     }
+    this.norm[j] = d; // Σ x + Σ (1 − x)
     this.lastUsed[j] = this.step;
   }
 
@@ -164,6 +170,9 @@ export class DualVigilanceArt {
         this.w[o + k] = a * lo + b;
         this.w[o + d + k] = 1 - (a * hi + b);
       }
+      let norm = 0;
+      for (let k = 0; k < 2 * d; k++) norm += this.w[o + k]!;
+      this.norm[j] = norm;
     }
   }
 
