@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlastwallError } from '../../src/core/errors.js';
 import { type Wall, createWall } from '../../src/wall/index.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { captureWarnings } from '../support/warnings.js';
 
 type Settled = { status: 'fulfilled'; value: unknown } | { status: 'rejected'; error: unknown } | { status: 'pending' };
 
@@ -77,7 +78,10 @@ describe('wall.dependency contains its callbacks', () => {
     const clock = new FakeClock();
     wall = createWall({ service: 's', clock });
     const pay = wall.dependency('pay', { breaker: { halfOpenAfter: () => Number.NaN, minimumCalls: 1, window: { calls: 1 } } });
+    const captured = captureWarnings();
     await settle(clock, pay.call(netError), 1);
+    captured.restore();
+    expect(captured.warnings).toEqual([expect.stringMatching(/`breaker\.halfOpenAfter` callback failed: returned NaN.*opening for 5000ms/)]);
     expect(pay.breaker!.state).toBe('open');
     await clock.advance(5000);
     expect(await settle(clock, pay.call(() => 'probe'))).toEqual({ status: 'fulfilled', value: 'probe' });

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { createTimeline } from '../../src/timeline/index.js';
+import { captureWarnings } from '../support/warnings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bw-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -127,6 +128,7 @@ describe('a SQLite file locked by another process', () => {
       const quiet = stallProbe(); // the machine's own noise, with no lock: for the report, not asserted
       await pause(1000);
       const baseline = quiet.stop();
+      const captured = captureWarnings();
       const lock = await holdWriteLock(path);
       const probe = stallProbe();
       let n = 0;
@@ -146,6 +148,9 @@ describe('a SQLite file locked by another process', () => {
       }
       const stall = probe.stop();
       await lock.exited;
+      captured.restore();
+      // one warning when the writes start failing, not one per refused flush
+      expect(captured.warnings).toEqual([expect.stringMatching(/cannot write the timeline at .*another process holds the write lock; the entries stay buffered and are retried/)]);
       const t = spread(times);
       console.log(
         `timeline, ${HOLD_MS} ms foreign write lock: ${n} entries, ${refused} flushes refused, flush ms p50 ${t.p50} p95 ${t.p95} max ${t.max}, longest event-loop stall ${stall} ms (${baseline} ms in 1 s without the lock)`,

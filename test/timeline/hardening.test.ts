@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BlastwallError } from '../../src/core/errors.js';
 import { createTimeline, createWall } from '../../src/index.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { captureWarnings } from '../support/warnings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bw-tl-hard-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,6 +55,7 @@ describe('timeline hardening', () => {
       },
     };
     const wall = createWall({ service: 'svc', clock, timeline, healthInterval: '1s' });
+    const captured = captureWarnings();
     try {
       const email = wall.dependency('email', { criticality: 'deferrable', retry: { attempts: 2 } });
       const op = wall.operation('checkout');
@@ -63,7 +65,9 @@ describe('timeline hardening', () => {
       // the health timer runs reportImpact (impact entries and the dead-letter summary) through the broken timeline
       for (let i = 0; i < 30; i++) await expect(clock.advance(1000)).resolves.not.toThrow();
       expect(titles).toContainEqual(expect.stringMatching(/email: \d+ deferred item\(s\) dead-lettered/));
+      expect(captured.warnings).toContainEqual(expect.stringMatching(/the timeline refused an entry: Error: custom timeline broke/));
     } finally {
+      captured.restore();
       await wall.close();
     }
   });
@@ -120,7 +124,10 @@ describe('timeline hardening', () => {
     tl.flush();
     for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
     tl.note('after');
+    const captured = captureWarnings();
     tl.flush();
+    captured.restore();
+    expect(captured.warnings).toEqual([expect.stringMatching(/deleted\.db was deleted or replaced while open; recreated it/)]);
     expect(rows(path).map((x) => x.title)).toEqual(['after']);
     expect(tl.stats()).toMatchObject({ reopened: 1 });
     tl.close();

@@ -150,9 +150,14 @@ describe('postmortem', () => {
     expect(lines.join('\n')).toMatch(/2026-11-20T10:00:00.000Z\s+info\s+config\s+raised payments timeout/);
     const out = join(dir, 'pm.md');
     expect(await cli(['postmortem', '--db', path, '--from', '2026-11-20T09:00:00Z', '--to', '2026-11-20T11:00:00Z', '--out', out], () => undefined)).toBe(0);
-    expect(await cli(['timeline', '--db', path, '--since', 'yesterday'], () => undefined)).toBe(2);
-    expect(await cli(['timeline', '--db', join(dir, 'missing.db')], () => undefined)).toBe(1);
-    expect(await cli(['postmortem', '--db', path, '--from', '2h'], () => undefined)).toBe(2);
+    const errors: string[] = [];
+    const quiet = { out: () => undefined, err: (line: string) => errors.push(line) };
+    expect(await cli(['timeline', '--db', path, '--since', 'yesterday'], quiet)).toBe(2);
+    expect(errors.pop()).toMatch(/Expected `--since` to be `now`, an ISO time/);
+    expect(await cli(['timeline', '--db', join(dir, 'missing.db')], quiet)).toBe(1);
+    expect(errors.pop()).toContain('missing.db');
+    expect(await cli(['postmortem', '--db', path, '--from', '2h'], quiet)).toBe(2);
+    expect(errors.pop()).toBeDefined();
   });
 });
 
