@@ -1,5 +1,5 @@
 /**
- * `npm run bench:nab [-- --data DIR --labels FILE --out DIR --options JSON --detector NAME --loco --grid JSON]`:
+ * `npm run bench:nab [-- --data DIR --labels FILE --out DIR --options JSON --detector NAME --loco --grid JSON --nab-protocol]`:
  * streams every NAB file through one fixed
  * detector configuration, scores it with the NAB v1.1 scorer, prints the three profiles beside the
  * published detectors, and (with --out) writes `<out>/<category>/<file>.csv` with an `anomaly_score` column.
