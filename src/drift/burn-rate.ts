@@ -2,12 +2,21 @@ import type { Clock } from '../core/clock.js';
 import { Emitter } from '../core/events.js';
 import { ratioOption } from '../core/validate.js';
 
+/**
+ * One multi-window burn-rate alert rule: it fires when the error budget burns at least `factor` times the
+ * sustainable rate over both the long and the short window (the short one makes it clear fast once the
+ * burning stops).
+ */
 export interface BurnRateRule {
+  /** Shown in alerts, e.g. `2% of budget in 1h`: the share of a 30-day budget this rate spends in the long window. */
   name: string;
+  /** `page` wakes someone; `ticket` can wait for working hours. */
   severity: 'page' | 'ticket';
   /** Burn-rate factor both windows must reach. */
   factor: number;
+  /** The long window (ms), e.g. 3,600,000 for one hour. */
   longMs: number;
+  /** The short window (ms), typically a twelfth of the long one. */
   shortMs: number;
 }
 
@@ -18,13 +27,21 @@ export const WORKBOOK_RULES: readonly BurnRateRule[] = [
   { name: '10% of budget in 3d', severity: 'ticket', factor: 1, longMs: 259_200_000, shortMs: 21_600_000 },
 ];
 
+/** A burn-rate rule starting or stopping to fire for one objective. */
 export interface BurnRateAlert {
+  /** `raised` when both windows reach the factor; `cleared` when either falls below it. */
   state: 'raised' | 'cleared';
+  /** The objective burning, e.g. `payments availability 99.9%`. */
   objective: string;
+  /** The rule's `name`. */
   rule: string;
+  /** The rule's severity. */
   severity: 'page' | 'ticket';
+  /** When (clock ms). */
   at: number;
+  /** Burn rate over the long window: 1 spends the budget exactly over the objective's period. */
   longBurn: number;
+  /** Burn rate over the short window. */
   shortBurn: number;
 }
 

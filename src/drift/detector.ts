@@ -5,7 +5,13 @@ import { describe, enumOption, intOption, numberOption, objectOption, positiveOp
  * computed from that value and the ones before it only (no look-ahead), in bounded memory.
  */
 export interface Detector {
+  /**
+   * Takes the next value of the stream and returns its anomaly score in [0, 1], computed from this value and
+   * the ones before it only. Throws a `RangeError` for a value that is not a finite number, before any state
+   * changes.
+   */
   update(value: number): number;
+  /** Forgets everything learned, as if newly constructed with the same options. */
   reset(): void;
   /** The level the detector currently considers normal (for alert messages), if it has one. */
   baseline?(): number;
@@ -31,6 +37,7 @@ export class SortedWindow {
     this.ring = new Float64Array(size);
     this.sorted = new Float64Array(size);
   }
+  /** Adds a value; once `size` values are held, the oldest one leaves. */
   push(x: number): void {
     const s = this.sorted;
     if (this.filled === this.size) {
@@ -52,9 +59,11 @@ export class SortedWindow {
     this.ring[this.pos] = x;
     this.pos = (this.pos + 1) % this.size;
   }
+  /** Values held (at most `size`). */
   get count(): number {
     return this.filled;
   }
+  /** The q-quantile (0..1) of the values held, linearly interpolated between ranks; NaN when empty. */
   quantile(q: number): number {
     const s = this.sorted;
     const n = this.filled;
@@ -74,6 +83,7 @@ export class SortedWindow {
     while (hi < n && s[hi] === x) hi++;
     return (lo + hi) / 2 / n;
   }
+  /** Forgets every value (the buffers are kept). */
   clear(): void {
     this.pos = 0;
     this.filled = 0;
@@ -111,6 +121,7 @@ function lowerBound(a: Float64Array, n: number, x: number): number {
   return lo;
 }
 
+/** Options of {@link RobustDriftDetector}; every one is checked at construction (`CONFIG_INVALID`). */
 export interface RobustDetectorOptions {
   /** Values in the baseline window. Default 1500. */
   window?: number;
@@ -203,6 +214,7 @@ export class RobustDriftDetector implements Detector {
     return this.base.quantile(0.5);
   }
 
+  /** Forgets the baseline and the alert state, as if newly constructed. */
   reset(): void {
     this.base.clear();
     this.levels.clear();

@@ -110,6 +110,7 @@ export function fisherCombine(ps: readonly number[]): number {
   return Math.min(1, Math.exp(-h) * sum);
 }
 
+/** Options of {@link LikelihoodDriftDetector}; every one is checked at construction (`CONFIG_INVALID`). */
 export interface LikelihoodDetectorOptions {
   /** Values in the baseline window (median, scale and rank). Default 2000. */
   window?: number;
@@ -470,6 +471,7 @@ export class LikelihoodDriftDetector implements Detector {
     return this.base.count === 0 ? Number.NaN : this.base.quantile(0.5);
   }
 
+  /** Forgets every window, history and alert, as if newly constructed with the same options. */
   reset(): void {
     this.base.clear();
     this.levels.clear();

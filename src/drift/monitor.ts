@@ -4,18 +4,28 @@ import { Emitter } from '../core/events.js';
 import { configError, intOption, isPlainObject, objectOption, ratioOption } from '../core/validate.js';
 import { type Detector, RobustDriftDetector, type RobustDetectorOptions } from './detector.js';
 
+/** A drift alert on one signal, raised after `confirm` high intervals and cleared after `clearAfter` low ones. */
 export interface DriftAlert {
+  /** `raised` when the drift is confirmed, `cleared` when the signal has been back to normal long enough. */
   state: 'raised' | 'cleared';
   /** e.g. `payments.latency.p99` */
   signal: string;
+  /** When the alert was raised or cleared (clock ms). */
   at: number;
   /** When the drift began: the first interval of the run of high scores that raised the alert. */
   onset: number;
+  /** The level the detector considered normal (e.g. the baseline p99 in ms), in the signal's unit. */
   baseline: number;
+  /** The signal's value at the alert, in the signal's unit. */
   level: number;
+  /** The detector's anomaly score at the alert, 0..1. */
   score: number;
 }
 
+/**
+ * Options of a drift monitor (the wall's `drift` option): the detector per signal and the hysteresis that
+ * turns its scores into held alerts. Checked at construction (`CONFIG_INVALID`).
+ */
 export interface DriftMonitorOptions {
   /** Score at which an interval counts towards raising. Default 0.9. */
   raiseAt?: number;

@@ -10,12 +10,14 @@ export interface CostProfile {
   fnWeight: number;
 }
 
+/** NAB v1.1's three cost profiles: weights of a true positive, a false positive and a missed window. */
 export const PROFILES: Record<'standard' | 'reward_low_FP_rate' | 'reward_low_FN_rate', CostProfile> = {
   standard: { tpWeight: 1, fpWeight: 0.11, fnWeight: 1 },
   reward_low_FP_rate: { tpWeight: 1, fpWeight: 0.22, fnWeight: 1 },
   reward_low_FN_rate: { tpWeight: 1, fpWeight: 0.11, fnWeight: 2 },
 };
 
+/** One scored NAB data file: its rows' timestamps and scores and its labelled anomaly windows. */
 export interface NabFile {
   /** `<category>/<file>.csv`, used to name windows. */
   name: string;
@@ -33,6 +35,10 @@ export function scaledSigmoid(x: number): number {
   return 2 / (1 + Math.exp(5 * x)) - 1;
 }
 
+/**
+ * NAB's probationary period: the first rows of a file that are not scored, `min(floor(0.15 × rows), 750)`
+ * (with the default `percent`).
+ */
 export function probationaryLength(rows: number, percent = 0.15): number {
   return Math.min(Math.floor(percent * rows), percent * 5000);
 }
@@ -90,14 +96,21 @@ function sweepPoints(f: NabFile, p: CostProfile): Point[] {
   return out;
 }
 
+/** The best threshold for one profile, from the sweep over every distinct score, and what it scored. */
 export interface ThresholdResult {
+  /** Rows scoring at or above this are detections. */
   threshold: number;
+  /** The raw NAB score S at that threshold (sum of weighted detections and misses). */
   score: number;
   /** Windows counted (those with rows after the probationary period). */
   windows: number;
+  /** 100 · (S − S_null) / (S_perfect − S_null): 0 never alerts, 100 is perfect. */
   normalized: number;
+  /** Windows detected. */
   tp: number;
+  /** Detections outside every window (each flagged row counts). */
   fp: number;
+  /** Windows missed. */
   fn: number;
 }
 
