@@ -33,6 +33,20 @@ describe('ArtimeDriftDetector', () => {
     );
   });
 
+  it('scores a signal near the largest doubles as it scores the same signal at a small scale (no overflow)', () => {
+    const rnd = rng(17);
+    const xs = daily(2000, 100, rnd).map((x) => (x - 50) / 25); // within ±1
+    xs[1500] = 1;
+    xs[1700] = -1;
+    const small = new ArtimeDriftDetector({ probationaryLength: 300 });
+    const huge = new ArtimeDriftDetector({ probationaryLength: 300 });
+    const a = xs.map((x) => small.update(x));
+    const b = xs.map((x) => huge.update(x * 1e308));
+    expect(b.every((s) => s >= 0 && s <= 1)).toBe(true);
+    expect(b).toEqual(a);
+    expect(Math.max(...a)).toBeGreaterThan(0);
+  });
+
   it('is silent through the probation, then scores a level shift at once and the steady pattern not at all', () => {
     const rnd = rng(3);
     const xs = daily(3000, 200, rnd);

@@ -187,7 +187,12 @@ export class ArtimeDriftDetector implements Detector {
       if (v > max) max = v;
       if (v < min) min = v;
     }
-    const mean = sum / this.step;
+    let mean = sum / this.step;
+    if (!Number.isFinite(mean)) {
+      // values near ±1.8e308 overflow the sum: average them scaled down instead
+      mean = 0;
+      for (const v of this.block) mean += v / this.step;
+    }
     if (this.blocks === 0) this.movingAverage = mean;
     this.movingAverage = (this.movingAverage + mean) / 2;
     let ds = Math.abs(max - this.movingAverage) < Math.abs(min - this.movingAverage) ? min : max;
@@ -219,8 +224,9 @@ export class ArtimeDriftDetector implements Detector {
     const lo = Math.min(this.lo, ds);
     const hi = Math.max(this.hi, ds);
     // old normalised v ↦ new: (lo_old + v·width_old − lo_new) / width_new (a zero old width normalised to 0)
-    const a = (this.hi - this.lo) / (hi - lo);
-    const b = (this.lo - lo) / (hi - lo);
+    // halves, so that a range near ±1.8e308 does not overflow
+    const a = (this.hi / 2 - this.lo / 2) / (hi / 2 - lo / 2);
+    const b = (this.lo / 2 - lo / 2) / (hi / 2 - lo / 2);
     this.lo = lo;
     this.hi = hi;
     if (!this.ranged) return;
@@ -244,8 +250,9 @@ export class ArtimeDriftDetector implements Detector {
 
   /** Normalises, discretises and levelises block value `ds` (the i-th block), then builds the features. */
   private featuresOf(raw: number, i: number): void {
-    let ds = raw - this.lo;
-    if (this.hi - this.lo !== 0) ds /= this.hi - this.lo;
+    let ds = raw / 2 - this.lo / 2;
+    const width = this.hi / 2 - this.lo / 2;
+    if (width !== 0) ds /= width;
     const level = Math.min(LEVELS, Math.max(0, roundEven(ds * LEVELS)));
     ds = level / LEVELS;
     // a running median of the levels (a histogram walk, as ARTime does: close to the median, not exact)
