@@ -69,10 +69,13 @@ describe('ArtimeDriftDetector', () => {
     const rnd = rng(5);
     const xs = Array.from({ length: 1200 }, () => 10 + rnd());
     const d = new ArtimeDriftDetector({ probationaryLength: 200 });
+    expect(d.baseline()).toBeNaN();
     xs.forEach((x) => d.update(x));
     const [lo, hi] = d.range()!;
     expect(lo).toBeGreaterThanOrEqual(10);
     expect(hi).toBeLessThanOrEqual(11);
+    expect(d.baseline()).toBeGreaterThan(10.3); // the median level of values uniform on [10, 11]
+    expect(d.baseline()).toBeLessThan(10.7);
     d.update(40);
     d.update(40);
     expect(d.range()![1]).toBe(40);

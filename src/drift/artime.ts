@@ -365,9 +365,9 @@ export class ArtimeDriftDetector implements Detector {
     return Math.max(0, Math.round(c * 1e6) / 1e6);
   }
 
-  /** The middle of the value range, once known (ARTime has no baseline of its own). */
+  /** The running median level of the block values, in the signal's unit, once the probation is over (NaN before). */
   baseline(): number {
-    return this.ranged ? (this.lo + this.hi) / 2 : Number.NaN;
+    return this.ranged ? this.lo + (this.median / LEVELS) * (this.hi / 2 - this.lo / 2) * 2 : Number.NaN;
   }
 
   /** Forgets everything: the next value starts a new probation. */
