@@ -277,7 +277,7 @@ describe('priority header', () => {
         },
         { eventLoopDelay: false, trustPriorityHeader: trust, admission: { limit: 5 } },
       );
-      const admit = vi.spyOn(listener.guard.admission!, 'admit');
+      const admit = vi.spyOn(listener.guard.admission!, 'admitNow');
       const server = createServer(listener);
       const url = await listen(server);
       const r = await fetch(url + '/x', { headers: { [PRIORITY_HEADER]: 'critical-plus' } });

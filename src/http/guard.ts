@@ -2,11 +2,12 @@ import { topologyDocument } from '../wall/topology-document.js';
 import { type Clock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
-import { boolOption, configError, enumOption, fnOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
+import { boolOption, configError, fnOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
 import { AdmissionController, type AdmissionOptions, type Ticket } from '../degrade/admission.js';
 import { PRIORITIES, type Priority } from '../wall/context.js';
 import type { Operation, Wall } from '../wall/wall.js';
 import type { BodyLimits } from './body.js';
+import { type CompiledRoute, compileRoute, routeSpec } from './routes.js';
 import { DEADLINE_HEADER, PRIORITY_HEADER, parseDeadlineHeader } from './headers.js';
 import { clientProblem, defaultReporter, errorResponse, type ErrorReporter, type GuardResponse, requestIdOf } from './problem.js';
 
@@ -102,40 +103,47 @@ export interface Routed {
   readonly body: BodyLimits;
   /** Takes an admission slot (or queues, or sheds). Call once the body has arrived. */
   admit(): Promise<Entry>;
+  /**
+   * `admit()` without a promise when the answer is known at once (admitted now, or refused now), so an
+   * adapter answers a refusal in the same turn; a promise when the request waits in the admission queue.
+   * Call one of the two, once.
+   */
+  admitNow(): Entry | Promise<Entry>;
 }
 
 /** `route()`'s answer: respond here (metrics are read asynchronously), or a routed request. */
 export type Routing = { kind: 'respond'; response: GuardResponse | Promise<GuardResponse> } | { kind: 'route'; routed: Routed };
 
-interface CompiledRoute {
-  key: string;
-  method: string | undefined;
-  pattern: RegExp;
-  spec: RouteSpec;
-}
-
 const JSON_TYPE = 'application/json; charset=utf-8';
 const MAX_TIMER_MS = 2_147_483_647;
 
-function compileRoute(key: string, spec: RouteSpec): CompiledRoute {
-  const m = /^(?:([A-Z]+)\s+)?(\/\S*)$/.exec(key);
-  if (m === null) throw configError(`routes['${key}']`, 'a key like "GET /users/:id" or "/healthz"', key);
-  const path = m[2]!;
-  const re = path
-    .split('/')
-    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('/');
-  return { key, method: m[1], pattern: new RegExp(`^${re}/?$`), spec: routeSpec(`routes['${key}']`, spec) };
-}
-
-function routeSpec(field: string, spec: unknown): RouteSpec {
-  const o = objectOption(field, spec, ['operation', 'priority', 'deadline', 'maxBodyBytes']);
-  const out: RouteSpec = {};
-  if (o.operation !== undefined) out.operation = stringOption(`${field}.operation`, o.operation);
-  if (o.priority !== undefined) out.priority = enumOption(`${field}.priority`, o.priority, PRIORITIES);
-  if (o.deadline !== undefined) out.deadline = o.deadline as Duration;
-  if (o.maxBodyBytes !== undefined) out.maxBodyBytes = intOption(`${field}.maxBodyBytes`, o.maxBodyBytes, 0);
-  return out;
+/** The `admit` entry: the handler runs inside the operation and releases the admission ticket when it settles. */
+function admittedEntry(operation: Operation, priority: Priority, deadlineMs: number | undefined, t: Ticket | undefined): Entry {
+  let used = false;
+  return {
+    kind: 'admit',
+    admitted: {
+      operation,
+      priority,
+      deadlineMs,
+      run<T>(fn: () => T | Promise<T>): Promise<T> {
+        if (used) return Promise.reject(new BlastwallError('CONFIG_INVALID', 'Admitted.run() called twice'));
+        used = true;
+        const p = operation.run(fn, deadlineMs === undefined ? { priority } : { deadlineMs, priority });
+        if (t === undefined) return p;
+        return p.then(
+          (v) => {
+            t.release(true);
+            return v;
+          },
+          (e: unknown) => {
+            t.release(false);
+            throw e;
+          },
+        );
+      },
+    },
+  };
 }
 
 function bad(message: string): Routing {
@@ -323,6 +331,11 @@ export class HttpGuard {
     const deadline = Math.min(caller ?? Number.POSITIVE_INFINITY, operation.deadlineMs);
     const body: BodyLimits = { maxBytes: spec?.maxBodyBytes ?? this.maxBodyBytes, timeoutMs: Math.min(deadline, this.bodyTimeoutMs), clock: this.clock };
     let used = false;
+    const admitNow = (): Entry | Promise<Entry> => {
+      if (used) return Promise.reject(new BlastwallError('CONFIG_INVALID', 'Routed.admit() called twice'));
+      used = true;
+      return this.admitRouted(operation, priority, deadline, arrivedAt, requestId);
+    };
     return {
       kind: 'route',
       routed: {
@@ -332,53 +345,33 @@ export class HttpGuard {
           return requestId();
         },
         body,
-        admit: () => {
-          if (used) return Promise.reject(new BlastwallError('CONFIG_INVALID', 'Routed.admit() called twice'));
-          used = true;
-          return this.admitRouted(operation, priority, deadline, arrivedAt, requestId);
-        },
+        admitNow,
+        admit: () => Promise.resolve(admitNow()),
       },
     };
   }
 
-  private async admitRouted(operation: Operation, priority: Priority, deadline: number, arrivedAt: number, requestId: () => string): Promise<Entry> {
+  private admitRouted(operation: Operation, priority: Priority, deadline: number, arrivedAt: number, requestId: () => string): Entry | Promise<Entry> {
     const left = (): number | undefined => (Number.isFinite(deadline) ? deadline - (this.clock.now() - arrivedAt) : undefined);
-    let ticket: Ticket | undefined;
-    if (this.admission !== undefined) {
-      try {
-        ticket = await this.admission.admit(priority, { deadlineMs: left() });
-      } catch (err) {
-        if (err instanceof BlastwallError && err.code === 'SHED') operation.counts.shed++;
-        return { kind: 'respond', response: this.errorResponse(err, { requestId: requestId() }) };
-      }
+    if (this.admission === undefined) return admittedEntry(operation, priority, left(), undefined);
+    let r: ReturnType<AdmissionController['admitNow']>;
+    try {
+      r = this.admission.admitNow(priority, { deadlineMs: left() });
+    } catch (err) {
+      return this.refusedEntry(operation, err, requestId);
     }
-    const deadlineMs = left();
-    const t = ticket;
-    let used = false;
-    return {
-      kind: 'admit',
-      admitted: {
-        operation,
-        priority,
-        deadlineMs,
-        run<T>(fn: () => T | Promise<T>): Promise<T> {
-          if (used) return Promise.reject(new BlastwallError('CONFIG_INVALID', 'Admitted.run() called twice'));
-          used = true;
-          const p = operation.run(fn, deadlineMs === undefined ? { priority } : { deadlineMs, priority });
-          if (t === undefined) return p;
-          return p.then(
-            (v) => {
-              t.release(true);
-              return v;
-            },
-            (e: unknown) => {
-              t.release(false);
-              throw e;
-            },
-          );
-        },
-      },
-    };
+    if (r instanceof Promise) {
+      return r.then(
+        (t) => admittedEntry(operation, priority, left(), t),
+        (err: unknown) => this.refusedEntry(operation, err, requestId),
+      );
+    }
+    return r instanceof BlastwallError ? this.refusedEntry(operation, r, requestId) : admittedEntry(operation, priority, left(), r);
+  }
+
+  private refusedEntry(operation: Operation, err: unknown, requestId: () => string): Entry {
+    if (err instanceof BlastwallError && err.code === 'SHED') operation.counts.shed++;
+    return { kind: 'respond', response: this.errorResponse(err, { requestId: requestId() }) };
   }
 
   /**

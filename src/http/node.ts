@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { receiveNodeBody } from './body.js';
-import { HttpGuard, type HttpGuardOptions, type Routed, type Routing } from './guard.js';
+import { BlastwallError } from '../core/errors.js';
+import { hasBody, receiveNodeBody } from './body.js';
+import { type Entry, HttpGuard, type HttpGuardOptions, type Routed, type Routing } from './guard.js';
 import type { GuardResponse } from './problem.js';
 import type { Wall } from '../wall/wall.js';
 
@@ -32,7 +33,10 @@ export function pathOf(url: string | undefined): string {
 /** Settles when the response is done: rejects for 5xx (the admission limiter learns only from successes). */
 export function responseDone(res: ServerResponse): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    res.once('close', () => (res.statusCode >= 500 ? reject(new Error(`HTTP ${res.statusCode}`)) : resolve()));
+    const settle = () => (res.statusCode >= 500 ? reject(new Error(`HTTP ${res.statusCode}`)) : resolve());
+    // a client that left while the request waited for admission closed it already: 'close' will not come again
+    if (res.destroyed) reject(new Error('the client closed the connection before the handler ran'));
+    else res.once('close', settle);
   });
 }
 
@@ -42,24 +46,45 @@ export function responseDone(res: ServerResponse): Promise<void> {
  * response closes. Resolves when the request is answered; never rejects.
  */
 export function guardNodeRequest(guard: HttpGuard, routed: Routed, req: IncomingMessage, res: ServerResponse, next: () => unknown, head: boolean): Promise<void> {
+  const fail = (err: unknown): void => {
+    // a 5xx the handler wrote itself is already answered (responseDone rejects to teach the limiter)
+    if (!res.headersSent) writeResponse(res, guard.errorResponse(err, { requestId: routed.requestId, method: req.method ?? 'GET', path: pathOf(req.url) }), head);
+    else if (!res.writableEnded) res.end();
+  };
+  const enter = (entry: Entry): Promise<void> | undefined => {
+    if (entry.kind === 'respond') {
+      writeResponse(res, entry.response, head);
+      return undefined;
+    }
+    // the client left while the request waited for admission: its work would be thrown away, so the
+    // handler does not run (on a saturated loop it would take the turn of a request still wanted)
+    if (res.destroyed) return entry.admitted.run(() => Promise.reject(new BlastwallError('ABORTED', 'The client closed the connection while the request waited'))).catch(() => undefined);
+    return entry.admitted.run(() => {
+      const done = responseDone(res);
+      return Promise.all([next(), done]).then(() => undefined);
+    });
+  };
+  if (!hasBody(req.headers)) {
+    // no body to wait for: admission decides in this turn, and a refusal is answered at once, without
+    // promise hops (a saturated loop refuses hundreds of requests a second; see docs/overload.md)
+    try {
+      const entry = routed.admitNow();
+      const done = entry instanceof Promise ? entry.then(enter) : enter(entry);
+      return done === undefined ? Promise.resolve() : done.catch(fail);
+    } catch (err) {
+      fail(err);
+      return Promise.resolve();
+    }
+  }
   return receiveNodeBody(req, routed.body)
     .then(async (got) => {
       if (!got.ok) {
         if (got.response !== undefined) writeResponse(res, got.response, head);
         return;
       }
-      const entry = await routed.admit();
-      if (entry.kind === 'respond') return writeResponse(res, entry.response, head);
-      await entry.admitted.run(() => {
-        const done = responseDone(res);
-        return Promise.all([next(), done]).then(() => undefined);
-      });
+      await enter(await routed.admitNow());
     })
-    .catch((err: unknown) => {
-      // a 5xx the handler wrote itself is already answered (responseDone rejects to teach the limiter)
-      if (!res.headersSent) writeResponse(res, guard.errorResponse(err, { requestId: routed.requestId, method: req.method ?? 'GET', path: pathOf(req.url) }), head);
-      else if (!res.writableEnded) res.end();
-    });
+    .catch(fail);
 }
 
 /** Writes a `route()` answer (metrics arrive asynchronously); a failure is answered as problem+json. */

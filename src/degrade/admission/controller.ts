@@ -4,71 +4,22 @@ import { enumOption } from '../../core/validate.js';
 import type { Gradient2Limit } from '../../policies/adaptive-concurrency/gradient2.js';
 import { PRIORITIES, type Priority } from '../../core/operation-context.js';
 import { admissionSettings, type AdmissionOptions, type AdmissionSettings } from './options.js';
-import { ShedController, type LoopReading, type ShedState } from './shed.js';
+import { ShedController, type LoopReading } from './shed.js';
 import { LoopProbe } from './signals.js';
-import { ClassQueues, type Waiter } from './queues.js';
+import { ClassQueues, refusal, type Waiter } from './queues.js';
+import type { AdmissionSnapshot, AdmitOptions, Ticket } from './types.js';
+
+export type { AdmissionSnapshot, AdmitOptions, Ticket } from './types.js';
 
 /** Index of the last critical class (`critical`); classes after it are sheddable. */
 const CRITICAL = PRIORITIES.indexOf('critical');
 const SHEDDABLE = PRIORITIES.map((_, i) => i).filter((i) => i > CRITICAL);
-/**
- * A refusal without a stack trace: it is a decision, not a fault, and capturing a stack cost about 20 µs
- * per refusal on a loop refusing hundreds a second (measured with --cpu-prof in bench:overload).
- */
-function refusal(...args: ConstructorParameters<typeof BlastwallError>): BlastwallError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new BlastwallError(...args);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
 /** Loop utilisation over a window at or above which work starts one piece per loop turn ... */
 const PACE_ON = 0.8;
 /** ... and below which it starts freely again. */
 const PACE_OFF = 0.5;
-
-/** An admission slot held by one piece of work: release it exactly once when the work is done. */
-export interface Ticket {
-  /** Call when the work is done; `ok: false` for failures (they do not teach the limiter). */
-  release(ok?: boolean): void;
-  /** How long the work waited in the admission queue (ms; 0 when it started at once). */
-  readonly queuedMs: number;
-}
-
-/** Per-request admission options. */
-export interface AdmitOptions {
-  /** Time the caller still grants (ms). Critical work waits no longer than this less its expected service time. */
-  deadlineMs?: number | undefined;
-}
-
-/** What the admission controller is doing now (health endpoint, diagnostics). */
-export interface AdmissionSnapshot {
-  /** Admitted work not yet released. */
-  inflight: number;
-  /** Work waiting in the admission queue, all classes. */
-  queued: number;
-  /** The in-flight limit now (fixed, or Gradient2's current value). */
-  limit: number;
-  /**
-   * The event loop is the slot: it was saturated in the last window, so admitted work starts one piece per
-   * loop turn, highest class first, and the rest waits in the admission queue (see the class comment).
-   */
-  paced: boolean;
-  /** How many sheddable classes are refused outright. */
-  shedLevel: number;
-  shedClasses: Priority[];
-  /** Share of arrivals admitted at the door, per class. */
-  admitted: Record<Priority, number>;
-  /** What the last window showed: `over` (saturated and backlogged), `room`, or `hold` (saturated, no backlog). */
-  state: ShedState;
-  /** Level changes since the controller was created. */
-  levelChanges: number;
-  /** The last event-loop reading, when the loop is measured. */
-  loop?: LoopReading;
-}
+/** A loop turn that has run admitted work this long (ms) is saturated: pacing starts at once. */
+const PACE_TURN_MS = 20;
 
 /**
  * Admission control for inbound work by priority class (critical-plus, critical, sheddable-plus,
@@ -107,6 +58,8 @@ export class AdmissionController {
   private paced = false;
   private turnTaken = false;
   private turnArmed = false;
+  private turnStartedAt = 0;
+  private readonly loopMeasured: boolean;
   // the current sample window
   private sampler: TimerHandle | undefined;
   private windowStart = 0;
@@ -138,6 +91,7 @@ export class AdmissionController {
       maxDelayMs: this.s.maxDelayMs,
     });
     this.lastEmptyAt = this.s.clock.now();
+    this.loopMeasured = this.s.eventLoop || this.s.loopUtilization !== undefined;
   }
 
   /** The in-flight limit now: the fixed one, or Gradient2's current value. */
@@ -172,14 +126,28 @@ export class AdmissionController {
   }
 
   /** Whether work of a class may start now: room under its limit and, on a paced loop, this turn still free. */
-  private canStart(cls: number): boolean {
+  private canStart(cls: number, now: number): boolean {
+    // a turn that has run admitted work for PACE_TURN_MS already is a saturated loop: pace from now on,
+    // without waiting for the window (a burst parsed in one poll phase would otherwise all run inline)
+    if (this.turnTaken && !this.paced && this.loopMeasured && now - this.turnStartedAt >= PACE_TURN_MS) this.paced = true;
     return this.inflight < this.limitFor(cls) && !(this.paced && this.turnTaken);
   }
 
   /** Admits work of a class now, queues it, or refuses it (`SHED`, or `DEADLINE_EXCEEDED` for critical work out of time). */
   admit(priority: Priority, options?: AdmitOptions): Promise<Ticket> {
+    const r = this.admitNow(priority, options);
+    return r instanceof Promise ? r : r instanceof BlastwallError ? Promise.reject(r) : Promise.resolve(r);
+  }
+
+  /**
+   * `admit` without a promise when the answer is known at once: a `Ticket` (start now), the refusal
+   * (returned, not thrown), or a promise when the work waits in the queue. The HTTP adapters use it to
+   * answer a refusal in the same turn, without promise hops: a saturated loop refuses hundreds of
+   * requests a second, and each microsecond of a refusal is taken from admitted work.
+   */
+  admitNow(priority: Priority, options?: AdmitOptions): Ticket | BlastwallError | Promise<Ticket> {
     const cls = PRIORITIES.indexOf(enumOption('priority', priority, PRIORITIES));
-    if (this.closed) return Promise.reject(new BlastwallError('CLOSED', 'Admission control is closed'));
+    if (this.closed) return new BlastwallError('CLOSED', 'Admission control is closed');
     const now = this.s.clock.now();
     if (this.sampler === undefined) this.startSampling(now);
     this.arrivals[cls]!++;
@@ -188,7 +156,7 @@ export class AdmissionController {
       // past the time it may wait (its deadline, or maxWait) it can no longer be served in time
       const waited = this.lastLoop?.delayMs ?? 0;
       if (waited > Math.min(this.s.maxWaitMs, options?.deadlineMs ?? Number.POSITIVE_INFINITY)) {
-        return Promise.reject(this.deadlineError(priority, waited, ' for the event loop'));
+        return this.deadlineError(priority, waited, ' for the event loop');
       }
     } else {
       // the door: a share of each sheddable class, set by the shed controller
@@ -198,27 +166,27 @@ export class AdmissionController {
         const c = this.credit[cls]! + f;
         if (c < 1 - 1e-9) {
           this.credit[cls] = c;
-          return Promise.reject(this.shedError(priority, f === 0 ? 'overloaded: this class is being shed' : 'overloaded: this class is admitted in part'));
+          return this.shedError(priority, f === 0 ? 'overloaded: this class is being shed' : 'overloaded: this class is admitted in part');
         }
         this.credit[cls] = c - 1;
       }
     }
     // room for this class, and nobody of this class or above waiting: start now (lower classes may wait)
-    if (this.canStart(cls) && !this.queues.waitingAtOrAbove(cls)) return Promise.resolve(this.start(now, now, cls));
+    if (this.canStart(cls, now) && !this.queues.waitingAtOrAbove(cls)) return this.start(now, now, cls);
     // a paced loop's next turns are spoken for by the work of this class or above that waits: refuse now
     // rather than queue work that would wait only to be dropped (a refusal costs the loop as much either way)
-    if (cls > CRITICAL && this.paced && this.queues.waitingAtOrAbove(cls)) return Promise.reject(this.shedError(priority, 'the event loop is saturated; work of this class or above waits'));
+    if (cls > CRITICAL && this.paced && this.queues.waitingAtOrAbove(cls)) return this.shedError(priority, 'the event loop is saturated; work of this class or above waits');
     if (this.queues.size >= this.s.maxQueue) {
       // full: make room by dropping the newest waiter of a lower class, else refuse this one
       const victim = this.queues.lowestBelow(cls);
-      if (victim === undefined) return Promise.reject(this.shedError(priority, 'admission queue full'));
+      if (victim === undefined) return this.shedError(priority, 'admission queue full');
       this.drop(victim, this.shedError(PRIORITIES[victim.priority]!, 'admission queue full; a higher class arrived'));
     }
     let startBy = Number.POSITIVE_INFINITY;
     if (cls <= CRITICAL) {
       const d = options?.deadlineMs;
       startBy = d !== undefined && Number.isFinite(d) ? now + Math.min(this.s.maxWaitMs, d - this.service) : now + this.s.maxWaitMs;
-      if (startBy <= now) return Promise.reject(this.deadlineError(priority, 0));
+      if (startBy <= now) return this.deadlineError(priority, 0);
     }
     return new Promise<Ticket>((resolve, reject) => {
       const w: Waiter<Ticket> = { priority: cls, at: now, startBy, resolve, reject, next: undefined };
@@ -239,9 +207,10 @@ export class AdmissionController {
     this.setInflight(now, 1);
     this.stats.admitted++;
     this.started[cls]!++;
-    if (this.paced) {
-      // this turn's piece of work: the next waiter starts in the next turn, after the poll phase
+    if (this.loopMeasured && !this.turnTaken) {
+      // the first piece of work in this turn (paced: the only one); the turn ends at the next check phase
       this.turnTaken = true;
+      this.turnStartedAt = now;
       this.armTurn();
     }
     const startedInflight = this.inflight;
@@ -286,7 +255,7 @@ export class AdmissionController {
           this.drop(w, cls <= CRITICAL ? this.deadlineError(p, now - w.at) : this.shedError(p, `waited ${Math.round(now - w.at)}ms, over the ${limitMs}ms queue limit`));
           continue;
         }
-        if (!this.canStart(cls)) break; // FIFO: the rest of this class waited less than its head
+        if (!this.canStart(cls, now)) break; // FIFO: the rest of this class waited less than its head
         this.queues.unlink(w);
         w.resolve(this.start(now, w.at, cls));
       }

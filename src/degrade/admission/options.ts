@@ -4,6 +4,11 @@ import { durationOption, timerDurationOption, type Duration } from '../../core/d
 import { boolOption, clockOption, configError, fnOption, intOption, isPlainObject, numberOption, objectOption, ratioOption } from '../../core/validate.js';
 import { Gradient2Limit, type Gradient2Options } from '../../policies/adaptive-concurrency/gradient2.js';
 
+/**
+ * Options of the `AdmissionController` (and of `admission` in the HTTP guard): the in-flight limit,
+ * the queue and its CoDel limits, the shed controller's window and recovery, the event-loop signals. Every
+ * field is validated when the controller is created.
+ */
 export interface AdmissionOptions {
   /** A fixed in-flight limit, or `{ adaptive: Gradient2Options }`. Default adaptive (Gradient2, floor 4). */
   limit?: number | { adaptive: Gradient2Options };

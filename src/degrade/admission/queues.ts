@@ -2,6 +2,21 @@
  * The admission queue: one FIFO per priority class, served highest class first (see the
  * AdmissionController). A waiter is settled exactly once: started (`resolve`) or refused (`reject`).
  */
+import { BlastwallError } from '../../core/errors.js';
+
+/**
+ * A refusal without a stack trace: it is a decision, not a fault, and capturing a stack cost about 20 µs
+ * per refusal on a loop refusing hundreds a second (measured with --cpu-prof in bench:overload).
+ */
+export function refusal(...args: ConstructorParameters<typeof BlastwallError>): BlastwallError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new BlastwallError(...args);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
 
 /** One request waiting for admission. */
 export interface Waiter<T> {
