@@ -14,8 +14,13 @@
  *   --duration S      seconds of load per overload run (default 15)
  *   --scenarios LIST  overload,failing,chain,metastable (default all)
  *   --write           write the tables into bench/overload.md
+ *
+ * Environment: OVERLOAD_PHASES=1 prints, per run, the generator's CPU and lateness, where requests spent
+ * their time in the service (wire / gate / work) and each class's outcome; OVERLOAD_TRACE=1 prints the
+ * admission snapshot every 100 ms; OVERLOAD_PROF=<dir> writes a --cpu-prof of the services process;
+ * OVERLOAD_PIN=0 leaves the two processes unpinned (default: services on CPU 0, generator on CPU 1).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Arm, ARMS, CLIENT_ARMS, type LoadConfig, type LoadResult, type Prio, PRIOS, SERVICES, type ServiceKind, type ServicesConfig, type ServiceStats } from './common.js';
@@ -94,7 +99,18 @@ export function parseFlags(argv: string[]): Flags {
 
 function child(file: string): ChildProcess {
   const prof = process.env.OVERLOAD_PROF !== undefined && file === 'services.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OVERLOAD_PROF}`] : [];
-  return fork(`${here}${file}`, [], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const proc = fork(`${here}${file}`, [], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  // the services on CPU 0, the generator on CPU 1 (OVERLOAD_PIN=0: not pinned): left to the scheduler, the
+  // generator woken by each answer was often run on the service's core, preempting it (measured: 0.81–0.89 C
+  // unpinned, 0.88–0.89 C pinned for blastwall on the CPU-bound service, p99 of good answers 750 → 200 ms)
+  if (process.env.OVERLOAD_PIN !== '0' && proc.pid !== undefined) {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', file === 'services.ts' ? '0' : '1', String(proc.pid)], { stdio: 'ignore' });
+    } catch {
+      // no taskset, or one CPU: unpinned
+    }
+  }
+  return proc;
 }
 
 function once<T>(proc: ChildProcess, type?: string): Promise<T> {
@@ -176,6 +192,7 @@ async function main(): Promise<void> {
               if (g !== undefined) console.error(`    generator: CPU ${(100 * g.cpuShare).toFixed(0)}%, late p50 ${g.lateP50Ms} ms, p99 ${g.lateP99Ms} ms, max ${g.lateMaxMs} ms`);
               for (const [k, v] of Object.entries(t.stats.phases ?? {})) console.error(`    ${k}: n ${v.n}, mean ${v.mean.toFixed(1)} ms, p99 ${v.p99.toFixed(1)} ms`);
               console.error(`    critical failures: ${JSON.stringify(f.criticalFailures)}`);
+              for (const p of PRIOS) console.error(`    ${p}: ${JSON.stringify(t.load.classes[p])}`);
             }
           }
         }

@@ -28,6 +28,10 @@ export interface SimResult {
   levels: number[];
   /** Ticks of 100 ms during which the controller refused critical work while the loop had room (< 90% busy). */
   idleRefusing: number;
+  /** Loop model only: the longest a request waited in the kernel before the loop parsed it (ms, after warm-up). */
+  maxUnparsedMs: number;
+  /** Loop model only: the longest an admitted critical request waited between parsing and its handler (ms, after warm-up). */
+  maxCriticalQueueMs: number;
 }
 
 export interface SimOptions {
@@ -159,9 +163,14 @@ export async function simulateLoop(o: SimOptions & LoopCosts): Promise<SimResult
     generate(clock.now());
     const batch = kernel.splice(0);
     for (const req of batch) {
+      if (measuring(req.at)) r.maxUnparsedMs = Math.max(r.maxUnparsedMs, clock.now() - req.at);
+      const parsedAt = clock.now();
       cpu(parseMs);
       a.admit(req.p, { deadlineMs: deadline }).then(
-        (ticket) => void outcomes.push({ ...req, ticket }),
+        (ticket) => {
+          if (measuring(req.at) && PRIORITIES.indexOf(req.p) <= 1) r.maxCriticalQueueMs = Math.max(r.maxCriticalQueueMs, clock.now() - parsedAt);
+          outcomes.push({ ...req, ticket });
+        },
         () => void outcomes.push({ ...req, refused: true }),
       );
       await settle();
@@ -239,7 +248,7 @@ export async function simulateSlots(o: SimOptions & { slots: number; workMs: num
 }
 
 function tally(): SimResult {
-  return { good: zero(), sent: zero(), criticalRefused: 0, goodput: 0, flips: 0, levels: [], idleRefusing: 0 };
+  return { good: zero(), sent: zero(), criticalRefused: 0, goodput: 0, flips: 0, levels: [], idleRefusing: 0, maxUnparsedMs: 0, maxCriticalQueueMs: 0 };
 }
 
 function finish(r: SimResult, o: SimOptions, clock: FakeClock): SimResult {

@@ -125,6 +125,79 @@ describe('admission: the shed controller reads the resource that saturates', () 
   });
 });
 
+describe('admission: a saturated event loop is the slot', () => {
+  it('starts one piece of work per loop turn, highest class first; sheddable work behind waiting work is refused at once', async () => {
+    const clock = new FakeClock();
+    const turns: (() => void)[] = [];
+    const nextTurn = async () => {
+      for (const f of turns.splice(0)) f();
+      await Promise.resolve();
+    };
+    const a = new AdmissionController({ clock, limit: 100, eventLoopUtilization: () => 1, eventLoopDelay: () => 2, eventLoopTurn: (fn) => turns.push(fn) });
+    (await a.admit('sheddable')).release();
+    await clock.advance(100); // one window: saturated
+    expect(a.snapshot().paced).toBe(true);
+    await nextTurn();
+    // one poll phase: the first arrival starts, the rest wait for the next turns
+    const first = a.admit('sheddable');
+    const crit = a.admit('critical');
+    const plus = a.admit('critical-plus');
+    const shed = settle(a.admit('sheddable'));
+    const shedPlus = settle(a.admit('sheddable-plus'));
+    const started: string[] = [];
+    void first.then((t) => (started.push('sheddable'), t.release()));
+    void crit.then((t) => (started.push('critical'), t.release()));
+    void plus.then((t) => (started.push('critical-plus'), t.release()));
+    await Promise.resolve();
+    expect(started).toEqual(['sheddable']);
+    expect(await shed).toEqual({ ok: false, code: 'SHED' });
+    expect(await shedPlus).toEqual({ ok: false, code: 'SHED' });
+    expect(a.snapshot().queued).toBe(2);
+    await nextTurn();
+    expect(started).toEqual(['sheddable', 'critical-plus']);
+    await nextTurn();
+    expect(started).toEqual(['sheddable', 'critical-plus', 'critical']);
+    await nextTurn();
+    expect(a.snapshot().queued).toBe(0);
+    // the loop has room again: pacing ends, work starts freely
+    a.close();
+  });
+
+  it('paces at once when one turn has run 20 ms of admitted work, without waiting for the window', async () => {
+    const clock = new FakeClock();
+    const turns: (() => void)[] = [];
+    const a = new AdmissionController({ clock, limit: 100, eventLoopUtilization: () => 1, eventLoopDelay: () => 0, eventLoopTurn: (fn) => turns.push(fn) });
+    for (let i = 0; i < 4; i++) {
+      const t = await a.admit('sheddable');
+      clock.block(6); // synchronous work, all in one turn (one poll phase parsed a burst)
+      t.release();
+    }
+    // the same turn has run 24 ms of work: the next arrival waits for the next turn
+    const waiting = a.admit('critical');
+    expect(a.snapshot()).toMatchObject({ paced: true, queued: 1 });
+    expect(await settle(a.admit('sheddable-plus'))).toEqual({ ok: false, code: 'SHED' });
+    for (const f of turns.splice(0)) f();
+    (await waiting).release();
+    expect(a.snapshot().queued).toBe(0);
+    a.close();
+  });
+
+  it('a loop with room is not paced: work starts at once, in any number per turn', async () => {
+    const clock = new FakeClock();
+    const turns: (() => void)[] = [];
+    const a = new AdmissionController({ clock, limit: 100, eventLoopUtilization: () => 0.3, eventLoopDelay: () => 0, eventLoopTurn: (fn) => turns.push(fn) });
+    for (let w = 0; w < 3; w++) {
+      const ts = await Promise.all(PRIORITIES.map((p) => a.admit(p)));
+      expect(a.snapshot().inflight).toBe(4);
+      for (const t of ts) t.release();
+      for (const f of turns.splice(0)) f();
+      await clock.advance(100);
+    }
+    expect(a.snapshot()).toMatchObject({ paced: false, queued: 0 });
+    a.close();
+  });
+});
+
 describe('admission options are validated at declaration', () => {
   const bad: [Record<string, unknown>, RegExp][] = [
     [{ eventLoopDelay: 50 }, /Expected `admission\.eventLoopDelay` to be a function, got `50` \(number\)/],
@@ -142,6 +215,7 @@ describe('admission options are validated at declaration', () => {
     [{ target: 'soon' }, /`admission\.target`/],
     [{ interval: 0 }, /`admission\.interval`/],
     [{ clock: {} }, /`admission\.clock`/],
+    [{ eventLoopTurn: 1 }, /`admission\.eventLoopTurn`/],
     [{ unknown: 1 }, /Unknown option `admission\.unknown`/],
   ];
   it('through the HTTP guard too, at declaration', async () => {
@@ -181,6 +255,31 @@ describe('admission on simulated overload (fake clock): no oscillation between c
     expect(r.flips).toBeLessThanOrEqual(1);
     expect(new Set(r.levels.slice(5)).size).toBe(1);
     expect(r.good.critical).toBeGreaterThanOrEqual(r.sent.critical * 0.99);
+    // the backlog lives in the admission queue, not in front of the parser: the loop reaches every request
+    // within a few turns, and critical work waits only behind critical work
+    expect(r.maxUnparsedMs).toBeLessThan(25);
+    expect(r.maxCriticalQueueMs).toBeLessThan(300);
+  }, 60_000);
+
+  it('CPU-bound service at 2× C: the same, with more sheddable work served', async () => {
+    const C = 1000 / 5.05;
+    const r = await simulateLoop({ rates: mix(2, C), seconds: 15, warmupSeconds: 3, costMs: 5, refuseMs: 0.1, parseMs: 0.05 });
+    expect(r.criticalRefused).toBe(0);
+    expect(r.idleRefusing).toBe(0);
+    expect(r.goodput).toBeGreaterThanOrEqual(0.9 * C);
+    expect(r.good.critical).toBeGreaterThanOrEqual(r.sent.critical * 0.99);
+    expect(r.good['sheddable-plus'] + r.good.sheddable).toBeGreaterThan(0.05 * C * 12);
+    expect(r.flips).toBeLessThanOrEqual(1);
+  }, 60_000);
+
+  it('refusals that cost more leave less room for sheddable work, never less for critical work', async () => {
+    // 0.3 ms per refusal (three times the above): the loop spends ~18% of itself refusing at 4×
+    const C = 1000 / 5.05;
+    const r = await simulateLoop({ rates: mix(4, C), seconds: 15, warmupSeconds: 3, costMs: 5, refuseMs: 0.25, parseMs: 0.05 });
+    expect(r.criticalRefused).toBe(0);
+    expect(r.good.critical + r.good['critical-plus']).toBeGreaterThanOrEqual((r.sent.critical + r.sent['critical-plus']) * 0.99);
+    expect(r.goodput).toBeLessThan(0.9 * C); // the bound is physical: served = (1 − refusals × cost) / cost of a request
+    expect(r.goodput).toBeGreaterThanOrEqual(0.8 * C);
   }, 60_000);
 
   it('slot-bound service (4 slots × 40 ms) at 4× C: critical never refused, ≥ 0.9 C, the level settles', async () => {
