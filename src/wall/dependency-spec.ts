@@ -242,11 +242,12 @@ export function parseDependencySpec(name: string, spec: DependencySpec, env: Spe
 function parseConcurrency(name: string, value: unknown, clock: Clock, out: ParsedDependencySpec): void {
   const field = `${name}.concurrency`;
   if (!isPlainObject(value)) throw configError(field, '{ limit, queue?, queueTimeout?, priority? } or false', value);
-  // call classes are on unless `priority: false` (see docs/priority.md)
+  // call classes are on unless `priority: false` (see docs/priority.md); checked here to name the dependency
+  priorityOption(`${field}.priority`, value.priority);
   const waiting = () => ({
     ...(value.queue === undefined ? {} : { queue: intOption(`${field}.queue`, value.queue, 0) }),
     ...(value.queueTimeout === undefined ? {} : { queueTimeout: timerDurationOption(`${field}.queueTimeout`, value.queueTimeout) }),
-    priority: priorityOption(`${field}.priority`, value.priority),
+    ...(value.priority === undefined ? {} : { priority: value.priority as BulkheadOptions['priority'] }),
   });
   if (value.adaptive !== undefined) {
     objectOption(field, value, ['adaptive', ...WAITING]);

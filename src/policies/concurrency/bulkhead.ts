@@ -97,6 +97,12 @@ export class BulkheadPolicy extends PolicyBase {
   /** Running calls that started as background work (classes on). */
   private bgActive = 0;
   private queued = 0;
+  /** Calls of other classes than background started so far (read by `idle()`, a counter: no clock on the fast path). */
+  private otherStarts = 0;
+  private seenStarts = 0;
+  /** Until when the limit counts as busy (a call of another class was seen starting within `idleAfter`). */
+  private busyUntil = 0;
+  private wake: TimerHandle | undefined = undefined;
   /** One queue per call class, highest first (only the first is used when classes are off). */
   private readonly lanes: LinkedQueue<Waiter>[] = Array.from({ length: LANES }, () => new LinkedQueue<Waiter>());
   private readonly onRejectEmitter = new Emitter<BulkheadRejection>();
@@ -214,6 +220,7 @@ export class BulkheadPolicy extends PolicyBase {
     // the fast path: an unreserved slot is free, nobody waits, and the call is not background work
     if (this.queued === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
       this.active++;
+      this.otherStarts++;
       return this.started(ctx, next, false);
     }
     const lane = this.prio === false ? 0 : currentLane();
@@ -221,6 +228,7 @@ export class BulkheadPolicy extends PolicyBase {
       this.active++;
       const bg = lane === LANE_BACKGROUND;
       if (bg) this.bgActive++;
+      else this.otherStarts++;
       return this.started(ctx, next, bg);
     }
     if (this.queued >= this.maxWaiting && !this.evictBelow(lane)) return Promise.reject(this.rejection(ctx, 'full'));
@@ -251,8 +259,33 @@ export class BulkheadPolicy extends PolicyBase {
   private admits(lane: number): boolean {
     if (lane <= LANE_CRITICAL) return this.active < this.maxActive;
     if (this.active >= this.unreserved) return false;
-    // background: within its share, or on idle slots when no other class runs or waits
-    return lane !== LANE_BACKGROUND || this.bgActive < this.bgSlots || (this.bgActive === this.active && this.queued === this.lanes[LANE_BACKGROUND]!.size);
+    // background: within its share, or on idle slots when no other class runs, waits or started lately
+    return (
+      lane !== LANE_BACKGROUND ||
+      this.bgActive < this.bgSlots ||
+      (this.bgActive === this.active && this.queued === this.lanes[LANE_BACKGROUND]!.size && this.idle())
+    );
+  }
+
+  /**
+   * True when no call of another class started within `idleAfter` (read only when background work wants a
+   * slot beyond its share). A start is noticed at the first look after it, so a limit looked at rarely may
+   * count as busy for up to `idleAfter` longer than it was. When busy, a timer looks again once it is over.
+   */
+  private idle(): boolean {
+    const ms = this.prio === false ? 0 : this.prio.idleAfterMs;
+    if (ms === 0) return true;
+    const now = this.clock.now();
+    if (this.otherStarts !== this.seenStarts) {
+      this.seenStarts = this.otherStarts;
+      this.busyUntil = now + ms;
+    }
+    if (now >= this.busyUntil) return true;
+    this.wake ??= this.clock.setTimer(() => {
+      this.wake = undefined;
+      this.dispatch();
+    }, this.busyUntil - now);
+    return false;
   }
 
   /** The queue is full: the newest waiter of the lowest class below `lane` gives its place up (BULKHEAD_FULL). */
@@ -341,6 +374,7 @@ export class BulkheadPolicy extends PolicyBase {
       this.remove(w);
       this.active++;
       if (this.prio !== false && w.lane === LANE_BACKGROUND) this.bgActive++;
+      else this.otherStarts++;
       w.resolve();
     }
   }
@@ -349,6 +383,7 @@ export class BulkheadPolicy extends PolicyBase {
   tryAcquire(): boolean {
     if (this.queued === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
       this.active++;
+      this.otherStarts++;
       return true;
     }
     return false;

@@ -148,9 +148,25 @@ describe('call classes at a concurrency limit', () => {
     await h.done('bg4');
     expect(h.b.stats()).toMatchObject({ backgroundActive: 2, queued: 1 }); // bg6 takes bg4's place: within the share
     expect(h.order.at(-1)).toBe('bg6');
-    // sh1 ends: nothing else runs, background takes the idle slots again
+    // sh1 ends: once no other call has started for `idleAfter` (100ms), background takes the idle slots again
     await h.done('sh1');
+    expect(h.b.stats()).toMatchObject({ backgroundActive: 2, queued: 1 });
+    await h.clock.advance(99);
+    expect(h.b.stats()).toMatchObject({ backgroundActive: 2, queued: 1 });
+    await h.clock.advance(1);
     expect(h.b.stats()).toMatchObject({ backgroundActive: 3, queued: 0 });
+  });
+
+  it('with idleAfter: 0 background takes idle slots as soon as nothing else runs or waits', async () => {
+    const h = harness({ limit: 4, priority: { background: 0.25, idleAfter: 0 } });
+    void h.hold('critical', 'cr1');
+    void h.hold('background', 'bg1');
+    void h.hold('background', 'bg2');
+    await flushMicrotasks();
+    expect(h.b.stats()).toMatchObject({ backgroundActive: 1, queued: 1 });
+    await h.done('cr1');
+    expect(h.b.stats()).toMatchObject({ backgroundActive: 2, queued: 0 });
+    expect(h.clock.pendingTimers()).toBe(0);
   });
 
   it('background: 0 keeps background work to idle times only', async () => {
@@ -160,6 +176,8 @@ describe('call classes at a concurrency limit', () => {
     await flushMicrotasks();
     expect(h.order).toEqual(['cr1']);
     await h.done('cr1');
+    expect(h.order).toEqual(['cr1']);
+    await h.clock.advance(100);
     expect(h.order).toEqual(['cr1', 'bg1']);
   });
 
@@ -235,7 +253,9 @@ describe('call classes at a concurrency limit', () => {
     );
     expect(() => bulkhead({ limit: 2, priority: { background: 1.5 } })).toThrow('Expected `concurrency.priority.background` to be a ratio between 0 and 1, got `1.5`');
     expect(() => bulkhead({ limit: 2, priority: { shared: 1 } as never })).toThrow('Unknown option `concurrency.priority.shared`');
-    expect(() => bulkhead({ limit: 2, priority: true as never })).toThrow('Expected `concurrency.priority` to be { reserved?, background? } or false, got `true`');
-    expect(priorityOption('p', { reserved: 0, background: 1 })).toEqual({ reserved: 0, background: 1 });
+    expect(() => bulkhead({ limit: 2, priority: true as never })).toThrow('Expected `concurrency.priority` to be { reserved?, background?, idleAfter? } or false, got `true`');
+    expect(() => bulkhead({ limit: 2, priority: { idleAfter: -1 } })).toThrow('`concurrency.priority.idleAfter`');
+    expect(priorityOption('p', { reserved: 0, background: 1 })).toEqual({ reserved: 0, background: 1, idleAfterMs: 100 });
+    expect(priorityOption('p', { idleAfter: '1s' })).toEqual({ reserved: 0.2, background: 0.25, idleAfterMs: 1000 });
   });
 });

@@ -6,6 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type OperationContext, operationStorage, PRIORITIES, type Priority } from '../../core/operation-context.js';
+import { type Duration, timerDurationOption } from '../../core/duration.js';
 import { configError, isPlainObject, objectOption, ratioOption } from '../../core/validate.js';
 
 /**
@@ -76,22 +77,29 @@ export interface ConcurrencyPriorityOptions {
    */
   reserved?: number;
   /**
-   * Most of the limit background calls may hold while calls of any other class run or wait: above it a
-   * finishing background call is not replaced (none is cancelled). When nothing else runs, background work
-   * uses every slot but the reserved ones. A ratio in [0, 1]; default 0.25, rounded down but at least one
-   * slot unless 0.
+   * Most of the limit background calls may hold while calls of any other class run or wait, or started
+   * within `idleAfter`: above it a finishing background call is not replaced (none is cancelled). When the
+   * limit is idle, background work uses every slot but the reserved ones. A ratio in [0, 1]; default 0.25,
+   * rounded down but at least one slot unless 0.
    */
   background?: number;
+  /**
+   * How long the limit must have started no call of another class before background work takes idle slots
+   * beyond its share. Default 100ms: under steady user traffic background keeps to its share, and a
+   * backlog drains at full speed once the traffic stops. `0`: as soon as nothing else runs or waits.
+   */
+  idleAfter?: Duration;
 }
 
 /** The priority options of a concurrency limit, checked (`false`: one FIFO queue, no classes). */
 export interface PrioritySettings {
   readonly reserved: number;
   readonly background: number;
+  readonly idleAfterMs: number;
 }
 
-/** Default priority options: 20% of the limit reserved for critical classes, 25% for background under contention. */
-export const DEFAULT_PRIORITY: PrioritySettings = { reserved: 0.2, background: 0.25 };
+/** Default priority options: 20% of the limit reserved for critical classes, 25% for background under contention, idle after 100ms. */
+export const DEFAULT_PRIORITY: PrioritySettings = { reserved: 0.2, background: 0.25, idleAfterMs: 100 };
 
 /**
  * Checks the `priority` option of a concurrency limit (`field` names it in `CONFIG_INVALID`): `undefined`
@@ -100,12 +108,13 @@ export const DEFAULT_PRIORITY: PrioritySettings = { reserved: 0.2, background: 0
 export function priorityOption(field: string, value: unknown): PrioritySettings | false {
   if (value === undefined) return DEFAULT_PRIORITY;
   if (value === false) return false;
-  if (!isPlainObject(value)) throw configError(field, '{ reserved?, background? } or false', value);
-  const o = objectOption(field, value, ['reserved', 'background']);
+  if (!isPlainObject(value)) throw configError(field, '{ reserved?, background?, idleAfter? } or false', value);
+  const o = objectOption(field, value, ['reserved', 'background', 'idleAfter']);
   const reserved = o.reserved === undefined ? DEFAULT_PRIORITY.reserved : ratioOption(`${field}.reserved`, o.reserved, true);
   if (reserved >= 1) throw configError(`${field}.reserved`, 'a ratio ≥ 0 and < 1 (the rest of the limit must stay open to other classes)', o.reserved);
   const background = o.background === undefined ? DEFAULT_PRIORITY.background : ratioOption(`${field}.background`, o.background, true);
-  return { reserved, background };
+  const idleAfterMs = o.idleAfter === undefined ? DEFAULT_PRIORITY.idleAfterMs : timerDurationOption(`${field}.idleAfter`, o.idleAfter, 0);
+  return { reserved, background, idleAfterMs };
 }
 
 /** Slots of a limit reserved for critical classes under `p` (see `ConcurrencyPriorityOptions.reserved`). */
