@@ -38,18 +38,6 @@ for (const [key, entry] of Object.entries(pkg.exports)) {
   }
 }
 
-/**
- * Exports that were public and undocumented when the check was introduced (a ratchet: the check fails on any
- * other undocumented export, and TypeDoc warns, so the check fails, when a listed name gets documented or
- * disappears, so the list only shrinks). `#` starts a comment.
- */
-const undocumented = existsSync('./scripts/docs-undocumented.txt')
-  ? readFileSync('./scripts/docs-undocumented.txt', 'utf8')
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && !l.startsWith('#'))
-  : [];
-
 /** @type {Partial<import('typedoc').TypeDocOptions> & Record<string, unknown>} */
 const config = {
   entryPoints,
@@ -69,7 +57,6 @@ const config = {
   gitRevision: 'main',
   validation: { notExported: false, invalidLink: true, notDocumented: true, rewrittenLink: true, unusedMergeModuleWith: true },
   requiredToBeDocumented: ['Module', 'Enum', 'Variable', 'Function', 'Class', 'Interface', 'TypeAlias', 'Accessor'],
-  intentionallyNotDocumented: undocumented,
   // markdown output
   entryFileName: 'README.md',
   outputFileStrategy: 'modules',
