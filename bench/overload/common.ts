@@ -60,6 +60,8 @@ export interface LoadConfig {
   clientRetry: boolean;
   /** Wall-clock start (ms) shared with the services process. */
   epoch: number;
+  /** Send at the same rates for this long first, without counting (a warm service; overload scenario). */
+  warmupMs?: number;
   /** Closed-loop concurrency instead of open-loop rates (capacity measurement). */
   closedLoop?: number;
 }

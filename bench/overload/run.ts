@@ -31,6 +31,8 @@ const SLOTS = 4;
 const WORK_MS = 40;
 const CPU_MS = 5;
 const DEADLINE_MS = 1000;
+/** Overload runs: seconds of load at the same rates before the measured ones, not counted (a warm service). */
+const WARMUP_MS = 2000;
 const META = { pre: 5, trigger: 10, post: 10 };
 const FAILING_S = 10;
 
@@ -183,20 +185,20 @@ async function main(): Promise<void> {
         for (let r = 0; r < runs; r++) {
           // arms interleaved run by run, so drift on the shared machine hits every arm alike
           for (const arm of flags.peers) {
-            const t = await trial(base(arm, service, 'overload'), { rates: mix(m * C), durationMs: flags.duration * 1000, deadlineMs: DEADLINE_MS, clientRetry: false });
+            const t = await trial(base(arm, service, 'overload'), { rates: mix(m * C), durationMs: flags.duration * 1000, warmupMs: WARMUP_MS, deadlineMs: DEADLINE_MS, clientRetry: false });
             const f = figures(t.load, t.stats, C, flags.duration);
             byArm.get(arm)!.push(f);
             console.error(`  ${service} ${m}× run ${r + 1}/${runs} ${arm}: goodput ${f.goodputC.toFixed(2)} C, critical ${(100 * f.critical).toFixed(1)}%, p99 ${f.p99} ms, flips ${f.flips ?? '—'}`);
             if (process.env.OVERLOAD_PHASES === '1') {
               const g = t.load.generator;
               if (g !== undefined) console.error(`    generator: CPU ${(100 * g.cpuShare).toFixed(0)}%, late p50 ${g.lateP50Ms} ms, p99 ${g.lateP99Ms} ms, max ${g.lateMaxMs} ms`);
-              for (const [k, v] of Object.entries(t.stats.phases ?? {})) console.error(`    ${k}: n ${v.n}, mean ${v.mean.toFixed(1)} ms, p99 ${v.p99.toFixed(1)} ms`);
+              for (const [k, v] of Object.entries(t.stats.phases ?? {})) console.error(`    ${k}: n ${v.n}, mean ${v.mean.toFixed(3)} ms, p99 ${v.p99.toFixed(3)} ms`);
               console.error(`    critical failures: ${JSON.stringify(f.criticalFailures)}`);
               for (const p of PRIOS) console.error(`    ${p}: ${JSON.stringify(t.load.classes[p])}`);
             }
           }
         }
-        say(`### ${service}, offered ${m}× C (${(m * C).toFixed(0)} req/s, 20% critical / 80% sheddable), ${runs} run${runs === 1 ? '' : 's'} of ${flags.duration} s per arm`);
+        say(`### ${service}, offered ${m}× C (${(m * C).toFixed(0)} req/s, 20% critical / 80% sheddable), ${runs} run${runs === 1 ? '' : 's'} of ${flags.duration} s per arm (after ${WARMUP_MS / 1000} s of the same load, not counted)`);
         say(table(OVERLOAD_HEAD, overloadRows(byArm)));
         say('');
       }

@@ -58,7 +58,10 @@ function timed(handler: (req: IncomingMessage, res: ServerResponse) => void): (r
         phase('work', req.url, end - h);
       } else phase('serve', req.url, end - at);
     });
+    const t = performance.now();
     handler(req, res);
+    // a refusal answered synchronously: its whole cost on the loop (routing, admission, the answer, the write)
+    if (res.headersSent && res.statusCode === 503) phase('refuse-sync', req.url, performance.now() - t);
   };
 }
 
@@ -149,6 +152,13 @@ async function workService(cfg: ServicesConfig, resource: Resource): Promise<num
         await work(cfg, resource);
         return 'ok';
       });
+    }
+    if (process.env.OVERLOAD_PHASES === '1') {
+      // the same timings around Fastify's own request listener
+      const server = app.server;
+      const [listener] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+      server.removeAllListeners('request');
+      server.on('request', timed(listener!));
     }
     await app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => app.close());
