@@ -247,7 +247,7 @@ function parseConcurrency(name: string, value: unknown, clock: Clock, out: Parse
   const waiting = () => ({
     ...(value.queue === undefined ? {} : { queue: intOption(`${field}.queue`, value.queue, 0) }),
     ...(value.queueTimeout === undefined ? {} : { queueTimeout: timerDurationOption(`${field}.queueTimeout`, value.queueTimeout) }),
-    ...(value.priority === undefined ? {} : { priority: value.priority as BulkheadOptions['priority'] }),
+    ...(value.priority === undefined ? {} : { priority: value.priority as NonNullable<BulkheadOptions['priority']> }),
   });
   if (value.adaptive !== undefined) {
     objectOption(field, value, ['adaptive', ...WAITING]);
