@@ -4,16 +4,17 @@
  * One `db` dependency (concurrency limit = the pg pool size, 8) is used by
  *  - checkout traffic: an open-loop generator at a fixed rate (200 req/s), each checkout 1–2 short queries,
  *    run in a `critical` operation; latency is counted from each request's due time (no coordinated omission);
- *  - a backlog of 50,000 jobs in a durable queue on the PostgreSQL store, drained by consumers (16 at once),
+ *  - a backlog of 50,000 jobs in a durable queue on the PostgreSQL store, drained by consumers (32 at once),
  *    each job one write through the same `db` dependency (a queue consumer runs as `background`).
  *
- * Phases, all in one run: checkout alone; checkout while the backlog drains with call classes on (the
- * default); the same with `priority: false` (one FIFO queue, the behaviour before call classes); checkout
- * alone again. Every phase is bounded in time (`--seconds` for checkout alone, `--drain-seconds` for a
- * drain). Only 127.0.0.1 (BLASTWALL_PG_URL, default postgres://postgres@127.0.0.1:5432/test); the tables
- * live in a schema of their own, dropped at the end.
+ * Three modes, measured in one run in interleaved windows (the order turns every round, so that load from
+ * elsewhere on the machine hits every mode alike): checkout alone (consumers stopped); checkout while the
+ * backlog drains with call classes on (the default); the same with `priority: false` (one FIFO queue, the
+ * behaviour before call classes), switched by live configuration. Bounded: `--rounds` rounds of three
+ * `--window`-second windows, and no more than `--jobs` jobs. Only 127.0.0.1 (BLASTWALL_PG_URL, default
+ * postgres://postgres@127.0.0.1:5432/test); the tables live in a schema of their own, dropped at the end.
  *
- * Usage: npm run bench:noisy [-- --jobs 50000 --rate 200 --seconds 20 --drain-seconds 120 --consumers 16 --pool 8]
+ * Usage: npm run bench:noisy [-- --jobs 50000 --rate 200 --rounds 12 --window 5 --consumers 32 --pool 8]
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -27,9 +28,10 @@ const arg = (name: string, def: number): number => {
 };
 const JOBS = arg('jobs', 50_000);
 const RATE = arg('rate', 200);
-const ALONE_MS = arg('seconds', 20) * 1000;
-const DRAIN_MS = arg('drain-seconds', 120) * 1000;
-const CONSUMERS = arg('consumers', 16);
+const ROUNDS = arg('rounds', 12);
+const WINDOW_MS = arg('window', 5) * 1000;
+const SETTLE_MS = 500;
+const CONSUMERS = arg('consumers', 32);
 const POOL = arg('pool', 8);
 const ITEMS = 1000;
 const PG_URL = process.env.BLASTWALL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -37,7 +39,7 @@ if (!/^postgres(ql)?:\/\/[^/]*@?(127\.0\.0\.1|localhost)(:\d+)?\//.test(PG_URL))
 
 const schema = `bw_noisy_${randomBytes(4).toString('hex')}`;
 const app = new pg.Pool({ connectionString: PG_URL, max: POOL });
-const store = new PostgresStore({ connection: PG_URL, schema, poolSize: 4 });
+const store = new PostgresStore({ connection: PG_URL, schema, poolSize: POOL });
 const wall = createWall({ service: 'noisy-neighbour' });
 const DB_SPEC = { timeout: '5s', breaker: false, concurrency: { limit: POOL, queue: 10_000 } } as const;
 const db = wall.dependency('db', DB_SPEC);
@@ -47,12 +49,24 @@ function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
+/** Time each checkout query waited for a slot at the `db` limit (ms), for the phase being measured. */
+let slotWaits: number[] = [];
+
+/** A checkout query through `db`, noting how long it waited for a slot. */
+function query(sql: string, params: unknown[]): Promise<unknown> {
+  const asked = performance.now();
+  return db.call(() => {
+    slotWaits.push(performance.now() - asked);
+    return app.query(sql, params);
+  });
+}
+
 /** One checkout: a read by key, and half the time a second short read. */
 async function oneCheckout(rand: () => number): Promise<void> {
   const item = 1 + Math.floor(rand() * ITEMS);
   await checkout.run(async () => {
-    await db.call(() => app.query(`SELECT id, price, stock FROM "${schema}".items WHERE id = $1`, [item]));
-    if (rand() < 0.5) await db.call(() => app.query(`SELECT count(*) FROM "${schema}".done WHERE item = $1`, [item]));
+    await query(`SELECT id, price, stock FROM "${schema}".items WHERE id = $1`, [item]);
+    if (rand() < 0.5) await query(`SELECT count(*) FROM "${schema}".done WHERE item = $1`, [item]);
   });
 }
 
@@ -66,6 +80,7 @@ function startCheckout(): Traffic {
   let errors = 0;
   let sent = 0;
   let stopped = false;
+  slotWaits = [];
   const inflight = new Set<Promise<void>>();
   const t0 = performance.now();
   const gap = 1000 / RATE;
@@ -97,63 +112,22 @@ function startCheckout(): Traffic {
   };
 }
 
-interface PhaseResult {
-  phase: string;
-  p50: number;
-  p99: number;
-  max: number;
+type Mode = 'checkout alone' | 'backlog draining, call classes on (default)' | 'backlog draining, priority: false (one FIFO)';
+const MODES: Mode[] = ['checkout alone', 'backlog draining, call classes on (default)', 'backlog draining, priority: false (one FIFO)'];
+
+interface ModeResult {
+  latencies: number[];
+  waits: number[];
+  windowP99: number[];
+  windowWaitP99: number[];
   requests: number;
   errors: number;
-  drained?: number;
+  jobs: number;
   seconds: number;
 }
 
-async function aloneFor(phase: string): Promise<PhaseResult> {
-  const t = startCheckout();
-  await new Promise((r) => setTimeout(r, ALONE_MS));
-  const { latencies, errors, sent } = await t.stop();
-  latencies.sort((a, b) => a - b);
-  return { phase, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? Number.NaN, requests: sent, errors, seconds: ALONE_MS / 1000 };
-}
-
-async function drainWhileCheckout(phase: string, queueName: string): Promise<PhaseResult> {
-  const queue = new DurableQueue<{ n: number; item: number }>({ store, name: queueName, batch: 64, concurrency: CONSUMERS, lease: '2m', pollInterval: '20ms' });
-  for (let i = 0; i < JOBS; i += 1000) {
-    const batch = Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => ({
-      id: `${queueName}-${i + k}`,
-      payload: { n: i + k, item: 1 + ((i + k) % ITEMS) },
-      availableAt: 0,
-    }));
-    await store.enqueue(queueName, batch, Date.now());
-  }
-  const started = performance.now();
-  const t = startCheckout();
-  let failures = 0;
-  queue.start(
-    async (d) => {
-      await db.call(() => app.query(`INSERT INTO "${schema}".done (id, item) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [d.id, d.payload.item]));
-    },
-    () => void failures++,
-  );
-  while (queue.stats.processed + queue.stats.duplicates < JOBS && performance.now() - started < DRAIN_MS) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const { latencies, errors, sent } = await t.stop();
-  await queue.stop();
-  latencies.sort((a, b) => a - b);
-  if (failures > 0) console.error(`${phase}: ${failures} poll errors`);
-  return {
-    phase,
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
-    max: latencies.at(-1) ?? Number.NaN,
-    requests: sent,
-    errors,
-    drained: queue.stats.processed + queue.stats.duplicates,
-    seconds,
-  };
-}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
 async function main(): Promise<void> {
   await store.init();
@@ -161,34 +135,84 @@ async function main(): Promise<void> {
   await app.query(`INSERT INTO "${schema}".items SELECT g, g * 7 % 1000, 100 FROM generate_series(1, ${ITEMS}) g`);
   await app.query(`CREATE TABLE "${schema}".done (id text PRIMARY KEY, item int NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
   await app.query(`CREATE INDEX ON "${schema}".done (item)`);
+  const queue = new DurableQueue<{ n: number; item: number }>({ store, name: 'noisy', batch: 64, concurrency: CONSUMERS, lease: '2m', pollInterval: '20ms' });
+  for (let i = 0; i < JOBS; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, JOBS - i) }, (_, k) => ({ id: `job-${i + k}`, payload: { n: i + k, item: 1 + ((i + k) % ITEMS) }, availableAt: 0 }));
+    await store.enqueue('noisy', batch, Date.now());
+  }
+  let pollErrors = 0;
+  let consuming = false;
+  const handler = async (d: { id: string; payload: { item: number } }) => {
+    await db.call(() => app.query(`INSERT INTO "${schema}".done (id, item) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [d.id, d.payload.item]));
+  };
+  const drained = () => queue.stats.processed + queue.stats.duplicates;
+  const setMode = async (mode: Mode) => {
+    if (mode === MODES[0]) {
+      if (consuming) await queue.stop();
+      consuming = false;
+      return;
+    }
+    const priority = mode === MODES[1] ? {} : false;
+    wall.configure({ dependencies: { db: { concurrency: { ...DB_SPEC.concurrency, priority } } } }, { reason: `bench: ${mode}`, by: 'bench:noisy' });
+    if (!consuming) queue.start(handler, () => void pollErrors++);
+    consuming = true;
+  };
   // warm the pool, the plans and the JIT
-  await aloneForWarmup();
-  const results: PhaseResult[] = [];
-  results.push(await aloneFor('checkout alone'));
-  results.push(await drainWhileCheckout('backlog draining, call classes on (default)', 'noisy_prio'));
-  wall.configure({ dependencies: { db: { concurrency: { ...DB_SPEC.concurrency, priority: false } } } }, { reason: 'bench: one FIFO queue', by: 'bench:noisy' });
-  results.push(await drainWhileCheckout('backlog draining, priority: false (one FIFO)', 'noisy_fifo'));
-  results.push(await aloneFor('checkout alone, again'));
-  const base = results[0]!.p99;
+  await startCheckout().stop();
+  await sleep(2000);
+  const results = new Map<Mode, ModeResult>(MODES.map((m) => [m, { latencies: [], waits: [], windowP99: [], windowWaitP99: [], requests: 0, errors: 0, jobs: 0, seconds: 0 }]));
+  let emptied: number | undefined;
+  const started = performance.now();
+  for (let round = 0; round < ROUNDS && emptied === undefined; round++) {
+    // the order turns every round, so that no mode always follows the same one
+    for (const mode of [0, 1, 2].map((i) => MODES[(i + round) % 3] as Mode)) {
+      await setMode(mode);
+      await sleep(SETTLE_MS);
+      const before = drained();
+      const t0 = performance.now();
+      const t = startCheckout();
+      await sleep(WINDOW_MS);
+      const { latencies, errors, sent } = await t.stop();
+      const r = results.get(mode)!;
+      r.latencies.push(...latencies);
+      r.waits.push(...slotWaits);
+      r.windowP99.push(quantile(sorted(latencies), 0.99));
+      r.windowWaitP99.push(quantile(sorted(slotWaits), 0.99));
+      r.requests += sent;
+      r.errors += errors;
+      r.jobs += drained() - before;
+      r.seconds += (performance.now() - t0) / 1000;
+      if (drained() >= JOBS) {
+        emptied = (performance.now() - started) / 1000;
+        break;
+      }
+    }
+  }
+  await setMode('checkout alone');
+  const base = quantile(sorted(results.get('checkout alone')!.latencies), 0.99);
   console.log(
-    `\nblastwall bench:noisy — Node ${process.version}, ${RATE} checkouts/s (1–2 queries each), ${JOBS} jobs (one write each), ` +
-      `${CONSUMERS} consumers, db concurrency limit ${POOL} = pool size, PostgreSQL on 127.0.0.1\n`,
+    `\nblastwall bench:noisy — Node ${process.version}, ${RATE} checkouts/s (1–2 queries each), ${JOBS} queued jobs (one write each), ` +
+      `${CONSUMERS} consumers, db concurrency limit ${POOL} = pool size, PostgreSQL on 127.0.0.1; ` +
+      `${ROUNDS} rounds of three ${WINDOW_MS / 1000} s windows (one per mode, order turning)\n`,
   );
-  console.log('| phase | checkout p50 ms | checkout p99 ms | p99 vs alone | max ms | checkouts (errors) | jobs drained | in s | jobs/s |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of results) {
-    const jobs = r.drained === undefined ? '' : `${r.drained}`;
-    const rate = r.drained === undefined ? '' : `${Math.round(r.drained / r.seconds)}`;
+  console.log(`| mode | checkout p50 ms | checkout p99 ms | p99 vs alone | median of window p99s ms | max ms | slot wait p99 ms (median of windows) | checkouts (errors) | jobs drained | jobs/s | ${JOBS} jobs at this rate |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const mode of MODES) {
+    const r = results.get(mode)!;
+    const lat = sorted(r.latencies);
+    const p99 = quantile(lat, 0.99);
+    const rate = r.jobs / r.seconds;
+    const draining = mode !== MODES[0];
     console.log(
-      `| ${r.phase} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.p99 / base).toFixed(2)}× | ${r.max.toFixed(1)} | ${r.requests} (${r.errors}) | ${jobs} | ${r.drained === undefined ? '' : r.seconds.toFixed(1)} | ${rate} |`,
+      `| ${mode} | ${quantile(lat, 0.5).toFixed(2)} | ${p99.toFixed(2)} | ${(p99 / base).toFixed(2)}× | ${quantile(sorted(r.windowP99), 0.5).toFixed(2)} | ` +
+        `${(lat.at(-1) ?? Number.NaN).toFixed(1)} | ${quantile(sorted(r.waits), 0.99).toFixed(2)} (${quantile(sorted(r.windowWaitP99), 0.5).toFixed(2)}) | ${r.requests} (${r.errors}) | ` +
+        `${draining ? r.jobs : ''} | ${draining ? Math.round(rate) : ''} | ${draining ? `${Math.round(JOBS / rate)} s` : ''} |`,
     );
   }
-}
-
-async function aloneForWarmup(): Promise<void> {
-  const t = startCheckout();
-  await new Promise((r) => setTimeout(r, 2000));
-  await t.stop();
+  console.log(
+    `\n${drained()} of ${JOBS} jobs drained in ${Math.round((performance.now() - started) / 1000)} s of the run` +
+      `${emptied === undefined ? '' : ` (backlog empty after ${Math.round(emptied)} s)`}; poll errors: ${pollErrors}`,
+  );
 }
 
 try {
