@@ -3,11 +3,14 @@ import { durationOption, type Duration } from '../../core/duration.js';
 import { RollingCounters } from '../../core/rolling-counters.js';
 import { clockOption, configError, isPlainObject, numberOption, objectOption, ratioOption } from '../../core/validate.js';
 
-/** Options of {@link retryBudget}: retries allowed over a sliding window are `minPerSecond * window + ratio * requests`. */
+/** Options of {@link retryBudget}: retries allowed over a sliding window are `max(minPerSecond * window, ratio * requests)`. */
 export interface RetryBudgetOptions {
   /** Retries allowed as a share of the requests seen in the window (Finagle's `percentCanRetry`). Default 0.1. */
   ratio?: number;
-  /** Retries always allowed per second, so a quiet service can still retry (Finagle's `minRetriesPerSec`). Default 10. */
+  /**
+   * Retries always allowed per second, so a quiet service can still retry. A floor, not an addition: once
+   * `ratio` of the traffic allows more, the ratio alone governs. Default 10.
+   */
   minPerSecond?: number;
   /** How far back requests and retries count, at least 100ms. Default 10s. */
   window?: Duration;
@@ -21,7 +24,7 @@ export interface RetryBudgetSnapshot {
   requests: number;
   /** Retries withdrawn in the window. */
   retries: number;
-  /** Retries the window allows now (`minPerSecond * window + ratio * requests`, rounded down); a retry is refused once `retries` reaches it. */
+  /** Retries the window allows now (`max(minPerSecond * window, ratio * requests)`, rounded down); a retry is refused once `retries` reaches it. */
   allowed: number;
   /** The configured share of requests that may be retried. */
   ratio: number;
@@ -35,7 +38,9 @@ const REQUESTS = 0;
 const RETRIES = 1;
 
 /**
- * A retry budget: over a sliding window, retries may not exceed `minPerSecond * window + ratio * requests`.
+ * A retry budget: over a sliding window, retries may not exceed `max(minPerSecond * window, ratio * requests)`.
+ * So above `minPerSecond / ratio` requests per second (100 with the defaults) retries add at most `ratio` to the
+ * load (attempts per request ≤ 1 + ratio); below it, the floor lets a quiet service still retry.
  * Under a 100% failure stream this bounds the extra load retries add to `ratio` (plus a small constant),
  * instead of multiplying it by the attempt count. Share one budget between all policies that call one
  * dependency.
@@ -64,7 +69,7 @@ export class RetryBudget {
   }
 
   private allowance(now: number): number {
-    return (this.minPerSecond * this.windowMs) / 1000 + this.ratio * this.counters.sum(REQUESTS, now);
+    return Math.max((this.minPerSecond * this.windowMs) / 1000, this.ratio * this.counters.sum(REQUESTS, now));
   }
 
   /** Withdraws one retry if the budget allows it. */
@@ -105,7 +110,8 @@ export function budgetOption(field: string, value: unknown, clock: Clock): Retry
 
 /**
  * A retry budget to share between the retry policies that call one dependency, so that together they add
- * at most `ratio` extra load (default 10% of requests, plus 10 retries per second, over a 10s window). A
+ * at most `ratio` extra load (default 10% of requests over a 10s window, and never fewer than 10 retries per
+ * second, so a quiet service can still retry). A
  * retry it refuses rejects with `RETRY_BUDGET_EXHAUSTED` instead of adding load.
  *
  * @throws `CONFIG_INVALID` when an option is invalid.

@@ -166,6 +166,32 @@ describe('retry', () => {
     expect(budget.snapshot()).toMatchObject({ requests: 1, retries: 1 });
   });
 
+  it('the per-second floor is a floor, not an addition: at 200 requests/s the ratio alone bounds retries (≤ 1.1 attempts per request)', async () => {
+    const clock = new FakeClock();
+    const budget = retryBudget({ clock }); // defaults: ratio 0.1, floor 10/s, window 10s
+    const r = retry({ clock, attempts: 3, backoff: 0, budget });
+    let calls = 0;
+    for (let i = 0; i < 4000; i++) {
+      clock.set(clock.now() + 5); // 200 requests per second for 20 s, every one failing
+      await r
+        .execute(() => {
+          calls++;
+          return Promise.reject(new Error('down'));
+        })
+        .catch(() => undefined);
+    }
+    // retries ≤ 10% of requests (+1: the floor lets the first window's retries run ahead of its requests by one)
+    expect(calls - 4000).toBeLessThanOrEqual(0.1 * 4000 + 1);
+    expect(calls - 4000).toBeGreaterThan(0.1 * 4000 - 5); // the budget is used
+    // the additive rule (floor + ratio) allowed 100 more retries per window: 1.15 attempts per request
+    const snap = budget.snapshot();
+    expect(snap.requests).toBeGreaterThan(1000); // enough traffic for the ratio to govern
+    expect(snap.allowed).toBe(Math.floor(0.1 * snap.requests)); // 10% of the requests in the window, not 100 more
+    // a quiet service (1 request per second) still gets the floor
+    const quiet = retryBudget({ clock });
+    expect(quiet.snapshot().allowed).toBe(100);
+  });
+
   it('under a 100% failure stream retries never exceed the budget (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
