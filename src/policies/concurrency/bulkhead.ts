@@ -221,7 +221,14 @@ export class BulkheadPolicy extends PolicyBase {
     if (this.queued === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
       this.active++;
       this.otherStarts++;
-      return this.started(ctx, next, false);
+      let p: Promise<unknown>;
+      try {
+        p = next(ctx);
+      } catch (e) {
+        this.release();
+        return Promise.reject(e);
+      }
+      return p.then(this.releaseOk, this.releaseErr);
     }
     const lane = this.prio === false ? 0 : currentLane();
     if (this.noneWaitingFrom(lane) && this.admits(lane)) {
