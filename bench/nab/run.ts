@@ -62,7 +62,8 @@ const candidates: Record<string, Candidate> = {
   artime: {
     label: 'ArtimeDriftDetector',
     make: (o) => new ArtimeDriftDetector(o as ArtimeDetectorOptions),
-    grid: [{}],
+    // the range headroom is chosen per fold on the training categories (the default, 0.5, is what every fold chose)
+    grid: [{ headroom: 0 }, { headroom: 0.5 }, { headroom: 1 }, { headroom: 2 }],
   },
   a579f8b: {
     label: "LikelihoodDriftDetector as of commit a579f8b (before issue 16)",

@@ -10,6 +10,33 @@ export function roundEven(x: number): number {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/** The mean of a block (values near ±1.8e308, which overflow the sum, are averaged scaled down instead). */
+export function blockMean(block: Float64Array): number {
+  let sum = 0;
+  for (const v of block) sum += v;
+  let mean = sum / block.length;
+  if (!Number.isFinite(mean)) {
+    mean = 0;
+    for (const v of block) mean += v / block.length;
+  }
+  return mean;
+}
+
+/**
+ * ARTime's block value: the block's maximum or minimum, whichever is further from the moving average of block
+ * means, or the block's mean when that extreme is within 10% of it.
+ */
+export function blockValue(block: Float64Array, mean: number, movingAverage: number): number {
+  let max = Number.NEGATIVE_INFINITY;
+  let min = Number.POSITIVE_INFINITY;
+  for (const v of block) {
+    if (v > max) max = v;
+    if (v < min) min = v;
+  }
+  const ds = Math.abs(max - movingAverage) < Math.abs(min - movingAverage) ? min : max;
+  return Math.abs(ds - mean) < 0.1 * mean ? mean : ds;
+}
+
 /** The 3-level Haar wavelet transform of 8 values: [s3, d3, d2 (2), d1 (4)], d = (second − first)/√2. */
 export function haar8(x: Float64Array, out: Float64Array): void {
   const r = Math.SQRT1_2;

@@ -20,9 +20,9 @@ function daily(n: number, period: number, rnd: () => number): number[] {
 describe('ArtimeDriftDetector', () => {
   it('has no look-ahead: the scores of a prefix equal the first scores of the whole series (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 400 }), fc.nat(), (xs, cut) => {
+      fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 400 }), fc.nat(), fc.constantFrom(0, 0.5, 2), (xs, cut, headroom) => {
         const k = cut % xs.length;
-        const o = { probationaryLength: 40, maxCategories: 16 };
+        const o = { probationaryLength: 40, maxCategories: 16, headroom };
         const whole = new ArtimeDriftDetector(o);
         const prefix = new ArtimeDriftDetector(o);
         const a = xs.map((x) => whole.update(x));
@@ -38,13 +38,20 @@ describe('ArtimeDriftDetector', () => {
     const xs = daily(2000, 100, rnd).map((x) => (x - 50) / 25); // within ±1
     xs[1500] = 1;
     xs[1700] = -1;
-    const small = new ArtimeDriftDetector({ probationaryLength: 300 });
-    const huge = new ArtimeDriftDetector({ probationaryLength: 300 });
+    // without headroom the range is the probation's, at either scale
+    const small = new ArtimeDriftDetector({ probationaryLength: 300, headroom: 0 });
+    const huge = new ArtimeDriftDetector({ probationaryLength: 300, headroom: 0 });
     const a = xs.map((x) => small.update(x));
     const b = xs.map((x) => huge.update(x * 1e308));
     expect(b.every((s) => s >= 0 && s <= 1)).toBe(true);
     expect(b).toEqual(a);
     expect(Math.max(...a)).toBeGreaterThan(0);
+    // with headroom, the range ends are clamped to the largest doubles instead of overflowing
+    const roomy = new ArtimeDriftDetector({ probationaryLength: 300, headroom: 2 });
+    const c = xs.map((x) => roomy.update(x * 1e308));
+    expect(c.every((s) => s >= 0 && s <= 1)).toBe(true);
+    expect(roomy.range()).toEqual([-Number.MAX_VALUE, Number.MAX_VALUE]);
+    expect(Number.isFinite(roomy.baseline())).toBe(true);
   });
 
   it('is silent through the probation, then scores a level shift at once and the steady pattern not at all', () => {
@@ -71,9 +78,12 @@ describe('ArtimeDriftDetector', () => {
     const d = new ArtimeDriftDetector({ probationaryLength: 200 });
     expect(d.baseline()).toBeNaN();
     xs.forEach((x) => d.update(x));
+    // the probation's range with half its width of headroom on each side (the default)
+    const min = Math.min(...xs.slice(0, 200));
+    const max = Math.max(...xs.slice(0, 200));
     const [lo, hi] = d.range()!;
-    expect(lo).toBeGreaterThanOrEqual(10);
-    expect(hi).toBeLessThanOrEqual(11);
+    expect(lo).toBeCloseTo(min - 0.5 * (max - min), 12);
+    expect(hi).toBeCloseTo(max + 0.5 * (max - min), 12);
     expect(d.baseline()).toBeGreaterThan(10.3); // the median level of values uniform on [10, 11]
     expect(d.baseline()).toBeLessThan(10.7);
     d.update(40);
@@ -102,6 +112,8 @@ describe('ArtimeDriftDetector', () => {
       [{ inputMin: 5, inputMax: 1 }, /Expected `inputMax` to be a finite number ≥ 5, got `1`/],
       [{ inputMin: Number.NaN, inputMax: 1 }, /`inputMin`.*`NaN`/],
       [{ probation: 100 }, /Unknown option `probation`/],
+      [{ headroom: -0.5 }, /Expected `headroom` to be a finite number ≥ 0, got `-0.5`/],
+      [{ headroom: Number.POSITIVE_INFINITY }, /`headroom`.*`Infinity`/],
     ];
     for (const [o, message] of bad) {
       expect(() => new ArtimeDriftDetector(o as never)).toThrow(message);
@@ -175,6 +187,65 @@ describe('DualVigilanceArt', () => {
     expect(art.categories).toBe(2);
     expect(art.train([0.1, 0.95], true).mismatch).toBe(true);
     expect(art.categories).toBe(3);
+  });
+
+  it('skips only categories that cannot matter: the same outcomes as measuring every category (property)', () => {
+    // the plain algorithm: every category's match, the best (first of the highest), learning above ρ_ub
+    const plain = (dim: number) => {
+      const boxes: number[][] = [];
+      return (x: number[], lb: number, ub: number) => {
+        if (boxes.length === 0) {
+          boxes.push(new Array<number>(2 * dim).fill(1));
+          return { similarity: 0, energy: 0, mismatch: false };
+        }
+        const m = boxes.map((w) => {
+          let num = 0;
+          let den = 0;
+          for (let k = 0; k < dim; k++) {
+            num += Math.min(x[k]!, w[k]!) + Math.min(1 - x[k]!, w[dim + k]!);
+            den += w[k]! + w[dim + k]!;
+          }
+          const el = w[dim - 1]! + w[2 * dim - 1]!;
+          const e = el === 0 ? 1 : (Math.min(x[dim - 1]!, w[dim - 1]!) + Math.min(1 - x[dim - 1]!, w[2 * dim - 1]!)) / el;
+          const f = num / (den === 0 ? 0.001 : den);
+          return { m: f ** 3 * e * e, e };
+        });
+        let best = -1;
+        m.forEach((c, j) => {
+          if (c.m > (best < 0 ? 0 : m[best]!.m)) best = j;
+        });
+        const top = best < 0 ? 0 : m[best]!.m;
+        const result = { similarity: top, energy: best < 0 ? 0 : m[best]!.e, mismatch: false };
+        if (top >= ub) {
+          boxes.forEach((w, j) => {
+            if (m[j]!.m < ub) return;
+            for (let k = 0; k < dim; k++) {
+              w[k] = Math.min(w[k]!, x[k]!);
+              w[dim + k] = Math.min(w[dim + k]!, 1 - x[k]!);
+            }
+          });
+        } else {
+          result.mismatch = !(top >= lb);
+          boxes.push([...x, ...x.map((v) => 1 - v)]);
+        }
+        return result;
+      };
+    };
+    const level = fc.integer({ min: 0, max: 8 }).map((v) => v / 8); // few levels: ties and exact fits are common
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.array(level, { minLength: 4, maxLength: 4 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 1, maxLength: 120 }), (steps) => {
+        const art = new DualVigilanceArt(4, 200);
+        const ref = plain(4);
+        return steps.every(([x, a, b]) => {
+          art.rhoLb = Math.min(a, b);
+          art.rhoUb = Math.max(a, b);
+          const got = art.train(x, true);
+          const want = ref(x, Math.min(a, b), Math.max(a, b));
+          return Math.abs(got.similarity - want.similarity) < 1e-12 && Math.abs(got.energy - want.energy) < 1e-12 && got.mismatch === want.mismatch;
+        });
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('rescale maps every committed box exactly as the inputs are mapped', () => {

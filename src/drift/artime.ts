@@ -4,7 +4,7 @@
  * implementation of the algorithm, with one change that makes it causal: the value range is learned online.
  *
  * The pipeline for each value:
- * 1. **Downsampling.** Values are taken in blocks of `step` (the probation length ÷ 104, at least 1). A block
+ * 1. **Downsampling.** Values are taken in blocks of `step` (the probation length ÷ 104, at least 1: 1 by default). A block
  *    becomes its maximum or its minimum, whichever is further from a moving average of block means, or its mean
  *    when that extreme is within 10% of the mean. Only the last value of a block is scored; the others score 0.
  * 2. **Normalising.** The block value is mapped to [0, 1] by the value range, rounded to one of 80 levels, and
@@ -24,34 +24,45 @@
  *    blocks pass without a new cluster, a new cluster is an anomaly only when its match is below 0.9 (0.7 after
  *    the 12 blocks) of the last anomaly's.
  *
- * ARTime as published is handed the file's minimum and maximum and length in advance, which is a look-ahead.
- * Here the range is the minimum and maximum of the probation, widened when a block value falls outside it; when
- * it widens, what was learned is re-expressed in the new range exactly (each category's box is mapped by the same
- * affine map as the values) and the level history is remapped. `inputMin`/`inputMax` give a range from the
- * start instead (the benchmark's faithfulness check passes the file's; a stream's known bounds also fit).
+ * ARTime as published is handed the file's minimum, maximum and length in advance (its probation is 15% of the
+ * file, at most 750 values), which is a look-ahead. Here the probation is fixed (200 values by default: ARTime's
+ * schedule at blocks of one value) and the range is the probation's minimum and maximum with `headroom` on each
+ * side, widened when a block value falls outside it; when it widens, what was learned is re-expressed in the new
+ * range exactly (each category's box is mapped by the same affine map as the values) and the level history is
+ * remapped. `inputMin`/`inputMax` give a range from the start instead (the benchmark's faithfulness check passes
+ * the file's; a stream's known bounds also fit).
  */
 import { BlastwallError } from '../core/errors.js';
 import { intOption, numberOption, objectOption } from '../core/validate.js';
 import { type Detector, finiteValue } from './detector.js';
-import { haar8, initialVigilance, minMax, roundEven } from './artime-features.js';
+import { blockMean, blockValue, haar8, initialVigilance, minMax, roundEven } from './artime-features.js';
 import { DualVigilanceArt } from './fuzzy-art.js';
 
 /** Options of {@link ArtimeDriftDetector}. ARTime's published constants are not options. */
 export interface ArtimeDetectorOptions {
   /**
    * Values learned in one batch before any score (rounded down to an even number). It also sets the block size
-   * (`probationaryLength ÷ 104`, at least 1) and the adaptation period. Default 750, ARTime's (and NAB's) cap.
+   * (`probationaryLength ÷ 104`, at least 1) and the adaptation period. Default 200: blocks of one value, the
+   * finest time scale ARTime's block logic allows (it keeps 104 to 207 blocks in a probation), so that short
+   * streams are scored early. (ARTime on NAB takes 15% of the file, at most 750: a look-ahead.)
    */
   probationaryLength?: number;
   /** The lower end of the value range from the start (with `inputMax`); it still widens if a value falls below. */
   inputMin?: number;
   /** The upper end of the value range from the start (with `inputMin`); it still widens if a value falls above. */
   inputMax?: number;
+  /**
+   * Room left on each side of the range learned in the probation, as a fraction of its width: the range starts
+   * as [min − h·(max − min), max + h·(max − min)] and still widens when a value falls outside. Default 0.5, chosen
+   * by leave-one-category-out on NAB (each fold's three training categories chose it among 0, 0.5, 1 and 2).
+   * Not used with `inputMin`/`inputMax`.
+   */
+  headroom?: number;
   /** Most categories the ART holds; at the cap, a new one replaces the least recently resonating. Default 256. */
   maxCategories?: number;
 }
 
-const OPTIONS = ['probationaryLength', 'inputMin', 'inputMax', 'maxCategories'] as const;
+const OPTIONS = ['probationaryLength', 'inputMin', 'inputMax', 'maxCategories', 'headroom'] as const;
 const WINDOW = 8;
 const WINDOWS_PER_PROBATION = 13;
 const LEVELS = 80;
@@ -71,6 +82,7 @@ export class ArtimeDriftDetector implements Detector {
   private readonly trend: number;
   private readonly givenMin: number | undefined;
   private readonly givenMax: number | undefined;
+  private readonly headroom: number;
   private readonly art: DualVigilanceArt;
   // downsampling
   private readonly block: Float64Array;
@@ -112,7 +124,7 @@ export class ArtimeDriftDetector implements Detector {
 
   constructor(options: ArtimeDetectorOptions = {}) {
     const o = objectOption('', options, OPTIONS) as ArtimeDetectorOptions;
-    const p = intOption('probationaryLength', o.probationaryLength ?? 750, 32);
+    const p = intOption('probationaryLength', o.probationaryLength ?? 200, 32);
     this.probation = p - (p % 2);
     this.step = Math.max(1, Math.floor(this.probation / (WINDOW * WINDOWS_PER_PROBATION)));
     this.trend = Math.floor(this.probation / this.step);
@@ -126,6 +138,7 @@ export class ArtimeDriftDetector implements Detector {
       this.givenMin = numberOption('inputMin', o.inputMin, -Number.MAX_VALUE);
       this.givenMax = numberOption('inputMax', o.inputMax, this.givenMin);
     }
+    this.headroom = numberOption('headroom', o.headroom ?? 0.5, 0);
     this.art = new DualVigilanceArt(DIM, intOption('maxCategories', o.maxCategories ?? 256, 16));
     this.block = new Float64Array(this.step);
     this.pending = new Float64Array(this.trend);
@@ -177,32 +190,18 @@ export class ArtimeDriftDetector implements Detector {
     return this.detect(this.features, this.blocks);
   }
 
-  /** The block's value: its max or min, whichever is further from the moving average, or its mean when near it. */
+  /** The block's value (see `blockValue`), with the moving average of block means updated. */
   private downsample(): number {
-    let sum = 0;
-    let max = Number.NEGATIVE_INFINITY;
-    let min = Number.POSITIVE_INFINITY;
-    for (const v of this.block) {
-      sum += v;
-      if (v > max) max = v;
-      if (v < min) min = v;
-    }
-    let mean = sum / this.step;
-    if (!Number.isFinite(mean)) {
-      // values near ±1.8e308 overflow the sum: average them scaled down instead
-      mean = 0;
-      for (const v of this.block) mean += v / this.step;
-    }
-    if (this.blocks === 0) this.movingAverage = mean;
-    this.movingAverage = (this.movingAverage + mean) / 2;
-    let ds = Math.abs(max - this.movingAverage) < Math.abs(min - this.movingAverage) ? min : max;
-    if (Math.abs(ds - mean) < 0.1 * mean) ds = mean;
-    return ds;
+    const mean = blockMean(this.block);
+    this.movingAverage = this.blocks === 0 ? mean : (this.movingAverage + mean) / 2;
+    return blockValue(this.block, mean, this.movingAverage);
   }
 
   private endProbation(): void {
-    this.lo = this.givenMin ?? this.rawMin;
-    this.hi = this.givenMax ?? this.rawMax;
+    // the margin in halves, and the ends clamped to the doubles, so that a range near ±1.8e308 does not overflow
+    const margin = this.headroom * (this.rawMax / 2 - this.rawMin / 2) * 2;
+    this.lo = this.givenMin ?? Math.max(-Number.MAX_VALUE, this.rawMin - margin);
+    this.hi = this.givenMax ?? Math.min(Number.MAX_VALUE, this.rawMax + margin);
     this.ranged = true;
     for (let i = 1; i <= this.trend; i++) {
       const ds = this.pending[i - 1]!;

@@ -46,6 +46,8 @@ export class DualVigilanceArt {
   private readonly norm: Float64Array;
   private n = 0;
   private step = 0;
+  /** The category that matched best last time. */
+  private last = 0;
 
   constructor(
     readonly dim: number,
@@ -85,36 +87,22 @@ export class DualVigilanceArt {
     }
     let best = -1;
     let bestMatch = 0;
-    const w = this.w;
+    // the match of the category that was best last time is a floor: a category that cannot reach it is not the best
+    const floor = this.last < this.n ? this.matchOf(this.last, x, -1, 0) : 0;
     for (let j = 0; j < this.n; j++) {
-      const o = j * d2;
-      let num = 0;
-      for (let k = 0; k < d; k++) {
-        const xk = x[k]!;
-        const a = w[o + k]!;
-        const b = w[o + d + k]!;
-        num += (xk < a ? xk : a) + (1 - xk < b ? 1 - xk : b);
-      }
-      const den = this.norm[j]! === 0 ? 0.001 : this.norm[j]!;
-      const xl = x[d - 1]!;
-      const wl = w[o + d - 1]!;
-      const wc = w[o + d2 - 1]!;
-      const eDen = wl + wc;
-      // a box spanning the whole range of the newest value matches it fully
-      const energy = eDen === 0 ? 1 : ((xl < wl ? xl : wl) + (1 - xl < wc ? 1 - xl : wc)) / eDen;
-      const f = num / den;
-      const m = f * f * f * energy * energy;
+      const m = this.matchOf(j, x, bestMatch, floor);
       this.match[j] = m;
-      this.energyOf[j] = energy;
       if (m > bestMatch) {
         bestMatch = m;
         best = j;
       }
     }
+    if (best >= 0) this.last = best;
     const result: ArtResult = { similarity: bestMatch, energy: best >= 0 ? this.energyOf[best]! : 0, mismatch: false };
     if (!learn) return result;
     if (best >= 0) this.lastUsed[best] = this.step;
     if (bestMatch >= this.rhoUb) {
+      const w = this.w;
       // every category above the upper vigilance learns (fast learning: the box grows to hold x)
       for (let j = 0; j < this.n; j++) {
         if (this.match[j]! < this.rhoUb) continue;
@@ -135,6 +123,49 @@ export class DualVigilanceArt {
     result.mismatch = !(bestMatch >= this.rhoLb);
     this.commit(x);
     return result;
+  }
+
+  /**
+   * The match of category j, or −1 when it provably neither beats `best` (nor reaches `floor`) nor reaches ρ_ub:
+   * the match is at most energy² times the cube of a bound on the feature similarity (each feature adds at most
+   * its share of |w|), checked before the features and after half of them. A skip changes no outcome.
+   */
+  private matchOf(j: number, x: ArrayLike<number>, best: number, floor: number): number {
+    const d = this.dim;
+    const o = j * 2 * d;
+    const w = this.w;
+    const ub = this.rhoUb;
+    const xl = x[d - 1]!;
+    const wl = w[o + d - 1]!;
+    const wc = w[o + 2 * d - 1]!;
+    const eDen = wl + wc;
+    // a box spanning the whole range of the newest value matches it fully
+    const energy = eDen === 0 ? 1 : ((xl < wl ? xl : wl) + (1 - xl < wc ? 1 - xl : wc)) / eDen;
+    this.energyOf[j] = energy;
+    const e2 = energy * energy * (1 + 1e-9); // the slack covers rounding in |w|
+    if (e2 < ub && (e2 <= best || e2 < floor)) return -1;
+    const den = this.norm[j]! === 0 ? 0.001 : this.norm[j]!;
+    const half = d >> 1;
+    let num = 0;
+    let seen = 0;
+    for (let k = 0; k < half; k++) {
+      const xk = x[k]!;
+      const a = w[o + k]!;
+      const b = w[o + d + k]!;
+      num += (xk < a ? xk : a) + (1 - xk < b ? 1 - xk : b);
+      seen += a + b;
+    }
+    const fb = (num + den - seen) / den;
+    const bound = fb * fb * fb * e2;
+    if (bound < ub && (bound <= best || bound < floor)) return -1;
+    for (let k = half; k < d; k++) {
+      const xk = x[k]!;
+      const a = w[o + k]!;
+      const b = w[o + d + k]!;
+      num += (xk < a ? xk : a) + (1 - xk < b ? 1 - xk : b);
+    }
+    const f = num / den;
+    return f * f * f * energy * energy;
   }
 
   /** Stores x as a new category, in a free place or in the least recently used committed category's. */
@@ -180,6 +211,7 @@ export class DualVigilanceArt {
   clear(): void {
     this.n = 0;
     this.step = 0;
+    this.last = 0;
     this.rhoLb = 0;
     this.rhoUb = 0;
   }
