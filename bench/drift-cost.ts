@@ -55,9 +55,9 @@ const detectors: [string, () => Detector][] = [
   ['RobustDriftDetector (the wall\'s monitors: 360-value window)', () => new RobustDriftDetector(MONITOR_ROBUST)],
   ['LikelihoodDriftDetector', () => new LikelihoodDriftDetector()],
   ['LikelihoodDriftDetector as of a579f8b', () => new LikelihoodDriftDetectorA579f8b()],
-  ['ArtimeDriftDetector (default: probation 750, 256 categories)', () => new ArtimeDriftDetector()],
-  // the worst case: blocks of one value (a probation under 208), every value goes through the ART, categories full
-  ['ArtimeDriftDetector (probation 120: blocks of 1 value)', () => new ArtimeDriftDetector({ probationaryLength: 120 })],
+  // the default: blocks of one value (probation 200), every value goes through the ART
+  ['ArtimeDriftDetector (default: probation 200, blocks of 1 value, 256 categories)', () => new ArtimeDriftDetector()],
+  ['ArtimeDriftDetector (probation 750: blocks of 7 values)', () => new ArtimeDriftDetector({ probationaryLength: 750 })],
 ];
 
 console.log(`bench:drift-cost — Node ${process.version}, ${gc === undefined ? 'no --expose-gc (memory figures without a collection)' : 'memory after a GC'}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs\n`);
@@ -101,7 +101,7 @@ for (const [name, make] of detectors) {
 {
   const r = rng(3);
   const noise = Float64Array.from({ length: N }, (_, i) => r() * 1000 + (i % 97) * 37);
-  for (const probationaryLength of [750, 120]) {
+  for (const probationaryLength of [200, 750]) {
     const run = () => {
       const d = new ArtimeDriftDetector({ probationaryLength });
       for (let i = 0; i < N; i++) d.update(noise[i]!);
