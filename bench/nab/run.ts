@@ -100,7 +100,8 @@ if (optionsText !== undefined) {
     fail(`--options must be a JSON object of detector options, got ${optionsText}: ${(e as Error).message}`);
   }
 }
-const detectorName = flag('detector') ?? 'likelihood';
+// ARTime is the default: why, against the leave-one-category-out verdict, is in docs/drift.md ("Which detector bench:nab runs")
+const detectorName = flag('detector') ?? 'artime';
 const chosen = candidates[detectorName] ?? fail(`--detector must be one of ${Object.keys(candidates).join(', ')}, got ${detectorName}`);
 if (nabProtocol && detectorName !== 'artime') fail('--nab-protocol applies to --detector artime only');
 try {
