@@ -166,8 +166,16 @@ export class DurableQueue<T = unknown> {
     return this.store.deadLetters(this.name, limit);
   }
 
-  /** Leases one batch and handles it. Deterministic: what tests and `start()` use. */
-  async pollOnce(handler: Handler<T>): Promise<PollResult> {
+  /**
+   * Leases one batch and handles it. Deterministic: what tests and `start()` use. Runs as background work
+   * (see `runInBackground`): the handler's dependency calls, and the store's own if they go through a
+   * dependency, wait in the lowest class at a concurrency limit.
+   */
+  pollOnce(handler: Handler<T>): Promise<PollResult> {
+    return runInBackground(() => this.poll(handler));
+  }
+
+  private async poll(handler: Handler<T>): Promise<PollResult> {
     const r: PollResult = { processed: 0, duplicates: 0, retried: 0, dead: 0, leaseLost: 0 };
     const msgs = await this.store.lease(this.name, this.batch, this.now(), this.leaseMs);
     let next = 0;
@@ -186,8 +194,7 @@ export class DurableQueue<T = unknown> {
   private async handleOne(m: LeasedMessage, handler: Handler<T>, r: PollResult): Promise<void> {
     const work = new Work(NEVER_ABORTED);
     try {
-      // a consumer is background work: its dependency calls wait in the lowest class (see runInBackground)
-      await runInBackground(() => handler({ id: m.id, payload: m.payload as T, attempt: m.attempt, work }));
+      await handler({ id: m.id, payload: m.payload as T, attempt: m.attempt, work });
     } catch (err) {
       const now = this.now();
       const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);

@@ -53,13 +53,17 @@ export class OutboxRelay {
    * Relays one batch in order, then marks what was published as sent in one write; stops at the first
    * failed publish (later rows wait, order is kept). Returns how many were sent.
    */
-  async relayOnce(): Promise<number> {
+  relayOnce(): Promise<number> {
+    // relaying is background work: `publish`'s dependency calls wait in the lowest class (see runInBackground)
+    return runInBackground(() => this.relay());
+  }
+
+  private async relay(): Promise<number> {
     const rows = await this.store.outboxPending(this.batch);
     const sent: string[] = [];
     for (const row of rows) {
       try {
-        // relaying is background work: calls made by `publish` wait in the lowest class (see runInBackground)
-        await runInBackground(() => this.publish(row));
+        await this.publish(row);
       } catch {
         this.stats.failures++;
         break;
