@@ -16,7 +16,7 @@
  * `--window`-second windows, and no more than `--jobs` jobs. Only 127.0.0.1 (BLASTWALL_PG_URL, default
  * postgres://postgres@127.0.0.1:5432/test); the tables live in a schema of their own, dropped at the end.
  *
- * Usage: npm run bench:noisy [-- --jobs 50000 --rate 200 --rounds 12 --window 5 --consumers 32 --pool 8]
+ * Usage: npm run bench:noisy [-- --jobs 50000 --rate 200 --rounds 12 --window 5 --consumers 32 --pool 8 --background 0.25 --store-outside]
  */
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -42,9 +42,13 @@ if (!/^postgres(ql)?:\/\/[^/]*@?(127\.0\.0\.1|localhost)(:\d+)?\//.test(PG_URL))
 
 const schema = `bw_noisy_${randomBytes(4).toString('hex')}`;
 const app = new pg.Pool({ connectionString: PG_URL, max: POOL });
+/** `--store-outside`: the store gets a pool of its own and its calls bypass `db` (what a limit cannot protect). */
+const STORE_OUTSIDE = args.includes('--store-outside');
 // the store shares the application's pool: the database capacity is one pool of POOL connections
-const store = new PostgresStore({ connection: app, schema });
+const store = new PostgresStore({ connection: STORE_OUTSIDE ? PG_URL : app, schema, poolSize: POOL });
 const wall = createWall({ service: 'noisy-neighbour' });
+/** `--background R`: the background share of the `db` limit when classes are on (default: the library's, 0.25). */
+const BACKGROUND = args.includes('--background') ? arg('background', 0.25) : undefined;
 const DB_SPEC = { timeout: '5s', breaker: false, concurrency: { limit: POOL, queue: 10_000 } } as const;
 const db = wall.dependency('db', DB_SPEC);
 const checkout = wall.operation('checkout', { priority: 'critical', deadline: '5s' });
@@ -147,7 +151,7 @@ async function main(): Promise<void> {
   const viaDb = new Proxy(store, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function' || !QUEUE_CALLS.has(prop)) return v;
+      if (typeof v !== 'function' || !QUEUE_CALLS.has(prop) || STORE_OUTSIDE) return v;
       return (...a: unknown[]) => db.call(() => (v as (...x: unknown[]) => unknown).apply(target, a));
     },
   });
@@ -168,7 +172,7 @@ async function main(): Promise<void> {
       consuming = false;
       return;
     }
-    const priority = mode === MODES[1] ? {} : false;
+    const priority = mode === MODES[1] ? (BACKGROUND === undefined ? {} : { background: BACKGROUND }) : false;
     wall.configure({ dependencies: { db: { concurrency: { ...DB_SPEC.concurrency, priority } } } }, { reason: `bench: ${mode}`, by: 'bench:noisy' });
     if (!consuming) queue.start(handler, () => void pollErrors++);
     consuming = true;
@@ -212,7 +216,8 @@ async function main(): Promise<void> {
   const base = quantile(sorted(results.get('checkout alone')!.latencies), 0.99);
   console.log(
     `\nblastwall bench:noisy — Node ${process.version}, ${RATE} checkouts/s (1–2 queries each), ${JOBS} queued jobs (one write each), ` +
-      `${CONSUMERS} consumers, db concurrency limit ${POOL} = pool size, PostgreSQL on 127.0.0.1; ` +
+      `${CONSUMERS} consumers, db concurrency limit ${POOL} = pool size${BACKGROUND === undefined ? '' : ` (background share ${BACKGROUND})`}, ` +
+      `${STORE_OUTSIDE ? 'the queue store on a pool of its own, outside db' : "the queue store's calls through db"}, PostgreSQL on 127.0.0.1; ` +
       `${ROUNDS} rounds of three ${WINDOW_MS / 1000} s windows (one per mode, order turning)\n`,
   );
   console.log(`| mode | checkout p50 ms | checkout p99 ms | p99 vs alone | median of window p99s ms | max ms | slot wait p99 ms (median of windows) | event-loop delay p99 ms (median of windows) | checkouts (errors) | jobs drained | jobs/s | ${JOBS} jobs at this rate |`);
@@ -240,6 +245,6 @@ try {
 } finally {
   await wall.close();
   await app.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
-  await app.end();
   await store.close();
+  await app.end();
 }
