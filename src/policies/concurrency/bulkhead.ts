@@ -4,7 +4,7 @@ import { optionNames } from '../../core/option-names.js';
 import { timerDurationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
-import { type Linked, LinkedQueue } from '../../core/linked-queue.js';
+import type { Linked } from '../../core/linked-queue.js';
 import { abortedError, type Next, PolicyBase } from '../../core/policy.js';
 import { clockOption, intOption, nameOption, objectOption } from '../../core/validate.js';
 import {
@@ -16,7 +16,7 @@ import {
   inBackground,
   LANE_BACKGROUND,
   LANE_CRITICAL,
-  LANES,
+  Lanes,
   priorityOption,
   type PrioritySettings,
   reservedSlots,
@@ -96,7 +96,6 @@ export class BulkheadPolicy extends PolicyBase {
   private active = 0;
   /** Running calls that started as background work (classes on). */
   private bgActive = 0;
-  private queued = 0;
   /** Calls of other classes than background started so far (read by `idle()`, a counter: no clock on the fast path). */
   private otherStarts = 0;
   private seenStarts = 0;
@@ -104,7 +103,7 @@ export class BulkheadPolicy extends PolicyBase {
   private busyUntil = 0;
   private wake: TimerHandle | undefined = undefined;
   /** One queue per call class, highest first (only the first is used when classes are off). */
-  private readonly lanes: LinkedQueue<Waiter>[] = Array.from({ length: LANES }, () => new LinkedQueue<Waiter>());
+  private readonly waiters = new Lanes<Waiter>();
   private readonly onRejectEmitter = new Emitter<BulkheadRejection>();
   readonly onReject = this.onRejectEmitter.subscribe;
 
@@ -174,7 +173,7 @@ export class BulkheadPolicy extends PolicyBase {
   stats(): { active: number; queued: number; limit: number; queue: number; reserved: number; backgroundActive: number } {
     return {
       active: this.active,
-      queued: this.queued,
+      queued: this.waiters.size,
       limit: this.maxActive,
       queue: this.maxWaiting,
       reserved: this.maxActive - this.unreserved,
@@ -185,7 +184,7 @@ export class BulkheadPolicy extends PolicyBase {
   /** Calls of class `cls` waiting for a slot (with classes off every waiter counts as `critical`). */
   waiting(cls: CallClass): number {
     const lane = CALL_CLASSES.indexOf(cls);
-    return this.prio === false ? (lane === LANE_CRITICAL ? this.queued : 0) : (this.lanes[lane]?.size ?? 0);
+    return this.prio === false ? (lane === LANE_CRITICAL ? this.waiters.size : 0) : this.waiters.count(lane);
   }
 
   private readonly releaseOk = (v: unknown): unknown => {
@@ -218,7 +217,7 @@ export class BulkheadPolicy extends PolicyBase {
    */
   run(ctx: CallContext, next: Next): Promise<unknown> {
     // the fast path: an unreserved slot is free, nobody waits, and the call is not background work
-    if (this.queued === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
+    if (this.waiters.size === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
       this.active++;
       this.otherStarts++;
       let p: Promise<unknown>;
@@ -231,14 +230,14 @@ export class BulkheadPolicy extends PolicyBase {
       return p.then(this.releaseOk, this.releaseErr);
     }
     const lane = this.prio === false ? 0 : currentLane();
-    if (this.noneWaitingFrom(lane) && this.admits(lane)) {
+    if (this.waiters.noneFrom(lane) && this.admits(lane)) {
       this.active++;
       const bg = lane === LANE_BACKGROUND;
       if (bg) this.bgActive++;
       else this.otherStarts++;
       return this.started(ctx, next, bg);
     }
-    if (this.queued >= this.maxWaiting && !this.evictBelow(lane)) return Promise.reject(this.rejection(ctx, 'full'));
+    if (this.waiters.size >= this.maxWaiting && !this.evictBelow(lane)) return Promise.reject(this.rejection(ctx, 'full'));
     return this.enqueue(ctx, lane).then(() => this.started(ctx, next, this.prio !== false && lane === LANE_BACKGROUND));
   }
 
@@ -255,13 +254,6 @@ export class BulkheadPolicy extends PolicyBase {
     return bg ? p.then(this.releaseBgOk, this.releaseBgErr) : p.then(this.releaseOk, this.releaseErr);
   }
 
-  /** True when no call of class `lane` or above waits (a call never overtakes its own class or a higher one). */
-  private noneWaitingFrom(lane: number): boolean {
-    if (this.queued === 0) return true;
-    for (let l = 0; l <= lane; l++) if (this.lanes[l]!.size > 0) return false;
-    return true;
-  }
-
   /** May a call of `lane` start now (ignoring waiters)? */
   private admits(lane: number): boolean {
     if (lane <= LANE_CRITICAL) return this.active < this.maxActive;
@@ -270,7 +262,7 @@ export class BulkheadPolicy extends PolicyBase {
     return (
       lane !== LANE_BACKGROUND ||
       this.bgActive < this.bgSlots ||
-      (this.bgActive === this.active && this.queued === this.lanes[LANE_BACKGROUND]!.size && this.idle())
+      (this.bgActive === this.active && this.waiters.size === this.waiters.count(LANE_BACKGROUND) && this.idle())
     );
   }
 
@@ -297,19 +289,15 @@ export class BulkheadPolicy extends PolicyBase {
 
   /** The queue is full: the newest waiter of the lowest class below `lane` gives its place up (BULKHEAD_FULL). */
   private evictBelow(lane: number): boolean {
-    if (this.prio === false) return false;
-    for (let l = LANES - 1; l > lane; l--) {
-      const w = this.lanes[l]!.tail;
-      if (w === undefined) continue;
-      this.remove(w);
-      w.reject(this.rejection(w.ctx, 'full'));
-      return true;
-    }
-    return false;
+    const w = this.prio === false ? undefined : this.waiters.newestBelow(lane);
+    if (w === undefined) return false;
+    this.remove(w);
+    w.reject(this.rejection(w.ctx, 'full'));
+    return true;
   }
 
   private rejection(ctx: CallContext, reason: BulkheadRejection['reason']): BlastwallError {
-    if (this.onRejectEmitter.active) this.onRejectEmitter.emit({ reason, active: this.active, queued: this.queued });
+    if (this.onRejectEmitter.active) this.onRejectEmitter.emit({ reason, active: this.active, queued: this.waiters.size });
     const dependency = ctx.dependency ?? this.name;
     if (reason === 'queue-timeout') return new BlastwallError('QUEUE_TIMEOUT', `Waited too long for one of ${this.maxActive} concurrency slots`, { dependency });
     const reserved = this.maxActive - this.unreserved;
@@ -328,8 +316,7 @@ export class BulkheadPolicy extends PolicyBase {
         reject(abortedError(signal.reason, ctx.dependency ?? this.name));
         return;
       }
-      this.lanes[lane]!.push(w);
-      this.queued++;
+      this.waiters.push(w);
       const wait = Math.min(this.queueTimeoutMs, ctx.deadline - this.clock.now());
       if (wait !== Number.POSITIVE_INFINITY) {
         w.timer = this.clock.setTimer(() => {
@@ -360,8 +347,7 @@ export class BulkheadPolicy extends PolicyBase {
 
   /** Unlinks a waiter and clears its timer and listener. */
   private remove(w: Waiter): void {
-    this.lanes[w.lane]!.remove(w);
-    this.queued--;
+    this.waiters.remove(w);
     if (w.timer !== undefined) {
       this.clock.clearTimer(w.timer);
       w.timer = undefined;
@@ -374,9 +360,8 @@ export class BulkheadPolicy extends PolicyBase {
 
   /** Admits waiters, highest class first, while the head of the highest waiting class may start. */
   private dispatch(): void {
-    while (this.queued > 0 && this.active < this.maxActive) {
-      let w: Waiter | undefined;
-      for (let l = 0; l < LANES && w === undefined; l++) w = this.lanes[l]!.head;
+    while (this.waiters.size > 0 && this.active < this.maxActive) {
+      const w = this.waiters.head();
       if (w === undefined || !this.admits(w.lane)) return;
       this.remove(w);
       this.active++;
@@ -388,7 +373,7 @@ export class BulkheadPolicy extends PolicyBase {
 
   /** @internal Fast path of a fused pipeline: takes a slot if an unreserved one is free, nobody waits and the call is not background work. */
   tryAcquire(): boolean {
-    if (this.queued === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
+    if (this.waiters.size === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
       this.active++;
       this.otherStarts++;
       return true;
@@ -399,7 +384,7 @@ export class BulkheadPolicy extends PolicyBase {
   /** @internal Gives back a slot taken by `tryAcquire` (or by `run`). */
   release(): void {
     this.active--;
-    if (this.queued > 0) this.dispatch();
+    if (this.waiters.size > 0) this.dispatch();
   }
 }
 

@@ -7,6 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type OperationContext, operationStorage, PRIORITIES, type Priority } from '../../core/operation-context.js';
 import { type Duration, timerDurationOption } from '../../core/duration.js';
+import { type Linked, LinkedQueue } from '../../core/linked-queue.js';
 import { configError, isPlainObject, objectOption, ratioOption } from '../../core/validate.js';
 
 /**
@@ -127,4 +128,46 @@ export function reservedSlots(limit: number, p: PrioritySettings): number {
 export function backgroundSlots(limit: number, p: PrioritySettings): number {
   if (p.background === 0) return 0;
   return Math.max(1, Math.floor(p.background * limit));
+}
+
+/** @internal The waiters of a concurrency limit: one FIFO queue per call class (lane), highest first. */
+export class Lanes<W extends Linked<W> & { readonly lane: number }> {
+  private readonly queues: LinkedQueue<W>[] = Array.from({ length: LANES }, () => new LinkedQueue<W>());
+  /** Waiters in every lane. */
+  size = 0;
+
+  push(w: W): void {
+    this.queues[w.lane]!.push(w);
+    this.size++;
+  }
+
+  /** Unlinks `w` (which must be waiting here). */
+  remove(w: W): void {
+    this.queues[w.lane]!.remove(w);
+    this.size--;
+  }
+
+  /** Waiters in `lane`. */
+  count(lane: number): number {
+    return this.queues[lane]?.size ?? 0;
+  }
+
+  /** The longest-waiting waiter of the highest class that has one. */
+  head(): W | undefined {
+    for (const q of this.queues) if (q.head !== undefined) return q.head;
+    return undefined;
+  }
+
+  /** True when no waiter of class `lane` or a higher one waits. */
+  noneFrom(lane: number): boolean {
+    if (this.size === 0) return true;
+    for (let l = 0; l <= lane; l++) if (this.queues[l]!.size > 0) return false;
+    return true;
+  }
+
+  /** The newest waiter of the lowest class below `lane`, if any (the one to refuse when the queue is full). */
+  newestBelow(lane: number): W | undefined {
+    for (let l = LANES - 1; l > lane; l--) if (this.queues[l]!.tail !== undefined) return this.queues[l]!.tail;
+    return undefined;
+  }
 }
