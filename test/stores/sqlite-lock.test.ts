@@ -1,12 +1,12 @@
 /**
  * Another process holding the SQLite file's write lock must not freeze this one (issue 17, finding 2).
- * A child process runs `BEGIN IMMEDIATE` on the same file and holds it for 3 s, while this process keeps
- * using the store and the timeline and a timer-drift probe measures the longest event-loop stall.
- * Figures: how long each synchronous store / timeline call blocks the loop (SQLite's busy timeout is 0,
- * so only the attempt itself plus scheduling; the 95th percentile must stay under 50 ms), how many calls
- * completed while the lock was held (the old code: one, after the lock), and the longest event-loop stall
- * seen by a 5 ms timer-drift probe (bound 1 s, a third of the old 3 s freeze: on a loaded shared 2-core
- * machine the probe also counts the scheduler's own pauses, so it is also measured for 1 s with no lock).
+ * A child process runs `BEGIN IMMEDIATE` on the same file and holds it until this process tells it to let go,
+ * while this process keeps using the store and the timeline, one call per event-loop turn (no sleeping: the
+ * test is driven by the calls themselves). Figures: how long each synchronous store / timeline call blocks
+ * the loop (SQLite's busy timeout is 0, so only the attempt itself plus scheduling; the 95th percentile must
+ * stay under 50 ms), how many calls completed while the lock was held (the old code: none until the lock
+ * went), and the longest gap between two event-loop turns (bound 1 s; the old code froze for its 3 s busy
+ * timeout).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,12 +15,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/stores/sqlite/index.js';
 import { createTimeline } from '../../src/timeline/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { captureWarnings } from '../support/warnings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bw-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const HOLD_MS = 3000;
+/** Calls made while the lock is held. */
+const CALLS = 60;
 const CALL_P95_BOUND_MS = 50;
 const STALL_BOUND_MS = 1000;
 
@@ -36,63 +38,46 @@ const Database = require('better-sqlite3');
 const db = new Database(process.argv[1]);
 db.exec('BEGIN IMMEDIATE');
 process.stdout.write('LOCKED\\n');
-setTimeout(() => { db.exec('COMMIT'); db.close(); }, Number(process.argv[2]));
+process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); process.exit(0); });
 `;
 
-/** Starts the lock holder; resolves once it holds the lock, with a promise of its exit. */
-async function holdWriteLock(path: string): Promise<{ exited: Promise<void>; done: () => boolean }> {
-  const child: ChildProcess = spawn(process.execPath, ['-e', HOLDER, path, String(HOLD_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let finished = false;
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      finished = true;
-      resolve();
-    }),
-  );
+/** Starts the lock holder; resolves once it holds the lock, with `release()`, which ends the lock and resolves when the holder exited. */
+async function holdWriteLock(path: string): Promise<{ release: () => Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, ['-e', HOLDER, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (b: Buffer) => {
       if (b.toString().includes('LOCKED')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
   });
-  return { exited, done: () => finished };
-}
-
-/** The longest gap between 5 ms ticks beyond the 5 ms itself: how long the event loop was blocked. */
-function stallProbe(): { stop(): number } {
-  let last = performance.now();
-  let max = 0;
-  const t = setInterval(() => {
-    const n = performance.now();
-    max = Math.max(max, n - last - 5);
-    last = n;
-  }, 5);
   return {
-    stop() {
-      clearInterval(t);
-      return Math.round(max);
+    release: () => {
+      child.stdin!.end('go\n');
+      return exited;
     },
   };
 }
 
-const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Yields one event-loop turn (I/O included) and returns how long it took: the loop was blocked that long. */
+async function turn(): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((r) => setImmediate(r));
+  return performance.now() - t0;
+}
 
 describe('a SQLite file locked by another process', () => {
   it(`the store fails fast with STORE_UNAVAILABLE: calls keep completing, p95 call < ${CALL_P95_BOUND_MS} ms`, async () => {
     const path = join(dir, 'store.db');
     const store = new SqliteStore({ database: path });
     try {
-      const quiet = stallProbe(); // the machine's own noise, with no lock: for the report, not asserted
-      await pause(1000);
-      const baseline = quiet.stop();
       const lock = await holdWriteLock(path);
-      const probe = stallProbe();
+      let stall = 0;
       const codes: string[] = [];
       const times: number[] = [];
-      let i = 0;
-      while (!lock.done()) {
+      for (let i = 0; i < CALLS; i++) {
         const t0 = performance.now();
-        const answer = store.claim({ key: `k${i++}`, fingerprint: 'f', token: `t${i}`, now: 1000, leaseMs: 1000 });
+        const answer = store.claim({ key: `k${i}`, fingerprint: 'f', token: `t${i}`, now: 1000, leaseMs: 1000 });
         times.push(performance.now() - t0);
         codes.push(
           await answer.then(
@@ -100,13 +85,12 @@ describe('a SQLite file locked by another process', () => {
             (e: { code?: string }) => e.code ?? String(e),
           ),
         );
-        await pause(20);
+        stall = Math.max(stall, await turn());
       }
-      const stall = probe.stop();
-      await lock.exited;
+      await lock.release();
       const t = spread(times);
       console.log(
-        `sqlite store, ${HOLD_MS} ms foreign write lock: ${codes.length} calls, call ms p50 ${t.p50} p95 ${t.p95} max ${t.max}, longest event-loop stall ${stall} ms (${baseline} ms in 1 s without the lock)`,
+        `sqlite store, foreign write lock held for ${codes.length} calls: call ms p50 ${t.p50} p95 ${t.p95} max ${t.max}, longest event-loop turn ${Math.round(stall)} ms`,
       );
       expect(codes.length).toBeGreaterThan(20); // calls kept completing while the lock was held
       expect(codes.filter((c) => c === 'STORE_UNAVAILABLE').length).toBeGreaterThan(20);
@@ -117,24 +101,22 @@ describe('a SQLite file locked by another process', () => {
     } finally {
       await store.close();
     }
-  }, 20_000);
+  });
 
   it(`the timeline keeps its entries buffered and writes them after the lock; p95 flush < ${CALL_P95_BOUND_MS} ms`, async () => {
     const path = join(dir, 'timeline.db');
-    const tl = createTimeline({ path, service: 'lock', flushEvery: '20ms' });
+    const clock = new FakeClock(); // the flush timer runs on it: every call below is one 20 ms tick
+    const tl = createTimeline({ path, service: 'lock', clock, flushEvery: '20ms' });
     try {
       tl.note('before the lock');
       tl.flush();
-      const quiet = stallProbe(); // the machine's own noise, with no lock: for the report, not asserted
-      await pause(1000);
-      const baseline = quiet.stop();
       const captured = captureWarnings();
       const lock = await holdWriteLock(path);
-      const probe = stallProbe();
+      let stall = 0;
       let n = 0;
       let refused = 0;
       const times: number[] = [];
-      while (!lock.done()) {
+      for (; n < CALLS; ) {
         tl.note(`during ${n++}`);
         const t0 = performance.now();
         try {
@@ -144,25 +126,25 @@ describe('a SQLite file locked by another process', () => {
           refused++;
         }
         times.push(performance.now() - t0);
-        await pause(20);
+        await clock.advance(20);
+        stall = Math.max(stall, await turn());
       }
-      const stall = probe.stop();
-      await lock.exited;
+      await lock.release();
       captured.restore();
       // one warning when the writes start failing, not one per refused flush
       expect(captured.warnings).toEqual([expect.stringMatching(/cannot write the timeline at .*another process holds the write lock; the entries stay buffered and are retried/)]);
       const t = spread(times);
       console.log(
-        `timeline, ${HOLD_MS} ms foreign write lock: ${n} entries, ${refused} flushes refused, flush ms p50 ${t.p50} p95 ${t.p95} max ${t.max}, longest event-loop stall ${stall} ms (${baseline} ms in 1 s without the lock)`,
+        `timeline, foreign write lock held for ${n} entries: ${refused} flushes refused, flush ms p50 ${t.p50} p95 ${t.p95} max ${t.max}, longest event-loop turn ${Math.round(stall)} ms`,
       );
       expect(refused).toBeGreaterThan(20);
       expect(t.p95).toBeLessThan(CALL_P95_BOUND_MS);
       expect(stall).toBeLessThan(STALL_BOUND_MS);
-      for (let i = 0; i < 100 && tl.stats().buffered > 0; i++) await pause(20); // the flush timer retries
+      await clock.advance(20); // the flush timer retries, and the lock is gone
       expect(tl.stats()).toMatchObject({ buffered: 0, dropped: 0 });
       expect(tl.query({ kind: 'note' })).toHaveLength(n + 1);
     } finally {
       tl.close();
     }
-  }, 20_000);
+  });
 });

@@ -12,6 +12,7 @@ import { FakeClock } from '../../src/core/fake-clock.js';
 import { createWall } from '../../src/wall/index.js';
 import { PostgresTimeline, Timeline, createTimeline, fleetState, publishHeartbeat } from '../../src/timeline/index.js';
 import { loadPg } from '../../src/timeline/postgres.js';
+import { untilTurns } from '../support/turns.js';
 import { PG_URL, pgAvailable } from '../support/services.js';
 
 const up = await pgAvailable();
@@ -107,12 +108,29 @@ describe('a dead PostgreSQL', () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const clock = new FakeClock();
     const wall = createWall({ service: 'shop', clock });
-    const stop = publishHeartbeat(wall, { url: DEAD_URL, every: '1s', instance: 'a' });
-    for (let i = 0; i < 3; i++) {
+    // a real pool to the dead server, counting the attempts that failed, so the test waits for each beat's
+    // failure itself (event-loop turns) instead of sleeping
+    const real = new pg.Pool({ connectionString: DEAD_URL });
+    let failed = 0;
+    const counted = <T>(p: Promise<T>): Promise<T> =>
+      p.catch((e: unknown) => {
+        failed++;
+        throw e;
+      });
+    const pool = {
+      query: (text: string, values?: unknown[]) => counted(real.query(text, values)),
+      connect: () => counted(real.connect()),
+      end: () => real.end(),
+      on: (event: 'error', listener: (err: Error) => void) => real.on(event, listener),
+    };
+    const stop = publishHeartbeat(wall, { pool, every: '1s', instance: 'a' });
+    await untilTurns(() => failed >= 1, 'the first heartbeat to fail');
+    for (let i = 2; i <= 4; i++) {
       await clock.advance(1000);
-      await new Promise((r) => setTimeout(r, 20));
+      await untilTurns(() => failed >= i, `heartbeat ${i} to fail`);
     }
     await stop();
+    await real.end();
     expect(clock.pendingTimers()).toBe(0);
     expect(warn.mock.calls.filter(([m]) => String(m).includes('blastwall heartbeat'))).toHaveLength(1);
     await wall.close();
