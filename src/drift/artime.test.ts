@@ -3,31 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { haar8, roundEven } from './artime-features.js';
 import { ArtimeDriftDetector } from './artime.js';
 import { DualVigilanceArt } from './fuzzy-art.js';
-
-function rng(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s = (s * 48271) % 2147483647;
-    return s / 2147483647;
-  };
-}
-
-/** A daily-like pattern of `period` values with noise. */
-function daily(n: number, period: number, rnd: () => number): number[] {
-  return Array.from({ length: n }, (_, i) => 50 + 20 * Math.sin((2 * Math.PI * i) / period) + (rnd() - 0.5) * 2);
-}
+import { daily, prefixScores, rng } from '../../test/support/drift.js';
 
 describe('ArtimeDriftDetector', () => {
   it('has no look-ahead: the scores of a prefix equal the first scores of the whole series (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 400 }), fc.nat(), fc.constantFrom(0, 0.5, 2), (xs, cut, headroom) => {
         const k = cut % xs.length;
-        const o = { probationaryLength: 40, maxCategories: 16, headroom };
-        const whole = new ArtimeDriftDetector(o);
-        const prefix = new ArtimeDriftDetector(o);
-        const a = xs.map((x) => whole.update(x));
-        const b = xs.slice(0, k).map((x) => prefix.update(x));
-        return b.every((s, i) => s === a[i]) && a.every((s) => s >= 0 && s <= 1);
+        const r = prefixScores(() => new ArtimeDriftDetector({ probationaryLength: 40, maxCategories: 16, headroom }), xs, k);
+        return r.same && r.whole.every((s) => s >= 0 && s <= 1);
       }),
       { numRuns: 150 },
     );

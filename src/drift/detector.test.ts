@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RobustDriftDetector, SortedWindow } from './detector.js';
+import { prefixScores } from '../../test/support/drift.js';
 
 describe('SortedWindow', () => {
   it('answers every quantile and rank exactly as a sort of the last `size` values (property)', () => {
@@ -35,11 +36,7 @@ describe('RobustDriftDetector', () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 400 }), fc.nat(), (xs, cut) => {
         const k = cut % xs.length;
-        const whole = new RobustDriftDetector({ window: 50, warmup: 5 });
-        const prefix = new RobustDriftDetector({ window: 50, warmup: 5 });
-        const a = xs.map((x) => whole.update(x));
-        const b = xs.slice(0, k).map((x) => prefix.update(x));
-        return b.every((s, i) => s === a[i]);
+        return prefixScores(() => new RobustDriftDetector({ window: 50, warmup: 5 }), xs, k).same;
       }),
       { numRuns: 200 },
     );

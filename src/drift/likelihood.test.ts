@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fisherCombine, LikelihoodDriftDetector } from './likelihood.js';
-
-function rng(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s = (s * 48271) % 2147483647;
-    return s / 2147483647;
-  };
-}
+import { prefixScores, rng } from '../../test/support/drift.js';
 
 /** A daily-like pattern: a plateau for 40% of each period, ramps, noise. */
 function daily(n: number, period: number, rnd: () => number): number[] {
@@ -24,12 +17,8 @@ describe('LikelihoodDriftDetector', () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 500 }), fc.nat(), (xs, cut) => {
         const k = cut % xs.length;
-        const o = { window: 60, warmup: 40, history: 80, maxPeriod: 20 };
-        const whole = new LikelihoodDriftDetector(o);
-        const prefix = new LikelihoodDriftDetector(o);
-        const a = xs.map((x) => whole.update(x));
-        const b = xs.slice(0, k).map((x) => prefix.update(x));
-        return b.every((s, i) => s === a[i]) && a.every((s) => s >= 0 && s <= 1);
+        const r = prefixScores(() => new LikelihoodDriftDetector({ window: 60, warmup: 40, history: 80, maxPeriod: 20 }), xs, k);
+        return r.same && r.whole.every((s) => s >= 0 && s <= 1);
       }),
       { numRuns: 150 },
     );
