@@ -15,9 +15,9 @@ import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
 import { durationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { optionNames } from '../core/option-names.js';
-import { clockOption, configError, enumOption, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
+import { clockOption, configError, intOption, isPlainObject, objectOption, stringOption } from '../core/validate.js';
 import type { TimelineRow } from './file.js';
-import { rowToEntry, Timeline, toRow, type TimelineEntry, type TimelineEntryInput, type TimelineOptions, type TimelineQuery } from './timeline.js';
+import { markEntry, noteEntry, rowToEntry, Timeline, toRow, type TimelineEntry, type TimelineEntryInput, type TimelineOptions, type TimelineQuery } from './timeline.js';
 
 /**
  * Options of {@link createTimeline} for the PostgreSQL timeline a fleet shares (`url` selects it). Needs the
@@ -174,13 +174,12 @@ export class PostgresTimeline {
 
   /** A deploy, config or flag marker. */
   mark(kind: 'deploy' | 'config' | 'flag', title: string, data?: Record<string, unknown>): boolean {
-    enumOption('kind', kind, ['deploy', 'config', 'flag'] as const);
-    return this.record({ kind, severity: 'info', title, ...(data ? { data } : {}) });
+    return this.record(markEntry(kind, title, data));
   }
 
   /** An operator's note. */
   note(text: string, author?: string): boolean {
-    return this.record({ kind: 'note', severity: 'info', title: text, ...(author ? { data: { author } } : {}) });
+    return this.record(noteEntry(text, author));
   }
 
   private arm(): void {

@@ -163,13 +163,12 @@ export class Timeline {
 
   /** A deploy, config or flag marker. */
   mark(kind: 'deploy' | 'config' | 'flag', title: string, data?: Record<string, unknown>): boolean {
-    enumOption('kind', kind, ['deploy', 'config', 'flag'] as const);
-    return this.record({ kind, severity: 'info', title, ...(data ? { data } : {}) });
+    return this.record(markEntry(kind, title, data));
   }
 
   /** An operator's note. */
   note(text: string, author?: string): boolean {
-    return this.record({ kind: 'note', severity: 'info', title: text, ...(author ? { data: { author } } : {}) });
+    return this.record(noteEntry(text, author));
   }
 
   /** Arms the flush timer (unless armed); `keepAlive` holds the process open for it (used on the way out). */
@@ -316,6 +315,17 @@ function track(t: Timeline): void {
   process.on('exit', () => {
     for (const tl of openTimelines) tl.exiting(true);
   });
+}
+
+/** @internal The entry of a deploy, config or flag marker (`kind` checked). Shared by the SQLite and PostgreSQL timelines. */
+export function markEntry(kind: 'deploy' | 'config' | 'flag', title: string, data?: Record<string, unknown>): TimelineEntryInput {
+  enumOption('kind', kind, ['deploy', 'config', 'flag'] as const);
+  return { kind, severity: 'info', title, ...(data ? { data } : {}) };
+}
+
+/** @internal The entry of an operator's note. Shared by the SQLite and PostgreSQL timelines. */
+export function noteEntry(text: string, author?: string): TimelineEntryInput {
+  return { kind: 'note', severity: 'info', title: text, ...(author ? { data: { author } } : {}) };
 }
 
 /**
