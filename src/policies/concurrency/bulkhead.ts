@@ -1,7 +1,6 @@
-import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { TimerHandle } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
-import { optionNames } from '../../core/option-names.js';
-import { timerDurationOption, type Duration } from '../../core/duration.js';
+import { timerDurationOption } from '../../core/duration.js';
 import { BlastwallError } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
 import type { Linked } from '../../core/linked-queue.js';
@@ -11,7 +10,6 @@ import {
   backgroundSlots,
   type CallClass,
   CALL_CLASSES,
-  type ConcurrencyPriorityOptions,
   currentLane,
   inBackground,
   LANE_BACKGROUND,
@@ -21,44 +19,10 @@ import {
   type PrioritySettings,
   reservedSlots,
 } from './priority-lanes.js';
+import { Scavenger } from './scavenger.js';
+import { BULKHEAD_OPTION_NAMES, type BulkheadOptions, type BulkheadRejection } from './bulkhead-options.js';
 
-/** Options of {@link bulkhead}. Only `limit` is required; an unknown option or a value out of range throws `CONFIG_INVALID`. */
-export interface BulkheadOptions {
-  /** Calls allowed to run at once (an integer ≥ 1). */
-  limit: number;
-  /** Calls allowed to wait for a slot (served highest class first, FIFO within a class). Default 0: reject at once when full. */
-  queue?: number;
-  /**
-   * Longest a call waits in the queue (1ms to 2^31−1 ms) before it is refused with `QUEUE_TIMEOUT`. Default:
-   * until its deadline (then `DEADLINE_EXCEEDED`) or the caller's abort (`ABORTED`).
-   */
-  queueTimeout?: Duration;
-  /**
-   * How the slots are shared between call classes (the priority of the operation a call runs in, or
-   * background work): slots reserved for critical classes and the most background work may hold under
-   * contention (see docs/priority.md). Default `{ reserved: 0.2, background: 0.25 }`; `false`: one FIFO
-   * queue for every call.
-   */
-  priority?: ConcurrencyPriorityOptions | false;
-  /** The clock queue waits are measured on. Default the real clock; tests pass a `FakeClock`. */
-  clock?: Clock;
-  /** Names the policy in its errors (as the dependency) when the call does not go through a wall dependency. */
-  name?: string;
-}
-
-/** Emitted by {@link BulkheadPolicy.onReject} each time a call is refused with `BULKHEAD_FULL` or `QUEUE_TIMEOUT`. */
-export interface BulkheadRejection {
-  /**
-   * `full`: no slot and no queue place was free (or a waiter of a lower class gave its place up to a higher
-   * one), refused with `BULKHEAD_FULL`; `queue-timeout`: waited `queueTimeout` in vain, refused with
-   * `QUEUE_TIMEOUT`.
-   */
-  reason: 'full' | 'queue-timeout';
-  /** Calls running when it was refused. */
-  active: number;
-  /** Calls waiting when it was refused. */
-  queued: number;
-}
+export { BULKHEAD_OPTION_NAMES, type BulkheadOptions, type BulkheadRejection };
 
 class Waiter implements Linked<Waiter> {
   prev: Waiter | undefined = undefined;
@@ -72,9 +36,6 @@ class Waiter implements Linked<Waiter> {
     readonly reject: (e: unknown) => void,
   ) {}
 }
-
-/** Every option of `bulkhead()`, as its runtime check accepts them (the wall's `concurrency` section reuses the list). */
-export const BULKHEAD_OPTION_NAMES = optionNames<BulkheadOptions>()('limit', 'queue', 'queueTimeout', 'priority', 'clock', 'name');
 
 /**
  * Concurrency limit with a bounded queue that knows call classes: waiters are served highest class first
@@ -102,6 +63,11 @@ export class BulkheadPolicy extends PolicyBase {
   /** Until when the limit counts as busy (a call of another class was seen starting within `idleAfter`). */
   private busyUntil = 0;
   private wake: TimerHandle | undefined = undefined;
+  /** The scavenger in force (undefined: classes off, no background share, or `scavenger: false`). */
+  private scav: Scavenger | undefined = undefined;
+  /** The scavenger this limit made, kept while classes are off so its state carries over. */
+  private scavKept: Scavenger | undefined = undefined;
+  private readonly wakeUp = (): void => this.dispatch();
   /** One queue per call class, highest first (only the first is used when classes are off). */
   private readonly waiters = new Lanes<Waiter>();
   private readonly onRejectEmitter = new Emitter<BulkheadRejection>();
@@ -163,14 +129,19 @@ export class BulkheadPolicy extends PolicyBase {
     const p = this.prio;
     this.unreserved = p === false ? this.maxActive : this.maxActive - reservedSlots(this.maxActive, p);
     this.bgSlots = p === false ? this.maxActive : backgroundSlots(this.maxActive, p);
+    const s = p === false || this.bgSlots === 0 ? false : p.scavenger;
+    if (s === false) this.scav?.stop();
+    else (this.scavKept ??= new Scavenger(this.clock, s, this.bgSlots, this.wakeUp)).configure(s, this.bgSlots);
+    this.scav = s === false ? undefined : this.scavKept;
   }
 
   /**
    * The limit's state now: `active` calls running (`backgroundActive` of them background work) and `queued`
    * waiting, against the `limit`, the `queue` size and the `reserved` slots that only critical classes may
-   * take. A fresh object each call; reading it changes nothing.
+   * take, and `backgroundWindow`, the background occupancy the scavenger allows now (in slots; the share
+   * when it is off). A fresh object each call; reading it changes nothing.
    */
-  stats(): { active: number; queued: number; limit: number; queue: number; reserved: number; backgroundActive: number } {
+  stats(): { active: number; queued: number; limit: number; queue: number; reserved: number; backgroundActive: number; backgroundWindow: number } {
     return {
       active: this.active,
       queued: this.waiters.size,
@@ -178,6 +149,7 @@ export class BulkheadPolicy extends PolicyBase {
       queue: this.maxWaiting,
       reserved: this.maxActive - this.unreserved,
       backgroundActive: this.bgActive,
+      backgroundWindow: this.scav === undefined ? this.bgSlots : this.scav.window,
     };
   }
 
@@ -198,16 +170,26 @@ export class BulkheadPolicy extends PolicyBase {
   };
 
   private readonly releaseBgOk = (v: unknown): unknown => {
-    this.bgActive--;
+    this.bgEnd();
     this.release();
     return v;
   };
 
   private readonly releaseBgErr = (e: unknown): never => {
-    this.bgActive--;
+    this.bgEnd();
     this.release();
     throw e;
   };
+
+  private bgStart(): void {
+    this.scav?.account(this.bgActive);
+    this.bgActive++;
+  }
+
+  private bgEnd(): void {
+    this.scav?.ended(this.bgActive);
+    this.bgActive--;
+  }
 
   /**
    * Runs `next` (the rest of a pipeline) for the call `ctx` once it holds a slot, and gives the slot back
@@ -220,6 +202,7 @@ export class BulkheadPolicy extends PolicyBase {
     if (this.waiters.size === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
       this.active++;
       this.otherStarts++;
+      if (this.scav?.engaged === true) return this.timed(ctx, next);
       let p: Promise<unknown>;
       try {
         p = next(ctx);
@@ -233,7 +216,7 @@ export class BulkheadPolicy extends PolicyBase {
     if (this.waiters.noneFrom(lane) && this.admits(lane)) {
       this.active++;
       const bg = lane === LANE_BACKGROUND;
-      if (bg) this.bgActive++;
+      if (bg) this.bgStart();
       else this.otherStarts++;
       return this.started(ctx, next, bg);
     }
@@ -243,15 +226,42 @@ export class BulkheadPolicy extends PolicyBase {
 
   /** Runs a call that holds a slot; the slot is given back however it ends. */
   private started(ctx: CallContext, next: Next, bg: boolean): Promise<unknown> {
+    if (!bg && this.scav?.engaged === true) return this.timed(ctx, next);
     let p: Promise<unknown>;
     try {
       p = next(ctx);
     } catch (e) {
-      if (bg) this.bgActive--;
+      if (bg) this.bgEnd();
       this.release();
       return Promise.reject(e);
     }
     return bg ? p.then(this.releaseBgOk, this.releaseBgErr) : p.then(this.releaseOk, this.releaseErr);
+  }
+
+  /** Runs a call of another class than background while the scavenger is engaged, and reports its latency. */
+  private timed(ctx: CallContext, next: Next): Promise<unknown> {
+    const t0 = this.clock.now();
+    const done = (): void => {
+      this.scav?.sample(t0, this.bgActive, this.waiters.count(LANE_BACKGROUND) > 0);
+      this.release();
+    };
+    let p: Promise<unknown>;
+    try {
+      p = next(ctx);
+    } catch (e) {
+      done();
+      return Promise.reject(e);
+    }
+    return p.then(
+      (v) => {
+        done();
+        return v;
+      },
+      (e: unknown) => {
+        done();
+        throw e;
+      },
+    );
   }
 
   /** May a call of `lane` start now (ignoring waiters)? */
@@ -261,7 +271,7 @@ export class BulkheadPolicy extends PolicyBase {
     // background: within its share, or on idle slots when no other class runs, waits or started lately
     return (
       lane !== LANE_BACKGROUND ||
-      this.bgActive < this.bgSlots ||
+      (this.bgActive < this.bgSlots && (this.scav === undefined || this.scav.allows(this.bgActive))) ||
       (this.bgActive === this.active && this.waiters.size === this.waiters.count(LANE_BACKGROUND) && this.idle())
     );
   }
@@ -365,7 +375,7 @@ export class BulkheadPolicy extends PolicyBase {
       if (w === undefined || !this.admits(w.lane)) return;
       this.remove(w);
       this.active++;
-      if (this.prio !== false && w.lane === LANE_BACKGROUND) this.bgActive++;
+      if (this.prio !== false && w.lane === LANE_BACKGROUND) this.bgStart();
       else this.otherStarts++;
       w.resolve();
     }
@@ -373,7 +383,7 @@ export class BulkheadPolicy extends PolicyBase {
 
   /** @internal Fast path of a fused pipeline: takes a slot if an unreserved one is free, nobody waits and the call is not background work. */
   tryAcquire(): boolean {
-    if (this.waiters.size === 0 && this.active < this.unreserved && (this.prio === false || !inBackground())) {
+    if (this.waiters.size === 0 && this.active < this.unreserved && (this.prio === false || !inBackground()) && this.scav?.engaged !== true) {
       this.active++;
       this.otherStarts++;
       return true;

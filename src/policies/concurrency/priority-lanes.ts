@@ -9,6 +9,7 @@ import { type OperationContext, operationStorage, PRIORITIES, type Priority } fr
 import { type Duration, timerDurationOption } from '../../core/duration.js';
 import { type Linked, LinkedQueue } from '../../core/linked-queue.js';
 import { configError, isPlainObject, objectOption, ratioOption } from '../../core/validate.js';
+import { DEFAULT_SCAVENGER, scavengerOption } from './scavenger.js';
 
 /**
  * The class a call waits in at a dependency's concurrency limit, highest first: the priority of the
@@ -90,17 +91,36 @@ export interface ConcurrencyPriorityOptions {
    * backlog drains at full speed once the traffic stops. `0`: as soon as nothing else runs or waits.
    */
   idleAfter?: Duration;
+  /**
+   * Background as a scavenger class, within its share: while background work runs beside other calls, the
+   * limit times those calls, compares their mean latency per `interval` (default 250ms) with their mean
+   * while no background call ran (measured in short probes, about one interval in seventeen, background
+   * held back), and shrinks the background's allowed occupancy multiplicatively when the inflation is over
+   * `target` (a ratio in (0, 1], default 0.1), growing it additively when it is under; never below `min`
+   * slots (a number > 0, default 1; a fraction is a duty cycle: 0.25 is one slot a quarter of the time)
+   * nor above the share. A limit without background calls is unaffected. `false`: background keeps its
+   * whole share under contention (see docs/priority.md, "The scavenger").
+   */
+  scavenger?: { target?: number; min?: number; interval?: Duration } | false;
 }
 
 /** The priority options of a concurrency limit, checked (`false`: one FIFO queue, no classes). */
 export interface PrioritySettings {
+  /** Share of the limit kept for the critical classes. */
   readonly reserved: number;
+  /** Most of the limit background calls hold under contention. */
   readonly background: number;
+  /** How long the limit must have started no call of another class before background takes idle slots (ms). */
   readonly idleAfterMs: number;
+  /** The scavenger's inflation target, least occupancy in slots and control interval (ms), or `false` when off. */
+  readonly scavenger: { readonly target: number; readonly min: number; readonly intervalMs: number } | false;
 }
 
-/** Default priority options: 20% of the limit reserved for critical classes, 25% for background under contention, idle after 100ms. */
-export const DEFAULT_PRIORITY: PrioritySettings = { reserved: 0.2, background: 0.25, idleAfterMs: 100 };
+/**
+ * Default priority options: 20% of the limit reserved for critical classes, 25% for background under
+ * contention, idle after 100ms, background a scavenger (10% inflation target, at least one slot, 250ms interval).
+ */
+export const DEFAULT_PRIORITY: PrioritySettings = { reserved: 0.2, background: 0.25, idleAfterMs: 100, scavenger: DEFAULT_SCAVENGER };
 
 /**
  * Checks the `priority` option of a concurrency limit (`field` names it in `CONFIG_INVALID`): `undefined`
@@ -109,13 +129,14 @@ export const DEFAULT_PRIORITY: PrioritySettings = { reserved: 0.2, background: 0
 export function priorityOption(field: string, value: unknown): PrioritySettings | false {
   if (value === undefined) return DEFAULT_PRIORITY;
   if (value === false) return false;
-  if (!isPlainObject(value)) throw configError(field, '{ reserved?, background?, idleAfter? } or false', value);
-  const o = objectOption(field, value, ['reserved', 'background', 'idleAfter']);
+  if (!isPlainObject(value)) throw configError(field, '{ reserved?, background?, idleAfter?, scavenger? } or false', value);
+  const o = objectOption(field, value, ['reserved', 'background', 'idleAfter', 'scavenger']);
   const reserved = o.reserved === undefined ? DEFAULT_PRIORITY.reserved : ratioOption(`${field}.reserved`, o.reserved, true);
   if (reserved >= 1) throw configError(`${field}.reserved`, 'a ratio ≥ 0 and < 1 (the rest of the limit must stay open to other classes)', o.reserved);
   const background = o.background === undefined ? DEFAULT_PRIORITY.background : ratioOption(`${field}.background`, o.background, true);
   const idleAfterMs = o.idleAfter === undefined ? DEFAULT_PRIORITY.idleAfterMs : timerDurationOption(`${field}.idleAfter`, o.idleAfter, 0);
-  return { reserved, background, idleAfterMs };
+  const scavenger = scavengerOption(`${field}.scavenger`, o.scavenger);
+  return { reserved, background, idleAfterMs, scavenger };
 }
 
 /** Slots of a limit reserved for critical classes under `p` (see `ConcurrencyPriorityOptions.reserved`). */

@@ -1,0 +1,238 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../core/clock.js';
+import { FakeClock, flushMicrotasks } from '../../core/fake-clock.js';
+import { createWall } from '../../wall/wall.js';
+import { bulkhead, type BulkheadOptions } from './bulkhead.js';
+import { runInBackground } from './priority-lanes.js';
+import { PROBE_EVERY, scavengerOption } from './scavenger.js';
+
+/**
+ * A steady simulated load on a limit of 8 (background share 2 slots) on a fake clock: a call of another
+ * class every `fgEvery` ms whose latency is `base × (1 + k × background calls running when it starts)`
+ * (so the background's harm is known exactly, and `k` can change mid-run), and `workers` background
+ * workers that each run one call of `bgMs` after another. Records the window at each step and the
+ * background's slot-time (occupancy), per step.
+ */
+function simulate(options: { k: number; scavenger?: NonNullable<Exclude<BulkheadOptions['priority'], false>>['scavenger'] }) {
+  const clock = new FakeClock();
+  const b = bulkhead({ limit: 8, queue: 1000, clock, priority: { reserved: 0.25, background: 0.25, ...(options.scavenger === undefined ? {} : { scavenger: options.scavenger }) } });
+  const sim = { k: options.k, base: 1, fgEvery: 1.3, bgMs: 2, workers: 8 };
+  const sleep = (ms: number) => new Promise<void>((r) => clock.setTimer(r, ms));
+  let running = true;
+  let bgSlotMs = 0;
+  let bgCalls = 0;
+  let fgCalls = 0;
+  let fgLatency = 0;
+  let fgErrors = 0;
+  const foreground = async () => {
+    while (running) {
+      const started = clock.now();
+      void b
+        .execute(() => sleep(sim.base * (1 + sim.k * b.stats().backgroundActive)))
+        .then(
+          () => {
+            fgCalls++;
+            fgLatency += clock.now() - started;
+          },
+          () => void fgErrors++,
+        );
+      await sleep(sim.fgEvery);
+    }
+  };
+  const worker = async () => {
+    while (running) {
+      await runInBackground(() =>
+        b.execute(async () => {
+          await sleep(sim.bgMs);
+          bgSlotMs += sim.bgMs;
+          bgCalls++;
+        }),
+      );
+    }
+  };
+  void foreground();
+  for (let i = 0; i < sim.workers; i++) void worker();
+  /** Runs `ms` of simulated time in steps of `step`, returning the window after each step and the step's background occupancy. */
+  const run = async (ms: number, step = 250) => {
+    const windows: number[] = [];
+    const occupancy: number[] = [];
+    for (let t = 0; t < ms; t += step) {
+      const before = bgSlotMs;
+      await clock.advance(step);
+      windows.push(b.stats().backgroundWindow);
+      occupancy.push((bgSlotMs - before) / step);
+    }
+    return { windows, occupancy };
+  };
+  const meanLatency = async (ms: number) => {
+    const [n, sum] = [fgCalls, fgLatency];
+    await run(ms);
+    return (fgLatency - sum) / (fgCalls - n);
+  };
+  const stop = async () => {
+    running = false;
+    await clock.advance(100);
+  };
+  return { clock, b, sim, run, meanLatency, stop, counts: () => ({ bgCalls, fgCalls, fgErrors }) };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+
+describe('background as a scavenger class', () => {
+  it('shrinks the background window to its floor while the other calls slow down beside it, and background keeps draining', async () => {
+    // each background call in flight doubles the other calls' latency: far over the 10% target
+    const s = simulate({ k: 1 });
+    const first = await s.run(1000);
+    expect(first.windows[0]).toBe(2); // no evidence yet: the whole share
+    const { windows, occupancy } = await s.run(6000);
+    expect(windows.slice(4).every((w) => w === 1)).toBe(true); // the floor (min: 1 slot)
+    // background still runs, about one slot, less the probes (about one interval in 17)
+    expect(occupancy.slice(4).every((o) => o > 0)).toBe(true);
+    expect(mean(occupancy.slice(4))).toBeGreaterThan(0.8);
+    expect(mean(occupancy.slice(4))).toBeLessThanOrEqual(1);
+    await s.stop();
+  });
+
+  it('below one slot the floor is a duty cycle: min 0.25 keeps a quarter of a slot busy, never none', async () => {
+    const s = simulate({ k: 1, scavenger: { min: 0.25 } });
+    await s.run(3000);
+    const { windows, occupancy } = await s.run(8000, 1000);
+    expect(windows.every((w) => w === 0.25)).toBe(true);
+    // every second some background work is done, at about a quarter of a slot (the probes take a little)
+    for (const o of occupancy) {
+      expect(o).toBeGreaterThan(0.18);
+      expect(o).toBeLessThan(0.3);
+    }
+    await s.stop();
+  });
+
+  it('grows back to the whole share once the other calls are calm again', async () => {
+    const s = simulate({ k: 1, scavenger: { min: 0.25 } });
+    await s.run(4000);
+    expect(s.b.stats().backgroundWindow).toBe(0.25);
+    s.sim.k = 0; // background no longer slows anything down
+    const { windows, occupancy } = await s.run(3000);
+    expect(windows.at(-1)).toBe(2);
+    // additive growth: ×2 per interval below a slot, +1 slot per interval above, so within a few intervals
+    expect(windows.findIndex((w) => w === 2)).toBeLessThan(6);
+    expect(mean(occupancy.slice(-4))).toBeGreaterThan(1.5);
+    await s.stop();
+  });
+
+  it('settles where the inflation is the target, without oscillating, on a steady load', async () => {
+    // latency rises 20% per background slot: the 10% target is met at half a slot
+    const s = simulate({ k: 0.2, scavenger: { min: 0.1 } });
+    await s.run(5000);
+    const { windows } = await s.run(10_000);
+    for (const w of windows) expect(Math.abs(w - 0.5)).toBeLessThan(0.05);
+    // no sawtooth: consecutive windows differ by little (an AIMD sawtooth would swing by half the window)
+    const steps = windows.slice(1).map((w, i) => Math.abs(w - windows[i]!));
+    expect(Math.max(...steps)).toBeLessThan(0.05);
+    // and the other calls' mean latency is within the target of its no-background value (1 ms), not much below it
+    const latency = await s.meanLatency(4000);
+    expect(latency).toBeGreaterThan(1.07);
+    expect(latency).toBeLessThan(1.12);
+    await s.stop();
+  });
+
+  it('settles between whole slots too (1.25 slots at 8% per slot, the floor at 1)', async () => {
+    const s = simulate({ k: 0.08 });
+    await s.run(5000);
+    const { windows, occupancy } = await s.run(10_000);
+    for (const w of windows) expect(Math.abs(w - 1.25)).toBeLessThan(0.1);
+    expect(mean(occupancy)).toBeGreaterThan(1.1);
+    expect(mean(occupancy)).toBeLessThan(1.3);
+    await s.stop();
+  });
+
+  it('scavenger: false keeps the whole share whatever the other calls suffer', async () => {
+    const s = simulate({ k: 1, scavenger: false });
+    const { windows, occupancy } = await s.run(4000);
+    expect(windows.every((w) => w === 2)).toBe(true);
+    expect(mean(occupancy.slice(1))).toBeGreaterThan(1.95);
+    await s.stop();
+  });
+
+  it('never touches a limit without background calls: no clock reading, no timer, the fused fast path', async () => {
+    const fake = new FakeClock();
+    let readings = 0;
+    const clock: Clock = {
+      now: () => (readings++, fake.now()),
+      setTimer: (fn, ms) => fake.setTimer(fn, ms),
+      clearTimer: (h) => fake.clearTimer(h),
+    };
+    const b = bulkhead({ limit: 4, clock });
+    const before = readings;
+    for (let i = 0; i < 200; i++) {
+      expect(b.tryAcquire()).toBe(true);
+      b.release();
+      await b.execute(() => Promise.resolve(i));
+    }
+    expect(readings).toBe(before);
+    expect(fake.pendingTimers()).toBe(0);
+    expect(b.stats()).toMatchObject({ backgroundActive: 0, backgroundWindow: 1 });
+  });
+
+  it('probes about one interval in seventeen, and stops timing the other calls once background has gone', async () => {
+    const s = simulate({ k: 1 });
+    await s.run(6000);
+    // a probe holds background back: within PROBE_EVERY + 1 intervals background was at zero for a whole step
+    const { occupancy } = await s.run((PROBE_EVERY + 2) * 250, 50);
+    expect(occupancy.filter((o) => o === 0).length).toBeGreaterThanOrEqual(4);
+    await s.stop();
+    // the workers have stopped: a few more calls of another class end, and the limit stops timing them
+    const fg = async () => s.b.execute(() => new Promise<void>((r) => s.clock.setTimer(r, 1)));
+    for (let i = 0; i < 400; i++) {
+      void fg();
+      await s.clock.advance(2);
+    }
+    expect(s.b.tryAcquire()).toBe(true); // the fused fast path is back
+    s.b.release();
+  });
+
+  it('is reconfigured live: a new target and floor apply to the window in force, false stops it, and back on it resumes', async () => {
+    const s = simulate({ k: 1 });
+    await s.run(4000);
+    expect(s.b.stats().backgroundWindow).toBe(1);
+    s.b.adopt(bulkhead({ limit: 8, queue: 1000, priority: { reserved: 0.25, background: 0.25, scavenger: { min: 0.5, target: 0.2 } } }));
+    const lowered = await s.run(3000);
+    expect(lowered.windows.at(-1)).toBe(0.5);
+    expect(s.b.priority).toMatchObject({ scavenger: { min: 0.5, target: 0.2, intervalMs: 250 } });
+    s.b.adopt(bulkhead({ limit: 8, queue: 1000, priority: { reserved: 0.25, background: 0.25, scavenger: false } }));
+    const off = await s.run(2000);
+    expect(off.windows.every((w) => w === 2)).toBe(true);
+    expect(s.clock.pendingTimers()).toBeLessThan(20); // the scavenger's timer is gone (only the simulation's)
+    s.b.adopt(bulkhead({ limit: 8, queue: 1000, priority: { reserved: 0.25, background: 0.25, scavenger: { min: 0.5 } } }));
+    expect(s.b.stats().backgroundWindow).toBe(0.5); // the state carried over
+    await s.stop();
+  });
+
+  it('checks its options at declaration, naming the field, the expectation and the value', () => {
+    expect(() => bulkhead({ limit: 8, priority: { scavenger: { target: 0 } } })).toThrow('Expected `concurrency.priority.scavenger.target` to be a ratio > 0 and ≤ 1, got `0` (number)');
+    expect(() => bulkhead({ limit: 8, priority: { scavenger: { min: -1 } } })).toThrow('Expected `concurrency.priority.scavenger.min` to be a finite number > 0, got `-1` (number)');
+    expect(() => bulkhead({ limit: 8, priority: { scavenger: { interval: '5ms' } } })).toThrow('Expected `concurrency.priority.scavenger.interval` to be a duration between 10ms');
+    expect(() => bulkhead({ limit: 8, priority: { scavenger: { gain: 2 } as never } })).toThrow('Unknown option `concurrency.priority.scavenger.gain`');
+    expect(() => bulkhead({ limit: 8, priority: { scavenger: true as never } })).toThrow(
+      'Expected `concurrency.priority.scavenger` to be { target?, min?, interval? } or false, got `true` (boolean)',
+    );
+    expect(scavengerOption('s', undefined)).toEqual({ target: 0.1, min: 1, intervalMs: 250 });
+    expect(scavengerOption('s', { target: 0.05, min: 0.5, interval: '1s' })).toEqual({ target: 0.05, min: 0.5, intervalMs: 1000 });
+    // a dependency's concurrency section names the dependency
+    const wall = createWall({ service: 't' });
+    expect(() => wall.dependency('db', { concurrency: { limit: 8, priority: { scavenger: { target: 2 } } } })).toThrow(
+      'Expected `db.concurrency.priority.scavenger.target` to be a ratio > 0 and ≤ 1, got `2` (number)',
+    );
+  });
+});
+
+describe('live configuration through the wall', () => {
+  it('a dependency takes new scavenger options in place', async () => {
+    const clock = new FakeClock();
+    const wall = createWall({ service: 't', clock });
+    const db = wall.dependency('db', { timeout: false, breaker: false, concurrency: { limit: 8, priority: { scavenger: { target: 0.1 } } } });
+    wall.configure({ dependencies: { db: { concurrency: { limit: 8, priority: { scavenger: { target: 0.3, min: 0.5 } } } } } }, { reason: 'r', by: 't' });
+    await flushMicrotasks();
+    expect(db.bulkhead?.priority).toMatchObject({ scavenger: { target: 0.3, min: 0.5 } });
+    await wall.close();
+  });
+});

@@ -1,0 +1,286 @@
+/**
+ * The scavenger: background work at a concurrency limit yields to the other classes by measured evidence
+ * (a less-than-best-effort class, after LEDBAT, RFC 6817). While background work runs beside calls of other
+ * classes, the limit times those calls; the mean of each control interval is compared with their mean
+ * while no background call ran (measured in short probes, as BBR measures its minimum RTT); the
+ * background's allowed occupancy shrinks multiplicatively when the inflation is over `target` and grows
+ * additively when it is under, between `min` and the background share. The occupancy is a real number of
+ * slots: below a whole slot it is a duty cycle. See docs/priority.md ("The scavenger").
+ */
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { timerDurationOption } from '../../core/duration.js';
+import { configError, isPlainObject, objectOption, positiveOption, ratioOption } from '../../core/validate.js';
+
+/** The scavenger options, checked (see `ConcurrencyPriorityOptions.scavenger`). */
+export interface ScavengerSettings {
+  /** Inflation of the other classes' mean latency over its no-background baseline the background may cause (0.1 = 10%). */
+  readonly target: number;
+  /** Least occupancy background keeps under contention, in slots (0.25: one slot a quarter of the time). */
+  readonly min: number;
+  /** The control interval, in milliseconds. */
+  readonly intervalMs: number;
+}
+
+/** Default scavenger settings: a 10% inflation target, at least one slot, a 250ms control interval. */
+export const DEFAULT_SCAVENGER: ScavengerSettings = { target: 0.1, min: 1, intervalMs: 250 };
+
+/**
+ * Checks the `scavenger` option of a concurrency limit's priority options (`field` names it in
+ * `CONFIG_INVALID`): `undefined` is the default, `false` turns it off (background keeps its whole share).
+ */
+export function scavengerOption(field: string, value: unknown): ScavengerSettings | false {
+  if (value === undefined) return DEFAULT_SCAVENGER;
+  if (value === false) return false;
+  if (!isPlainObject(value)) throw configError(field, '{ target?, min?, interval? } or false', value);
+  const o = objectOption(field, value, ['target', 'min', 'interval']);
+  const target = o.target === undefined ? DEFAULT_SCAVENGER.target : ratioOption(`${field}.target`, o.target);
+  const min = o.min === undefined ? DEFAULT_SCAVENGER.min : positiveOption(`${field}.min`, o.min);
+  const intervalMs = o.interval === undefined ? DEFAULT_SCAVENGER.intervalMs : timerDurationOption(`${field}.interval`, o.interval, 10);
+  return { target, min, intervalMs };
+}
+
+/** A control interval decides only on at least this many timed calls (it lasts longer until it has them). */
+export const MIN_SAMPLES = 16;
+/** A probe (background held at zero to measure the baseline) starts once this many intervals passed since the last. */
+export const PROBE_EVERY = 16;
+/** A probe that has not gathered its samples after this many intervals is given up (background resumes). */
+const PROBE_MAX = 4;
+/** The baseline pools the samples of this many most recent probes. */
+const BASELINE_PROBES = 3;
+/** Probes older than this many intervals no longer count in the baseline. */
+const BASELINE_AGE = 4 * PROBE_EVERY;
+/** Multiplicative decrease: the window shrinks by up to this fraction per interval (at twice the target). */
+const BETA = 0.5;
+
+/** Slot-milliseconds of budget debt forgiven (a pacing wait shorter than a timer's grain is not worth one). */
+const PACE_SLACK = 0.01;
+
+const NONE = 0;
+const DRAINING = 1;
+const MEASURING = 2;
+
+interface Probe {
+  sum: number;
+  count: number;
+  at: number;
+}
+
+/**
+ * @internal The controller of one concurrency limit. The limit asks `allows` before a background call
+ * starts within its share, reports background starts and ends (`account`, `ended`) and the latency of the
+ * other classes' calls while `engaged` (`sample`). Cheap: a few arithmetic operations per event, one timer.
+ */
+export class Scavenger {
+  /** Background occupancy allowed now, in slots (a real number: below 1 a duty cycle). */
+  window: number;
+  /** True while background work is present: the limit times the other classes' calls only then. */
+  engaged = false;
+  private ceiling: number;
+  private s: ScavengerSettings;
+  /** Slot-milliseconds background may still use (≤ 0): grows at `window`, shrinks at the background in flight. */
+  private budget = 0;
+  private budgetAt: number;
+  private lastBackground = 0;
+  // the current control interval
+  private since: number;
+  private sum = 0;
+  private count = 0;
+  // probes
+  private probe = NONE;
+  private probeAt = 0;
+  private cleanFrom = 0;
+  private probeSum = 0;
+  private probeCount = 0;
+  private lastProbe = Number.NEGATIVE_INFINITY;
+  private readonly probes: Probe[] = [];
+  private timer: TimerHandle | undefined = undefined;
+  private timerAt = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    settings: ScavengerSettings,
+    ceiling: number,
+    /** Called when background may start again (a pacing wait or a probe ended): the limit dispatches. */
+    private readonly wake: () => void,
+  ) {
+    this.s = settings;
+    this.ceiling = ceiling;
+    this.window = ceiling;
+    this.budgetAt = this.since = clock.now();
+  }
+
+  /** New settings or a new share (`ceiling` slots); the state is kept, the window clamped. */
+  configure(settings: ScavengerSettings, ceiling: number): void {
+    this.s = settings;
+    this.ceiling = ceiling;
+    // without a baseline yet there is no evidence: the window is the share
+    this.window = this.probes.length === 0 ? ceiling : Math.min(ceiling, Math.max(this.floor(), this.window));
+  }
+
+  /** The least window: `min`, but never above the share. */
+  private floor(): number {
+    return Math.min(this.s.min, this.ceiling);
+  }
+
+  /** The baseline: mean latency of the other classes' calls in recent probes, or undefined when none. */
+  baseline(now = this.clock.now()): number | undefined {
+    let sum = 0;
+    let count = 0;
+    for (const p of this.probes) {
+      if (now - p.at > BASELINE_AGE * this.s.intervalMs) continue;
+      sum += p.sum;
+      count += p.count;
+    }
+    return count === 0 ? undefined : sum / count;
+  }
+
+  /** True while a probe holds background back. */
+  get probing(): boolean {
+    return this.probe !== NONE;
+  }
+
+  /** May a background call start now, `inFlight` background calls running? (Its share is checked by the limit.) */
+  allows(inFlight: number): boolean {
+    const now = this.clock.now();
+    if (!this.engaged) {
+      // background is back: time the other classes' calls again, from a fresh interval
+      this.engaged = true;
+      this.since = now;
+      this.sum = 0;
+      this.count = 0;
+    }
+    this.lastBackground = now;
+    if (this.probe !== NONE && !this.probeOver(now)) return false;
+    this.account(inFlight, now);
+    if (inFlight >= Math.ceil(this.window)) return false;
+    if (this.budget >= -PACE_SLACK) return true;
+    // paced: the budget is back to zero after −budget / (window − inFlight) ms (inFlight < window here), at
+    // least a millisecond on (timers have no finer grain)
+    this.arm(now + Math.max(1, -this.budget / (this.window - inFlight)));
+    return false;
+  }
+
+  /** Brings the budget up to now, `inFlight` background calls having run since the last look (call before it changes). */
+  account(inFlight: number, now = this.clock.now()): void {
+    const lo = -this.window * this.s.intervalMs;
+    this.budget = Math.min(0, Math.max(lo, this.budget + (this.window - inFlight) * (now - this.budgetAt)));
+    this.budgetAt = now;
+    this.lastBackground = now;
+  }
+
+  /** A background call ended, `inFlight` (it included) were running. */
+  ended(inFlight: number): void {
+    const now = this.clock.now();
+    this.account(inFlight, now);
+    if (this.probe === DRAINING && inFlight === 1) {
+      this.probe = MEASURING;
+      this.cleanFrom = now;
+    }
+  }
+
+  /**
+   * A call of another class that started at `t0` (this clock) ended, `inFlight` background calls running
+   * and background calls `waiting` or not. Feeds the probe or the current interval, and decides at the
+   * interval's end (then maybe starts a probe, or disengages when background has gone).
+   */
+  sample(t0: number, inFlight: number, waiting: boolean): void {
+    const now = this.clock.now();
+    if (inFlight > 0 || waiting) this.lastBackground = now;
+    if (this.probe !== NONE) {
+      if (this.probe === MEASURING && t0 >= this.cleanFrom) {
+        this.probeSum += now - t0;
+        this.probeCount++;
+        if (now - this.cleanFrom >= this.s.intervalMs && this.probeCount >= MIN_SAMPLES) this.endProbe(now, true);
+      }
+      return;
+    }
+    if (t0 < this.since) return; // started under another window (or in a probe)
+    this.sum += now - t0;
+    this.count++;
+    if (now - this.since < this.s.intervalMs || this.count < MIN_SAMPLES) return;
+    this.decide(this.sum / this.count, now);
+    this.since = now;
+    this.sum = 0;
+    this.count = 0;
+    if (now - this.lastBackground > 2 * this.s.intervalMs) {
+      this.engaged = false; // no background lately: stop timing calls until it comes back
+      return;
+    }
+    if (now - this.lastProbe >= PROBE_EVERY * this.s.intervalMs) this.startProbe(now, inFlight);
+  }
+
+  /**
+   * One control step on the interval's mean latency `mean`: with `q` its inflation over the baseline and
+   * `e = 1 − q / target`, the window grows by `e` slots (by `e × window` below one slot) when `e ≥ 0`, and
+   * shrinks by the fraction `BETA × min(1, −e)` when `e < 0`; between the floor and the share. Without a
+   * baseline (no probe yet) nothing changes. Proportional on both sides, so it settles where the
+   * inflation is `target` rather than sawing around it.
+   */
+  private decide(mean: number, now: number): void {
+    const base = this.baseline(now);
+    if (base === undefined || base <= 0) return;
+    const e = 1 - (mean / base - 1) / this.s.target;
+    this.window =
+      e >= 0
+        ? Math.min(this.ceiling, this.window + e * Math.min(1, this.window))
+        : Math.max(this.floor(), this.window * (1 - BETA * Math.min(1, -e)));
+  }
+
+  /** Holds background at zero: measuring starts once no background call runs. */
+  private startProbe(now: number, inFlight: number): void {
+    this.probe = inFlight === 0 ? MEASURING : DRAINING;
+    this.probeAt = now;
+    this.cleanFrom = now;
+    this.probeSum = 0;
+    this.probeCount = 0;
+    this.arm(now + PROBE_MAX * this.s.intervalMs);
+  }
+
+  /** Ends a probe that ran out of time (keeping what it measured); true when it did. */
+  private probeOver(now: number): boolean {
+    if (now - this.probeAt < PROBE_MAX * this.s.intervalMs) return false;
+    this.endProbe(now, this.probe === MEASURING && this.probeCount > 0);
+    return true;
+  }
+
+  private endProbe(now: number, keep: boolean): void {
+    if (keep) {
+      this.probes.push({ sum: this.probeSum, count: this.probeCount, at: now });
+      if (this.probes.length > BASELINE_PROBES) this.probes.shift();
+    }
+    this.probe = NONE;
+    this.lastProbe = now;
+    this.since = now;
+    this.sum = 0;
+    this.count = 0;
+    this.budget = 0;
+    this.budgetAt = now;
+  }
+
+  /** Arms the one timer for `at` unless it is armed for earlier. */
+  private arm(at: number): void {
+    if (this.timer !== undefined) {
+      if (this.timerAt <= at) return;
+      this.clock.clearTimer(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = this.clock.setTimer(this.fire, Math.max(0, at - this.clock.now()));
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    if (this.probe !== NONE && !this.probeOver(this.clock.now())) {
+      this.arm(this.probeAt + PROBE_MAX * this.s.intervalMs);
+      return;
+    }
+    this.wake();
+  };
+
+  /** Stops: clears the timer and ends a probe (the limit turned the scavenger off). */
+  stop(): void {
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    this.engaged = false;
+    if (this.probe !== NONE) this.endProbe(this.clock.now(), false);
+  }
+}
