@@ -11,7 +11,10 @@ export function writeResponse(res: ServerResponse, r: GuardResponse, head = fals
     if (!res.writableEnded) res.end();
     return;
   }
-  res.writeHead(r.status, { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)) });
+  const headers: Record<string, string> = {};
+  for (const k in r.headers) headers[k] = r.headers[k]!;
+  headers['content-length'] = String(Buffer.byteLength(r.body));
+  res.writeHead(r.status, headers);
   res.end(head ? undefined : r.body);
 }
 
