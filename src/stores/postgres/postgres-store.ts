@@ -26,6 +26,7 @@ import type {
   VersionedWrite,
 } from '../types.js';
 import { leaseToken, tokenAttempts } from '../options.js';
+import { type Decode, deadLetterOf, effectOf, judgeClaim, leasedOf, num, outboxRowOf, quarantineItemOf, queueStatsOf, type Row, toJson as json } from '../rows.js';
 import { guardStoreMethods, startStore } from '../unavailable.js';
 
 /** Options of {@link PostgresStore} / {@link connectPostgresStore} (a string is taken as `connection`). */
@@ -46,10 +47,9 @@ export interface PostgresStoreOptions {
   poolSize?: number;
 }
 
-type Row = Record<string, unknown>;
 type Q = Pick<pg.PoolClient, 'query'>;
-const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
-const json = (v: unknown): string => JSON.stringify(v === undefined ? null : v);
+/** `jsonb` columns arrive parsed. */
+const asIs: Decode = (v) => v;
 
 /** SQLSTATE classes of a server that cannot serve: connection exceptions, resources, operator intervention. */
 const DOWN_STATE = /^(08|53|57P)/;
@@ -215,24 +215,16 @@ export class PostgresStore implements IntegrityStore {
     if (ins.length === 1) return { state: 'claimed', token: i.token, leaseUntil, takeover: false };
     return this.inTx(async (c): Promise<ClaimResult> => {
       const [r] = await this.q(`SELECT * FROM ${this.t('idem')} WHERE key = $1 FOR UPDATE`, [i.key], c);
-      const fresh = async (takeover: boolean): Promise<ClaimResult> => {
-        await this.q(
-          `UPDATE ${this.t('idem')} SET fingerprint = $2, state = 'in-flight', token = $3, lease_until = $4, expires_at = $4,
-             response = NULL, completed_at = NULL, owner = $5, owner_epoch = $6 WHERE key = $1`,
-          [i.key, i.fingerprint, i.token, leaseUntil, owner, epoch],
-          c,
-        );
-        return { state: 'claimed', token: i.token, leaseUntil, takeover };
-      };
-      if (r === undefined) return fresh(false); // deleted between the two statements (sweep)
-      if (r.state === 'completed') {
-        if (num(r.expires_at) <= i.now) return fresh(false);
-        if (r.fingerprint !== i.fingerprint) return { state: 'mismatch' };
-        return { state: 'completed', response: r.response as never, completedAt: num(r.completed_at) };
-      }
-      if (num(r.lease_until) <= i.now) return fresh(true);
-      if (r.fingerprint !== i.fingerprint) return { state: 'mismatch' };
-      return { state: 'in-flight', leaseUntil: num(r.lease_until) };
+      // no row any more (swept between the two statements) counts as a fresh key
+      const found = judgeClaim(r, i, asIs);
+      if (found !== 'fresh' && found !== 'takeover') return found;
+      await this.q(
+        `UPDATE ${this.t('idem')} SET fingerprint = $2, state = 'in-flight', token = $3, lease_until = $4, expires_at = $4,
+           response = NULL, completed_at = NULL, owner = $5, owner_epoch = $6 WHERE key = $1`,
+        [i.key, i.fingerprint, i.token, leaseUntil, owner, epoch],
+        c,
+      );
+      return { state: 'claimed', token: i.token, leaseUntil, takeover: found === 'takeover' };
     });
   }
 
@@ -361,14 +353,7 @@ export class PostgresStore implements IntegrityStore {
       [queue, now, now + leaseMs, max],
     );
     rows.sort((a, b) => num(a.available_at) - num(b.available_at) || num(a.seq) - num(b.seq));
-    return rows.map((r) => ({
-      id: r.id as string,
-      payload: r.payload,
-      attempt: num(r.attempts),
-      enqueuedAt: num(r.enqueued_at),
-      leaseToken: leaseToken(r.id as string, num(r.attempts)),
-      leaseUntil: num(r.lease_until),
-    }));
+    return rows.map((r) => leasedOf(r, asIs));
   }
 
   async ack(queue: string, id: string, token: string, now: number): Promise<boolean> {
@@ -402,13 +387,7 @@ export class PostgresStore implements IntegrityStore {
        FROM ${this.t('queue')} WHERE queue = $1`,
       [queue, now],
     );
-    const backlog = num(r?.backlog);
-    return {
-      backlog,
-      leased: num(r?.leased),
-      dead: num(r?.dead),
-      oldestAgeMs: backlog === 0 || r?.oldest === null ? 0 : Math.max(0, now - num(r?.oldest)),
-    };
+    return queueStatsOf(r, now);
   }
 
   async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
@@ -416,12 +395,12 @@ export class PostgresStore implements IntegrityStore {
       `SELECT id, payload, attempts, reason, done_at FROM ${this.t('queue')} WHERE queue = $1 AND state = 'dead' ORDER BY seq LIMIT $2`,
       [queue, limit],
     );
-    return rows.map((r) => ({ id: r.id as string, payload: r.payload, attempts: num(r.attempts), reason: r.reason as string, at: num(r.done_at) }));
+    return rows.map((r) => deadLetterOf(r, asIs));
   }
 
   async outboxPending(limit: number): Promise<OutboxRow[]> {
     const rows = await this.q(`SELECT seq, id, topic, payload, created_at FROM ${this.t('outbox')} WHERE sent_at IS NULL ORDER BY seq LIMIT $1`, [limit]);
-    return rows.map((r) => ({ seq: num(r.seq), id: r.id as string, topic: r.topic as string, payload: r.payload, createdAt: num(r.created_at) }));
+    return rows.map((r) => outboxRowOf(r, asIs));
   }
 
   async markSent(ids: string[], now: number): Promise<void> {
@@ -435,7 +414,7 @@ export class PostgresStore implements IntegrityStore {
 
   async effects(collection: string): Promise<Effect[]> {
     const rows = await this.q(`SELECT collection, id, data, at FROM ${this.t('effects')} WHERE collection = $1 ORDER BY seq`, [collection]);
-    return rows.map((r) => ({ collection: r.collection as string, id: r.id as string, data: r.data, at: num(r.at) }));
+    return rows.map((r) => effectOf(r, asIs));
   }
 
   async putQuarantine(item: QuarantineItem): Promise<void> {
@@ -452,7 +431,7 @@ export class PostgresStore implements IntegrityStore {
       `SELECT source, reason, payload, at FROM ${this.t('quarantine')} WHERE ($1::text IS NULL OR source = $1) ORDER BY seq LIMIT $2`,
       [source ?? null, limit],
     );
-    return rows.map((r) => ({ source: r.source as string, reason: r.reason as string, payload: r.payload as string, at: num(r.at) }));
+    return rows.map(quarantineItemOf);
   }
 
   async sweep(now: number, doneRetentionMs = 7 * 24 * 3_600_000): Promise<{ expiredKeys: number; doneMessages: number }> {

@@ -31,6 +31,7 @@ import type {
   VersionedWrite,
 } from '../types.js';
 import { leaseToken } from '../options.js';
+import { fromJson as dec, toJson as enc } from '../rows.js';
 import { guardStoreMethods, startStore } from '../unavailable.js';
 
 /** Options of {@link RedisStore} / {@link connectRedisStore} (a string is taken as `connection`). */
@@ -283,9 +284,6 @@ type Scripted = Redis & {
   bwSettle(anchor: string, ...args: string[]): Promise<number>;
   bwSweep(anchor: string, ...args: string[]): Promise<[number, number]>;
 };
-
-const enc = (v: unknown): string => JSON.stringify(v === undefined ? null : v);
-const dec = (s: unknown): unknown => (typeof s === 'string' ? JSON.parse(s) : null);
 
 /** Server replies that mean "cannot serve now" rather than "bad command". */
 const DOWN_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|BUSY|TRYAGAIN|NOREPLICAS)\b/;

@@ -31,6 +31,7 @@ import type {
   VersionedWrite,
 } from '../types.js';
 import { leaseToken, tokenAttempts } from '../options.js';
+import { deadLetterOf, effectOf, fromJson, judgeClaim, leasedOf, outboxRowOf, quarantineItemOf, queueStatsOf, type Row, toJson as json } from '../rows.js';
 import { storeClosed, storeUnavailable } from '../unavailable.js';
 import { isBusy, isUnavailable, openError, openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
 
@@ -51,10 +52,6 @@ export interface SqliteStoreOptions {
    */
   busyTimeout?: Duration;
 }
-
-type Row = Record<string, unknown>;
-const json = (v: unknown): string => JSON.stringify(v === undefined ? null : v);
-const parse = (s: unknown): unknown => (typeof s === 'string' ? JSON.parse(s) : null);
 
 /**
  * The SQLite {@link IntegrityStore} (better-sqlite3, WAL journal, `synchronous = NORMAL`): the embedded
@@ -259,21 +256,11 @@ export class SqliteStore implements IntegrityStore {
 
   claim(i: ClaimInput): Promise<ClaimResult> {
     return this.tx((): ClaimResult => {
-      const r = this.s.getKey!.get(i.key) as Row | undefined;
-      const fresh = (takeover: boolean): ClaimResult => {
-        const leaseUntil = i.now + i.leaseMs;
-        this.s.putKey!.run(i.key, i.fingerprint, i.token, leaseUntil, leaseUntil, i.owner?.instance ?? null, i.owner?.epoch ?? null);
-        return { state: 'claimed', token: i.token, leaseUntil, takeover };
-      };
-      if (r === undefined) return fresh(false);
-      if (r.state === 'completed') {
-        if ((r.expires_at as number) <= i.now) return fresh(false);
-        if (r.fingerprint !== i.fingerprint) return { state: 'mismatch' };
-        return { state: 'completed', response: parse(r.response) as never, completedAt: r.completed_at as number };
-      }
-      if ((r.lease_until as number) <= i.now) return fresh(true);
-      if (r.fingerprint !== i.fingerprint) return { state: 'mismatch' };
-      return { state: 'in-flight', leaseUntil: r.lease_until as number };
+      const found = judgeClaim(this.s.getKey!.get(i.key) as Row | undefined, i, fromJson);
+      if (found !== 'fresh' && found !== 'takeover') return found;
+      const leaseUntil = i.now + i.leaseMs;
+      this.s.putKey!.run(i.key, i.fingerprint, i.token, leaseUntil, leaseUntil, i.owner?.instance ?? null, i.owner?.epoch ?? null);
+      return { state: 'claimed', token: i.token, leaseUntil, takeover: found === 'takeover' };
     });
   }
 
@@ -342,18 +329,7 @@ export class SqliteStore implements IntegrityStore {
 
   lease(queue: string, max: number, now: number, leaseMs: number): Promise<LeasedMessage[]> {
     return this.tx(() =>
-      (this.s.due!.all(queue, now, now, max) as Row[]).map((d) => {
-        const r = this.s.take!.get(now + leaseMs, d.seq) as Row;
-        const id = r.id as string;
-        return {
-          id,
-          payload: parse(r.payload),
-          attempt: r.attempts as number,
-          enqueuedAt: r.enqueued_at as number,
-          leaseToken: leaseToken(id, r.attempts as number),
-          leaseUntil: r.lease_until as number,
-        };
-      }),
+      (this.s.due!.all(queue, now, now, max) as Row[]).map((d) => leasedOf(this.s.take!.get(now + leaseMs, d.seq) as Row, fromJson)),
     );
   }
 
@@ -368,40 +344,15 @@ export class SqliteStore implements IntegrityStore {
   }
 
   queueStats(queue: string, now: number): Promise<QueueStats> {
-    return this.read(() => {
-      const r = this.s.stats!.get(now, queue) as Row;
-      const backlog = Number(r.backlog ?? 0);
-      return {
-        backlog,
-        leased: Number(r.leased ?? 0),
-        dead: Number(r.dead ?? 0),
-        oldestAgeMs: backlog === 0 || r.oldest === null ? 0 : Math.max(0, now - (r.oldest as number)),
-      };
-    });
+    return this.read(() => queueStatsOf(this.s.stats!.get(now, queue) as Row, now));
   }
 
   deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
-    return this.read(() =>
-      (this.s.deadList!.all(queue, limit) as Row[]).map((r) => ({
-        id: r.id as string,
-        payload: parse(r.payload),
-        attempts: r.attempts as number,
-        reason: r.reason as string,
-        at: r.done_at as number,
-      })),
-    );
+    return this.read(() => (this.s.deadList!.all(queue, limit) as Row[]).map((r) => deadLetterOf(r, fromJson)));
   }
 
   outboxPending(limit: number): Promise<OutboxRow[]> {
-    return this.read(() =>
-      (this.s.pending!.all(limit) as Row[]).map((r) => ({
-        seq: r.seq as number,
-        id: r.id as string,
-        topic: r.topic as string,
-        payload: parse(r.payload),
-        createdAt: r.created_at as number,
-      })),
-    );
+    return this.read(() => (this.s.pending!.all(limit) as Row[]).map((r) => outboxRowOf(r, fromJson)));
   }
 
   markSent(ids: string[], now: number): Promise<void> {
@@ -413,19 +364,12 @@ export class SqliteStore implements IntegrityStore {
   version(entity: string): Promise<{ version: number; value: unknown } | undefined> {
     return this.read(() => {
       const r = this.s.getVersion!.get(entity) as Row | undefined;
-      return r === undefined ? undefined : { version: r.version as number, value: parse(r.value) };
+      return r === undefined ? undefined : { version: r.version as number, value: fromJson(r.value) };
     });
   }
 
   effects(collection: string): Promise<Effect[]> {
-    return this.read(() =>
-      (this.s.effects!.all(collection) as Row[]).map((r) => ({
-        collection: r.collection as string,
-        id: r.id as string,
-        data: parse(r.data),
-        at: r.at as number,
-      })),
-    );
+    return this.read(() => (this.s.effects!.all(collection) as Row[]).map((r) => effectOf(r, fromJson)));
   }
 
   putQuarantine(item: QuarantineItem): Promise<void> {
@@ -436,14 +380,7 @@ export class SqliteStore implements IntegrityStore {
 
   quarantined(source?: string, limit = 100): Promise<QuarantineItem[]> {
     const src = source ?? null;
-    return this.read(() =>
-      (this.s.listQ!.all(src, src, limit) as Row[]).map((r) => ({
-        source: r.source as string,
-        reason: r.reason as string,
-        payload: r.payload as string,
-        at: r.at as number,
-      })),
-    );
+    return this.read(() => (this.s.listQ!.all(src, src, limit) as Row[]).map(quarantineItemOf));
   }
 
   sweep(now: number, doneRetentionMs = 7 * 24 * 3_600_000): Promise<{ expiredKeys: number; doneMessages: number }> {
