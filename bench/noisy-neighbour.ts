@@ -12,13 +12,17 @@
  * Three modes, measured in one run in interleaved windows (the order turns every round, so that load from
  * elsewhere on the machine hits every mode alike): checkout alone (consumers stopped); checkout while the
  * backlog drains with call classes on (the default); the same with `priority: false` (one FIFO queue, the
- * behaviour before call classes), switched by live configuration. Bounded: `--rounds` rounds of three
+ * behaviour before call classes), switched by live configuration. With call classes background is a
+ * scavenger by default (docs/priority.md): the run reports the background window it held (the median over
+ * the windows of its mean, in slots). Bounded: `--rounds` rounds of three
  * `--window`-second windows, and no more than `--jobs` jobs. Only 127.0.0.1 (BLASTWALL_PG_URL, default
  * postgres://postgres@127.0.0.1:5432/test); the tables live in a schema of their own, dropped at the end.
  *
- * Usage: npm run bench:noisy [-- --jobs 50000 --rate 200 --rounds 12 --window 5 --consumers 32 --pool 8 --background 0.25 --store-outside]
+ * Usage: npm run bench:noisy [-- --jobs 50000 --rate 200 --rounds 12 --window 5 --consumers 32 --pool 8 --background 0.25 --store-outside
+ *        --scavenger-min 1 --scavenger-target 0.1 --no-scavenger]
  */
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { createWall, DurableQueue } from '../src/index.js';
@@ -49,6 +53,13 @@ const store = new PostgresStore({ connection: STORE_OUTSIDE ? PG_URL : app, sche
 const wall = createWall({ service: 'noisy-neighbour' });
 /** `--background R`: the background share of the `db` limit when classes are on (default: the library's, 0.25). */
 const BACKGROUND = args.includes('--background') ? arg('background', 0.25) : undefined;
+/** The scavenger with call classes: `--no-scavenger` turns it off, `--scavenger-min` / `--scavenger-target` set its options. */
+const SCAVENGER = args.includes('--no-scavenger')
+  ? false
+  : {
+      ...(args.includes('--scavenger-min') ? { min: arg('scavenger-min', 1) } : {}),
+      ...(args.includes('--scavenger-target') ? { target: arg('scavenger-target', 0.1) } : {}),
+    };
 const DB_SPEC = { timeout: '5s', breaker: false, concurrency: { limit: POOL, queue: 10_000 } } as const;
 const db = wall.dependency('db', DB_SPEC);
 const checkout = wall.operation('checkout', { priority: 'critical', deadline: '5s' });
@@ -130,6 +141,8 @@ interface ModeResult {
   windowWaitP99: number[];
   /** p99 of the event loop's delay in each window (ms): what the process itself adds to every request. */
   windowLoopP99: number[];
+  /** Mean background window (slots the scavenger allowed) in each window, read every 50 ms. */
+  windowBgWindow: number[];
   requests: number;
   errors: number;
   jobs: number;
@@ -172,7 +185,7 @@ async function main(): Promise<void> {
       consuming = false;
       return;
     }
-    const priority = mode === MODES[1] ? (BACKGROUND === undefined ? {} : { background: BACKGROUND }) : false;
+    const priority = mode === MODES[1] ? { ...(BACKGROUND === undefined ? {} : { background: BACKGROUND }), scavenger: SCAVENGER } : false;
     wall.configure({ dependencies: { db: { concurrency: { ...DB_SPEC.concurrency, priority } } } }, { reason: `bench: ${mode}`, by: 'bench:noisy' });
     if (!consuming) queue.start(handler, () => void pollErrors++);
     consuming = true;
@@ -180,8 +193,9 @@ async function main(): Promise<void> {
   // warm the pool, the plans and the JIT
   await startCheckout().stop();
   await sleep(2000);
-  const results = new Map<Mode, ModeResult>(MODES.map((m) => [m, { latencies: [], waits: [], windowP99: [], windowWaitP99: [], windowLoopP99: [], requests: 0, errors: 0, jobs: 0, seconds: 0 }]));
+  const results = new Map<Mode, ModeResult>(MODES.map((m) => [m, { latencies: [], waits: [], windowP99: [], windowWaitP99: [], windowLoopP99: [], windowBgWindow: [], requests: 0, errors: 0, jobs: 0, seconds: 0 }]));
   let emptied: number | undefined;
+  const loadBefore = loadavg();
   const started = performance.now();
   for (let round = 0; round < ROUNDS && emptied === undefined; round++) {
     // the order turns every round, so that no mode always follows the same one
@@ -192,12 +206,16 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const loop = monitorEventLoopDelay({ resolution: 1 });
       loop.enable();
+      const bgWindows: number[] = [];
+      const reader = setInterval(() => bgWindows.push(db.bulkhead!.stats().backgroundWindow), 50);
       const t = startCheckout();
       await sleep(WINDOW_MS);
       const { latencies, errors, sent } = await t.stop();
+      clearInterval(reader);
       loop.disable();
       const r = results.get(mode)!;
       r.windowLoopP99.push(loop.percentile(99) / 1e6);
+      r.windowBgWindow.push(bgWindows.reduce((a, x) => a + x, 0) / Math.max(1, bgWindows.length));
       r.latencies.push(...latencies);
       r.waits.push(...slotWaits);
       r.windowP99.push(quantile(sorted(latencies), 0.99));
@@ -218,6 +236,7 @@ async function main(): Promise<void> {
     `\nblastwall bench:noisy — Node ${process.version}, ${RATE} checkouts/s (1–2 queries each), ${JOBS} queued jobs (one write each), ` +
       `${CONSUMERS} consumers, db concurrency limit ${POOL} = pool size${BACKGROUND === undefined ? '' : ` (background share ${BACKGROUND})`}, ` +
       `${STORE_OUTSIDE ? 'the queue store on a pool of its own, outside db' : "the queue store's calls through db"}, PostgreSQL on 127.0.0.1; ` +
+      `scavenger ${SCAVENGER === false ? 'off' : JSON.stringify(SCAVENGER)} with call classes; ` +
       `${ROUNDS} rounds of three ${WINDOW_MS / 1000} s windows (one per mode, order turning)\n`,
   );
   console.log(`| mode | checkout p50 ms | checkout p99 ms | p99 vs alone | median of window p99s ms | max ms | slot wait p99 ms (median of windows) | event-loop delay p99 ms (median of windows) | checkouts (errors) | jobs drained | jobs/s | ${JOBS} jobs at this rate |`);
@@ -237,6 +256,12 @@ async function main(): Promise<void> {
   console.log(
     `\n${drained()} of ${JOBS} jobs drained in ${Math.round((performance.now() - started) / 1000)} s of the run` +
       `${emptied === undefined ? '' : ` (backlog empty after ${Math.round(emptied)} s)`}; poll errors: ${pollErrors}`,
+  );
+  const classes = results.get(MODES[1]!)!;
+  console.log(
+    `background window with call classes (slots; share ${db.bulkhead!.stats().limit} × ${BACKGROUND ?? 0.25}): median of window means ` +
+      `${quantile(sorted(classes.windowBgWindow), 0.5).toFixed(2)} (min ${Math.min(...classes.windowBgWindow).toFixed(2)}, max ${Math.max(...classes.windowBgWindow).toFixed(2)}); ` +
+      `load average 1/5/15 min ${loadBefore.map((x) => x.toFixed(2)).join(' / ')} at the start, ${loadavg().map((x) => x.toFixed(2)).join(' / ')} at the end`,
   );
 }
 
