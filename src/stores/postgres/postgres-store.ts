@@ -28,6 +28,8 @@ import type {
 import { leaseToken, tokenAttempts } from '../options.js';
 import { type Decode, deadLetterOf, effectOf, judgeClaim, leasedOf, num, outboxRowOf, quarantineItemOf, queueStatsOf, type Row, toJson as json } from '../rows.js';
 import { guardStoreMethods, startStore } from '../unavailable.js';
+import { inTransaction, isPgDown, openPool } from './connection.js';
+import { createSchema } from './schema.js';
 
 /** Options of {@link PostgresStore} / {@link connectPostgresStore} (a string is taken as `connection`). */
 export interface PostgresStoreOptions {
@@ -50,11 +52,6 @@ export interface PostgresStoreOptions {
 type Q = Pick<pg.PoolClient, 'query'>;
 /** `jsonb` columns arrive parsed. */
 const asIs: Decode = (v) => v;
-
-/** SQLSTATE classes of a server that cannot serve: connection exceptions, resources, operator intervention. */
-const DOWN_STATE = /^(08|53|57P)/;
-const DOWN_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end|Client has encountered a connection error|Query read timeout|Connection closed|not queryable/i;
-const DOWN_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
 
 /**
  * The PostgreSQL {@link IntegrityStore} (pg), for services that run as many instances and already keep
@@ -86,26 +83,9 @@ export class PostgresStore implements IntegrityStore {
     const schema = options.schema ?? 'blastwall';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw configError('schema', 'a lower-case SQL identifier', schema);
     this.schema = schema;
-    const timeout = options.statementTimeoutMs ?? 5000;
-    if (!Number.isInteger(timeout) || timeout < 1) throw configError('statementTimeoutMs', 'an integer ≥ 1', timeout);
-    if (typeof options.connection === 'string') {
-      if (!/^postgres(ql)?:\/\//.test(options.connection)) throw configError('connection', 'a postgres:// URL or a pg.Pool', options.connection);
-      this.pool = new pg.Pool({
-        connectionString: options.connection,
-        max: options.poolSize ?? 10,
-        connectionTimeoutMillis: 3000,
-        statement_timeout: timeout,
-        query_timeout: timeout + 1000,
-      });
-      this.ownsPool = true;
-    } else if (options.connection instanceof pg.Pool) {
-      this.pool = options.connection;
-      this.ownsPool = false;
-    } else {
-      throw configError('connection', 'a postgres:// URL or a pg.Pool', options.connection);
-    }
-    // an idle client losing its connection (server restart) must not crash the process; the pool replaces it
-    this.pool.on('error', () => undefined);
+    const { pool, owned } = openPool(options);
+    this.pool = pool;
+    this.ownsPool = owned;
   }
 
   private t(name: string): string {
@@ -122,40 +102,13 @@ export class PostgresStore implements IntegrityStore {
   }
   /** Whether an error means the server cannot be reached or cannot serve now (answered as STORE_UNAVAILABLE). */
   isDown(err: unknown): boolean {
-    if (!(err instanceof Error)) return false;
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && (DOWN_STATE.test(code) || DOWN_ERRNO.has(code))) return true;
-    if ((err as { severity?: unknown }).severity !== undefined) return false; // the server answered: an SQL error
-    return DOWN_MESSAGE.test(err.message) || (err instanceof AggregateError && err.errors.some((e) => this.isDown(e)));
+    return isPgDown(err);
   }
 
   /** Creates the schema and tables (once; again after a failure). */
   init(): Promise<void> {
-    this.ready ??= this.inTx(async (c) => {
-      await c.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`blastwall:${this.schema}`]);
-      await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
-      const T = (n: string): string => this.t(n);
-      await c.query(`
-        CREATE TABLE IF NOT EXISTS ${T('idem')} (key text PRIMARY KEY, fingerprint text NOT NULL, state text NOT NULL, token text NOT NULL,
-          lease_until bigint NOT NULL, response jsonb, completed_at bigint, expires_at bigint NOT NULL);
-        CREATE INDEX IF NOT EXISTS idem_exp ON ${T('idem')} (expires_at);
-        CREATE TABLE IF NOT EXISTS ${T('queue')} (seq bigserial PRIMARY KEY, queue text NOT NULL, id text NOT NULL, payload jsonb,
-          enqueued_at bigint NOT NULL, available_at bigint NOT NULL, state text NOT NULL, attempts int NOT NULL, lease_until bigint NOT NULL,
-          done_at bigint, reason text, UNIQUE (queue, id));
-        CREATE INDEX IF NOT EXISTS queue_due ON ${T('queue')} (queue, state, available_at);
-        CREATE TABLE IF NOT EXISTS ${T('processed')} (grp text NOT NULL, id text NOT NULL, at bigint NOT NULL, PRIMARY KEY (grp, id));
-        CREATE TABLE IF NOT EXISTS ${T('effects')} (seq bigserial, collection text NOT NULL, id text NOT NULL, data jsonb, at bigint NOT NULL,
-          PRIMARY KEY (collection, id));
-        CREATE TABLE IF NOT EXISTS ${T('outbox')} (seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE, topic text NOT NULL, payload jsonb,
-          created_at bigint NOT NULL, sent_at bigint);
-        CREATE INDEX IF NOT EXISTS outbox_unsent ON ${T('outbox')} (seq) WHERE sent_at IS NULL;
-        CREATE TABLE IF NOT EXISTS ${T('versions')} (entity text PRIMARY KEY, version double precision NOT NULL, value jsonb);
-        CREATE TABLE IF NOT EXISTS ${T('quarantine')} (seq bigserial PRIMARY KEY, source text NOT NULL, reason text NOT NULL,
-          payload text NOT NULL, at bigint NOT NULL);
-        CREATE TABLE IF NOT EXISTS ${T('instances')} (instance text PRIMARY KEY, epoch bigint NOT NULL, started_at bigint NOT NULL);
-        ALTER TABLE ${T('idem')} ADD COLUMN IF NOT EXISTS owner text, ADD COLUMN IF NOT EXISTS owner_epoch bigint;
-        CREATE INDEX IF NOT EXISTS idem_owner ON ${T('idem')} (owner, owner_epoch) WHERE owner IS NOT NULL;
-      `);
+    this.ready ??= inTransaction(this.pool, async (c) => {
+      await createSchema(c, this.schema, (n) => this.t(n));
     }).then(
       () => {
         this.initialised = true;
@@ -177,27 +130,6 @@ export class PostgresStore implements IntegrityStore {
     if (this.ownsPool && !this.pool.ended) await this.pool.end();
   }
 
-  /** Runs `fn` in a transaction; rolls back when it throws or returns `{ rollback: true }`. */
-  private async inTx<T>(fn: (c: pg.PoolClient) => Promise<T>, rollbackIf?: (r: T) => boolean): Promise<T> {
-    const c = await this.pool.connect();
-    let broken = false;
-    try {
-      await c.query('BEGIN');
-      const r = await fn(c);
-      await c.query(rollbackIf?.(r) === true ? 'ROLLBACK' : 'COMMIT');
-      return r;
-    } catch (err) {
-      try {
-        await c.query('ROLLBACK');
-      } catch {
-        broken = true;
-      }
-      throw err;
-    } finally {
-      c.release(broken);
-    }
-  }
-
   private async q(sql: string, params: unknown[] = [], client: Q = this.pool): Promise<Row[]> {
     return (await client.query(sql, params)).rows as Row[];
   }
@@ -213,7 +145,7 @@ export class PostgresStore implements IntegrityStore {
       [i.key, i.fingerprint, i.token, leaseUntil, owner, epoch],
     );
     if (ins.length === 1) return { state: 'claimed', token: i.token, leaseUntil, takeover: false };
-    return this.inTx(async (c): Promise<ClaimResult> => {
+    return inTransaction(this.pool, async (c): Promise<ClaimResult> => {
       const [r] = await this.q(`SELECT * FROM ${this.t('idem')} WHERE key = $1 FOR UPDATE`, [i.key], c);
       // no row any more (swept between the two statements) counts as a fresh key
       const found = judgeClaim(r, i, asIs);
@@ -241,7 +173,7 @@ export class PostgresStore implements IntegrityStore {
   }
 
   register(instance: string, now: number): Promise<{ epoch: number; released: number }> {
-    return this.inTx(async (c) => {
+    return inTransaction(this.pool, async (c) => {
       const [r] = await this.q(
         `INSERT INTO ${this.t('instances')} (instance, epoch, started_at) VALUES ($1, 1, $2)
          ON CONFLICT (instance) DO UPDATE SET epoch = ${this.t('instances')}.epoch + 1, started_at = excluded.started_at RETURNING epoch`,
@@ -259,7 +191,7 @@ export class PostgresStore implements IntegrityStore {
   }
 
   commit(u: Unit): Promise<CommitResult> {
-    return this.inTx(
+    return inTransaction(this.pool, 
       async (c): Promise<CommitResult> => {
         if (u.complete !== undefined) {
           const [r] = await this.q(`SELECT state, token FROM ${this.t('idem')} WHERE key = $1 FOR UPDATE`, [u.complete.key], c);
