@@ -1,10 +1,15 @@
 /**
- * A clean drain (`wall.drain`): stop admitting, let the operations in flight finish within the deadline,
- * let deferred work finish in what remains of it, flush the timeline, close the store, and report what did
- * not finish. Deferred work held in memory is a closure, not data: it cannot be handed to a durable queue;
- * what does not finish in time is counted as dropped (work put on the durable queue is already stored).
+ * The end of a wall's life. A clean drain (`wall.drain`): stop admitting, let the operations in flight
+ * finish within the deadline, let deferred work finish in what remains of it, flush the timeline, close the
+ * store, and report what did not finish. Deferred work held in memory is a closure, not data: it cannot be
+ * handed to a durable queue; what does not finish in time is counted as dropped (work put on the durable
+ * queue is already stored). The closing itself (`wall.close`, the drain's last step) is {@link closeParts}.
  */
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { BlastwallError } from '../core/errors.js';
+import type { DeadlineScheduler } from '../core/scheduler.js';
+import type { IntegrityStore } from '../stores/types.js';
+import type { Dependency } from './dependency.js';
 import type { WallEvent } from './events.js';
 import type { Operation } from './operation.js';
 
@@ -62,4 +67,40 @@ export async function drainWall(h: DrainHost, deadlineMs: number): Promise<Drain
   report.droppedDeferred = closed.droppedDeferred;
   report.durationMs = h.clock.now() - startedAt;
   return report;
+}
+
+/** The parts of a closing wall that {@link closeParts} ends, once the wall has stopped its own timers. */
+export interface ClosingParts {
+  clock: Clock;
+  deps: Iterable<Dependency>;
+  scheduler: DeadlineScheduler;
+  /** Listeners let go and the timeline flushed. */
+  events: { close(): void };
+  /** The store given to `createWall`, closed last. */
+  store: IntegrityStore | undefined;
+}
+
+/**
+ * The end of `wall.close()`: deferred work gets up to `graceMs` to finish and what is still queued is
+ * dropped; calls still in flight end with `CLOSED`; listeners are let go; the timeline is flushed and the
+ * wall's store closed. Resolves with how many deferred items were dropped.
+ */
+export async function closeParts(p: ClosingParts, graceMs: number): Promise<number> {
+  let dropped = 0;
+  const deferrable = [...p.deps].filter((d) => d.criticality === 'deferrable');
+  if (deferrable.length > 0 && graceMs > 0) {
+    // let in-flight deferred work finish within the grace period, then drop what is left
+    let graceTimer: TimerHandle | undefined;
+    const grace = new Promise<void>((resolve) => {
+      graceTimer = p.clock.setTimer(resolve, graceMs);
+    });
+    await Promise.race([Promise.all(deferrable.map((d) => d.drainDeferred())), grace]);
+    if (graceTimer !== undefined) p.clock.clearTimer(graceTimer);
+  }
+  for (const d of deferrable) dropped += d.dropDeferred();
+  // calls still in flight end now with CLOSED (retries stop on it) instead of waiting on a closed wall
+  p.scheduler.close(new BlastwallError('CLOSED', 'The wall closed while this call was in flight'));
+  p.events.close();
+  await p.store?.close();
+  return dropped;
 }

@@ -1,33 +1,31 @@
-import { drainWall, type DrainReport } from './drain.js';
+import { closeParts, drainWall, type DrainReport } from './drain.js';
 import { LiveConfig, type ConfigVersion, type ConfigureOptions } from './live-config.js';
 import type { ConfigPatch } from '../config/patch.js';
 import { captureSource } from './source.js';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { realClock } from '../core/clock.js';
 import { timerDurationOption, type Duration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
-import { Emitter } from '../core/events.js';
+import type { Subscribe } from '../core/events.js';
 import { DeadlineScheduler } from '../core/scheduler.js';
 import { clockOption, configError, isPlainObject, objectOption, stringOption } from '../core/validate.js';
-import type { TimelineEntryInput } from '../timeline/index.js';
 import type { IntegrityStore } from '../stores/types.js';
 import { watchStore } from './store-watch.js';
 import { storeOption } from '../stores/options.js';
 import { type Feature, FeatureRegistry, type FeatureSpec } from '../degrade/features.js';
-import { type Mode, ModeController, type ModeRule, type ModeSnapshot } from '../degrade/modes.js';
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { type Mode, ModeController, type ModeRule } from '../degrade/modes.js';
 import type { DriftMonitorOptions } from '../drift/monitor.js';
 import { Dependency, type DependencyHost } from './dependency.js';
 import type { DependencySpec } from './dependency-spec.js';
-import type { DependencyHealth, ServiceStatus, WallEvent, WallHealth } from './events.js';
+import type { WallEvent, WallHealth } from './events.js';
+import { HealthLoop } from './health-loop.js';
 import { Operation, type OperationSpec } from './operation.js';
 import { SignalsFeed } from './signals.js';
 import { WallTelemetry, sinksOption } from './telemetry.js';
-import { toTimelineEntry } from './timeline-entry.js';
-import { CapabilityWatch, type Impact, impactOf } from './capabilities.js';
+import { EventStream } from './event-stream.js';
+import { type Impact, impactOf } from './capabilities.js';
 import { type WallFaults, createWallFaults } from '../chaos/wall-faults.js';
 import type { FaultInjector } from '../chaos/injector.js';
-import { serviceStatus } from './status.js';
 import { type Topology, topologyOf } from './topology.js';
 
 import { OPTION_KEYS, type WallOptions } from './wall-options.js';
@@ -48,25 +46,22 @@ export class Wall {
   readonly clock: Clock;
   private readonly deps = new Map<string, Dependency>();
   private readonly ops = new Map<string, Operation>();
-  private readonly events = new Emitter<WallEvent>();
+  /** Where events go: listeners and the timeline. */
+  private readonly events: EventStream;
   private readonly host: DependencyHost;
   private readonly scheduler: DeadlineScheduler;
   private readonly telemetry: WallTelemetry;
-  private readonly timeline: WallOptions['timeline'];
-  private readonly healthEveryMs: number;
   private readonly closeGraceMs: number;
-  private healthTimer: TimerHandle | undefined;
   private closed = false;
-  private lastStatus: ServiceStatus = 'ok';
   private readonly modes: ModeController;
   /** When the wall was created (its clock): the observed window of the topology never reaches before it. */
   private readonly startedAt: number;
   private readonly featureRegistry: FeatureRegistry;
   private readonly signals: SignalsFeed;
-  private extraSignals: (() => Record<string, unknown>) | undefined;
-  private loopDelay: IntervalHistogram | undefined;
+  /** `health()`, the mode snapshots and the health interval's timer. */
+  private readonly loop: HealthLoop;
   /** Subscribe to every event (health transitions, breaker changes, dead letters, ...). */
-  readonly onEvent = this.events.subscribe;
+  readonly onEvent: Subscribe<WallEvent>;
 
   constructor(options: WallOptions) {
     const o = objectOption('createWall options', options, OPTION_KEYS);
@@ -75,25 +70,37 @@ export class Wall {
     this.clock = clockOption('clock', o.clock) ?? realClock;
     this.scheduler = new DeadlineScheduler(this.clock);
     // both arm timers: bounded at 2^31−1 ms (a longer setTimeout fires after 1 ms: a '30d' interval would spin)
-    this.healthEveryMs = o.healthInterval === undefined ? 1000 : timerDurationOption('healthInterval', o.healthInterval, 10);
+    const healthEveryMs = o.healthInterval === undefined ? 1000 : timerDurationOption('healthInterval', o.healthInterval, 10);
     this.closeGraceMs = o.closeGrace === undefined ? 5000 : timerDurationOption('closeGrace', o.closeGrace, 0);
-    if (o.timeline !== undefined && (o.timeline === null || typeof (o.timeline as { record?: unknown }).record !== 'function')) {
-      throw configError('timeline', 'an object with a record(entry) method (see createTimeline)', o.timeline);
-    }
-    this.timeline = o.timeline as WallOptions['timeline'];
+    this.events = new EventStream(o.timeline, this.ownerOf);
+    this.onEvent = this.events.subscribe;
     this.startedAt = this.clock.now();
     this.modes = new ModeController(this.clock, o.modeDwell === undefined ? {} : { minDwell: o.modeDwell as Duration });
     this.featureRegistry = new FeatureRegistry(this.clock);
     this.signals = new SignalsFeed(
       this.clock,
       o.drift as DriftMonitorOptions | false | undefined,
-      this.healthEveryMs,
-      (e) => this.emit(e),
-      this.timeline === undefined ? undefined : (entry) => this.record(entry),
+      healthEveryMs,
+      (e) => this.events.emit(e),
+      this.events.timeline === undefined ? undefined : (entry) => this.events.record(entry),
+    );
+    this.loop = new HealthLoop(
+      {
+        service: this.service,
+        clock: this.clock,
+        deps: this.deps,
+        ops: this.ops,
+        modes: this.modes,
+        signals: this.signals,
+        tick: (now) => this.config.tick(now),
+        emit: (e) => this.events.emit(e),
+        isClosed: () => this.closed,
+      },
+      healthEveryMs,
     );
     this.modes.changes.subscribe((c) => {
       this.featureRegistry.onMode(c.to);
-      this.emit({ type: 'mode', ...c });
+      this.events.emit({ type: 'mode', ...c });
     });
     this.telemetry = new WallTelemetry(this.service, o.telemetry, sinksOption(o.sinks), () => this.deps.values());
     this.host = {
@@ -101,8 +108,8 @@ export class Wall {
       scheduler: this.scheduler,
       telemetry: undefined,
       onBreakerChange: (dep, from, to, reason) => {
-        this.emit({ type: 'breaker', at: this.clock.now(), dependency: dep.name, from, to, reason });
-        this.evaluateOne(dep);
+        this.events.emit({ type: 'breaker', at: this.clock.now(), dependency: dep.name, from, to, reason });
+        this.loop.evaluateOne(dep);
       },
       onDeferredDead: (dep, id, error) => {
         // listeners get each item; the timeline gets one summary per dependency and health interval
@@ -110,7 +117,7 @@ export class Wall {
         this.signals.deadLettered(dep.name, error.code);
       },
       onQuarantine: (dep) => {
-        if (this.events.active) this.emit({ type: 'quarantine', at: this.clock.now(), dependency: dep.name });
+        if (this.events.active) this.events.emit({ type: 'quarantine', at: this.clock.now(), dependency: dep.name });
       },
       isClosed: () => this.closed,
     };
@@ -122,11 +129,11 @@ export class Wall {
         const d = this.deps.get(name);
         if (d !== undefined) d.faultSlot = wrapper;
       },
-      onEvent: (e) => this.emit(e),
+      onEvent: (e) => this.events.emit(e),
     });
     this.faults = f.faults;
     this.injector = f.injector;
-    this.config = new LiveConfig({ clock: this.clock, spec: this.host, deps: this.deps, ops: this.ops, features: this.featureRegistry, emit: (e) => this.emit(e) });
+    this.config = new LiveConfig({ clock: this.clock, spec: this.host, deps: this.deps, ops: this.ops, features: this.featureRegistry, emit: (e) => this.events.emit(e) });
     if (o.config !== undefined) {
       // applied once the declaring code that follows createWall has run (the file names what it declares)
       this.config.useFile(stringOption('config', o.config));
@@ -150,7 +157,7 @@ export class Wall {
   configure(patch: ConfigPatch, options: ConfigureOptions): ConfigVersion {
     this.assertOpen();
     const v = this.config.configure(patch, options);
-    if (options.guard !== undefined) this.armHealthTimer();
+    if (options.guard !== undefined) this.loop.arm();
     return v;
   }
 
@@ -158,7 +165,7 @@ export class Wall {
   markDeploy(version: string, options: { by: string; watch?: Duration }): void {
     this.assertOpen();
     this.config.markDeploy(version, options);
-    this.armHealthTimer();
+    this.loop.arm();
   }
 
   /** Fault injection: `inject(dependency, fault, options)`, `stop(id)`, `clear()`, `active()`; throws on `inject` when off. */
@@ -181,7 +188,7 @@ export class Wall {
     this.deps.set(name, dep);
     this.signals.watchBurn(`dependency:${name}`, dep.objective.availability);
     this.telemetry.register(dep);
-    this.armHealthTimer();
+    this.loop.arm();
     return dep;
   }
 
@@ -194,7 +201,7 @@ export class Wall {
     op.source = captureSource();
     this.ops.set(name, op);
     if (op.availability !== undefined) this.signals.watchBurn(`operation:${name}`, op.availability);
-    this.armHealthTimer();
+    this.loop.arm();
     return op;
   }
 
@@ -244,12 +251,8 @@ export class Wall {
   rules(rules: ModeRule[], options: { signals?: () => Record<string, unknown> } = {}): void {
     this.assertOpen();
     this.modes.setRules(rules);
-    this.extraSignals = options.signals;
-    if (this.loopDelay === undefined && rules.length > 0) {
-      this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
-      this.loopDelay.enable();
-    }
-    this.armHealthTimer();
+    this.loop.useSignals(options.signals, rules.length > 0);
+    this.loop.arm();
   }
 
   /** Declares a feature switch; its `enabled` field follows the mode (and hand overrides). */
@@ -266,7 +269,7 @@ export class Wall {
   /** Switches a feature on or off by hand, or back to `auto`; recorded on the timeline. */
   setFeature(name: string, state: 'on' | 'off' | 'auto', reason: string): void {
     this.featureRegistry.set(name, state, reason);
-    this.emit({ type: 'feature', at: this.clock.now(), feature: name, state, reason });
+    this.events.emit({ type: 'feature', at: this.clock.now(), feature: name, state, reason });
   }
 
   /** Every feature with its owner, expiry (and whether it is past it) and current state. */
@@ -282,50 +285,9 @@ export class Wall {
     throw new BlastwallError('READ_ONLY', `The service is read-only: ${d.reason}`, { retryAfterMs });
   }
 
-  private modeSnapshot(health: WallHealth): ModeSnapshot {
-    const snap: ModeSnapshot = {
-      ...(this.extraSignals?.() ?? {}),
-      status: health.status,
-      dependencies: Object.fromEntries(Object.entries(health.dependencies).map(([n, d]) => [n, { state: d.state, criticality: d.criticality }])),
-    };
-    if (this.loopDelay !== undefined && snap.eventLoopDelayMs === undefined && this.loopDelay.count > 0) {
-      snap.eventLoopDelayMs = this.loopDelay.percentile(99) / 1e6;
-      this.loopDelay.reset();
-    }
-    return snap;
-  }
-
   /** Health of every dependency, and the service status that follows from their criticality. */
   health(): WallHealth {
-    const dependencies: Record<string, DependencyHealth> = {};
-    for (const d of this.deps.values()) {
-      this.evaluateOne(d);
-      const signals: DependencyHealth['signals'] = d.totals();
-      if (d.criticality === 'deferrable') {
-        const b = d.backlog();
-        signals.backlog = b.size;
-        signals.oldestDeferredAgeMs = b.oldestAgeMs;
-      }
-      dependencies[d.name] = {
-        state: d.classifier.state,
-        since: d.classifier.since,
-        reason: d.classifier.reason,
-        criticality: d.criticality,
-        breaker: d.breaker?.state,
-        signals,
-      };
-    }
-    return { service: this.service, status: this.updateStatus().status, mode: this.modes.mode, at: this.clock.now(), dependencies };
-  }
-
-  private updateStatus(): { status: ServiceStatus; reason: string } {
-    const next = serviceStatus(this.deps.values());
-    if (next.status !== this.lastStatus) {
-      const from = this.lastStatus;
-      this.lastStatus = next.status;
-      this.emit({ type: 'status', at: this.clock.now(), from, to: next.status, reason: next.reason });
-    }
-    return next;
+    return this.loop.health();
   }
 
   /** JSON topology: dependencies with criticality and boundaries, operations with priority, deadline and observed edges. */
@@ -334,17 +296,8 @@ export class Wall {
       at: this.clock.now(),
       startedAt: this.startedAt,
       features: this.featureRegistry.list(),
-      modeRules: this.modes.firesOn((dependency, state) => this.modeSnapshotWith(dependency, state)),
+      modeRules: this.modes.firesOn((dependency, state) => this.loop.modeSnapshotWith(dependency, state)),
     });
-  }
-
-  /** The mode-rule snapshot of a healthy service in which only `dependency` is in `state` (for the audit). */
-  private modeSnapshotWith(dependency: string, state: string): ModeSnapshot {
-    const deps: ModeSnapshot['dependencies'] = {};
-    for (const d of this.deps.values()) deps[d.name] = { state: d.name === dependency ? state : 'healthy', criticality: d.criticality };
-    const dep = this.deps.get(dependency);
-    const status = dep === undefined || state === 'healthy' ? 'ok' : dep.criticality === 'core' ? (state === 'unavailable' ? 'unavailable' : 'degraded') : 'degraded';
-    return { status, dependencies: deps };
   }
 
   /** Each business capability's status (available / limited / down) from its operations and what they call (src/wall/capabilities.ts). */
@@ -360,7 +313,7 @@ export class Wall {
     const o = objectOption('incident', incident, ['lead', 'title']);
     const declared = { lead: stringOption('incident.lead', o.lead), title: stringOption('incident.title', o.title), at: this.clock.now() };
     this.incident = declared;
-    this.emit({ type: 'incident', ...declared });
+    this.events.emit({ type: 'incident', ...declared });
   }
 
   private readonly ownerOf = (s: { dependency?: string; operation?: string }): { owner?: string | undefined; runbook?: string | undefined } | undefined =>
@@ -384,7 +337,7 @@ export class Wall {
   drain(options: { deadline?: Duration } = {}): Promise<DrainReport> {
     const deadlineMs = options.deadline === undefined ? 30_000 : timerDurationOption('drain.deadline', options.deadline, 0);
     if (this.closed) return Promise.resolve({ inFlightAtStart: 0, unfinished: 0, droppedDeferred: 0, durationMs: 0, deadlineMs });
-    return drainWall({ clock: this.clock, ops: () => this.ops.values(), gate: this.gate, emit: (e) => this.emit(e), close: (graceMs) => this.close({ graceMs }) }, deadlineMs);
+    return drainWall({ clock: this.clock, ops: () => this.ops.values(), gate: this.gate, emit: (e) => this.events.emit(e), close: (graceMs) => this.close({ graceMs }) }, deadlineMs);
   }
 
   /** True once `drain()` started: admission refuses new work. */
@@ -403,38 +356,12 @@ export class Wall {
    */
   async close(options: { graceMs?: number } = {}): Promise<{ droppedDeferred: number }> {
     if (this.closed) return { droppedDeferred: 0 };
-    const graceMs = options.graceMs ?? this.closeGraceMs;
     this.closed = true;
     this.injector?.close();
     this.config.close();
-    if (this.healthTimer !== undefined) {
-      this.clock.clearTimer(this.healthTimer);
-      this.healthTimer = undefined;
-    }
-    this.loopDelay?.disable();
-    this.loopDelay = undefined;
-    let dropped = 0;
-    const deferrable = [...this.deps.values()].filter((d) => d.criticality === 'deferrable');
-    if (deferrable.length > 0 && graceMs > 0) {
-      // let in-flight deferred work finish within the grace period, then drop what is left
-      let graceTimer: TimerHandle | undefined;
-      const grace = new Promise<void>((resolve) => {
-        graceTimer = this.clock.setTimer(resolve, graceMs);
-      });
-      await Promise.race([Promise.all(deferrable.map((d) => d.drainDeferred())), grace]);
-      if (graceTimer !== undefined) this.clock.clearTimer(graceTimer);
-    }
-    for (const d of deferrable) dropped += d.dropDeferred();
-    // calls still in flight end now with CLOSED (retries stop on it) instead of waiting on a closed wall
-    this.scheduler.close(new BlastwallError('CLOSED', 'The wall closed while this call was in flight'));
-    this.events.clear();
-    try {
-      this.timeline?.flush?.(); // what the wall recorded is written before close() returns; the timeline stays the caller's to close
-    } catch (err) {
-      process.emitWarning(`blastwall: the timeline could not be flushed at close: ${String(err)}`);
-    }
-    await this.ownedStore?.close();
-    return { droppedDeferred: dropped };
+    this.loop.stop();
+    const parts = { clock: this.clock, deps: this.deps.values(), scheduler: this.scheduler, events: this.events, store: this.ownedStore };
+    return { droppedDeferred: await closeParts(parts, options.graceMs ?? this.closeGraceMs) };
   }
 
   /** True once `close()` (or a finished `drain()`) began: declarations and new calls are refused with `CLOSED`. */
@@ -445,58 +372,6 @@ export class Wall {
   private assertOpen(): void {
     if (this.closed) throw new BlastwallError('CLOSED', 'The wall is closed');
   }
-
-  private emit(e: WallEvent): void {
-    if (this.events.active) this.events.emit(e);
-    if (this.timeline !== undefined && e.type !== 'deferred-dead') this.record({ at: e.at, ...toTimelineEntry(e, this.ownerOf) });
-  }
-
-  /** Writes a timeline entry; a timeline that throws is reported, never passed on to the caller. */
-  private record(entry: TimelineEntryInput): void {
-    try {
-      this.timeline?.record(entry);
-    } catch (err) {
-      process.emitWarning(`blastwall: the timeline refused an entry: ${String(err)}`);
-    }
-  }
-
-  private evaluateOne(d: Dependency): void {
-    const prev = d.evaluate();
-    if (prev !== undefined) {
-      this.emit({
-        type: 'health',
-        at: d.classifier.since,
-        dependency: d.name,
-        criticality: d.criticality,
-        from: prev,
-        to: d.classifier.state,
-        reason: d.classifier.reason,
-      });
-    }
-  }
-
-  private armHealthTimer(): void {
-    if (this.healthTimer !== undefined || this.closed) return;
-    this.healthTimer = this.clock.setTimer(this.onHealthTimer, this.healthEveryMs);
-    this.clock.refTimer?.(this.healthTimer, false);
-  }
-
-  private readonly onHealthTimer = (): void => {
-    this.healthTimer = undefined;
-    if (this.closed) return;
-    this.signals.reportImpact(this.ops.values());
-    this.config.tick(this.clock.now());
-    this.signals.observe(this.deps.values(), this.ops.values());
-    if (this.modes.hasRules || this.modes.describe().manual) this.modes.evaluate(this.modeSnapshot(this.health()));
-    else {
-      for (const d of this.deps.values()) this.evaluateOne(d);
-      this.updateStatus();
-    }
-    for (const c of this.capabilityWatch.observe(this.deps.values(), this.ops.values(), this.clock.now())) this.emit(c);
-    this.armHealthTimer();
-  };
-
-  private readonly capabilityWatch = new CapabilityWatch();
 }
 
 /**
