@@ -3,11 +3,11 @@ import { type Clock, coarseClock } from '../core/clock.js';
 import type { SlotWrapper } from '../chaos/injector.js';
 import { type AttemptFn, CallContext } from '../core/context.js';
 import { callbackFailed } from '../core/callback.js';
-import { BlastwallError, type ErrorCode } from '../core/errors.js';
+import { BlastwallError } from '../core/errors.js';
 import { resultFailureError } from '../core/result.js';
 import { type Next, invokeUserFn, pipeline, withCallerSignal } from '../core/policy.js';
 import { HealthClassifier, type HealthState } from '../health/classifier.js';
-import { CallKind, RollingStats, type SignalTotals } from '../health/rolling.js';
+import { RollingStats, type SignalTotals } from '../health/rolling.js';
 import type { CircuitBreakerPolicy } from '../policies/circuit-breaker/index.js';
 import type { BulkheadPolicy } from '../policies/concurrency/index.js';
 import type { AdaptiveConcurrencyPolicy } from '../policies/adaptive-concurrency/index.js';
@@ -21,28 +21,14 @@ import { type DeferReceipt, DeferredQueue } from './deferred-queue.js';
 import { type Criticality, type DependencySpec, type ParsedDependencySpec, parseDependencySpec } from './dependency-spec.js';
 import type { CallOptions, Outcome } from './call-types.js';
 import type { DependencyHost } from './host.js';
-import { hasTimeoutCause, linkOf, markDegraded, ResponseGuard, valueOf } from './response-guard.js';
+import { linkOf, markDegraded, ResponseGuard, valueOf } from './response-guard.js';
+import { CallResults } from './call-results.js';
 
 // declared in their own files, re-exported here so `wall/dependency.js` keeps offering what it always did
 export { CRITICALITIES, type Criticality, type DependencySpec } from './dependency-spec.js';
 export type { DeferReceipt } from './deferred-queue.js';
 export type { CallOptions, Outcome, Source } from './call-types.js';
 export type { DependencyHost, TelemetrySink } from './host.js';
-
-/** Outcome kind → how it counts for health, for telemetry. */
-const REJECTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'CIRCUIT_OPEN',
-  'BULKHEAD_FULL',
-  'QUEUE_TIMEOUT',
-  'SHED',
-  'THROTTLED',
-  'PAYLOAD_TOO_LARGE',
-  'ABORTED',
-  'READ_ONLY',
-  'QUEUE_FULL',
-  // a user callback's bug (isFailure, measure, validate, ...) is not the dependency failing
-  'CALLBACK_FAILED',
-]);
 
 /**
  * One declared dependency: its pipeline (concurrency → breaker → retry → timeout), linked once, its
@@ -84,6 +70,8 @@ export class Dependency {
   private readonly observed!: Next;
   /** Response size and validation checks of every value (see `response-guard.ts`). */
   private readonly guard: ResponseGuard;
+  /** Records each call's result: counters, rolling signals, telemetry (see `call-results.ts`). */
+  private readonly results: CallResults;
   private readonly fallbackValue: unknown;
   private readonly hasFallback: boolean;
   /** Set by live configuration (`fallback: 'off'`): an optional dependency's failures reach the caller. */
@@ -116,14 +104,9 @@ export class Dependency {
     this.declared = spec;
     this.applyPipeline(parsed);
 
-    this.guard = new ResponseGuard(name, parsed.maxResponseBytes, parsed.measure, parsed.schema, parsed.quarantine, {
-      ok: (ctx) => this.recordOk(ctx),
-      error: (ctx, e, kind) => this.finishError(ctx, e, kind),
-      quarantined: () => {
-        this.counters.quarantined++;
-        this.host.onQuarantine(this);
-      },
-    });
+    this.stats = new RollingStats(parsed.healthWindowMs);
+    this.results = new CallResults(this, this.counters, this.stats, host);
+    this.guard = new ResponseGuard(name, parsed.maxResponseBytes, parsed.measure, parsed.schema, parsed.quarantine, this.results);
     this.hasFallback = parsed.hasFallback;
     this.fallbackValue = parsed.fallback;
     this.maxRequestBytes = parsed.maxRequestBytes;
@@ -131,7 +114,6 @@ export class Dependency {
     const fails = parsed.failOnResult;
     this.resultFailure = fails === undefined ? undefined : (v) => (fails(v) ? resultFailureError(v, this.clock.now(), this.name) : undefined);
     this.objective = parsed.objective;
-    this.stats = new RollingStats(parsed.healthWindowMs);
     this.classifier = new HealthClassifier(this.objective, parsed.classifier, this.clock.now());
     this.deferred = new DeferredQueue(name, parsed.deferred.maxQueue, parsed.deferred.workers, this.clock, {
       // work accepted before the wall closed still runs within close()'s grace period
@@ -160,7 +142,7 @@ export class Dependency {
     const link = built === undefined ? invokeUserFn : linkOf(built);
     const hook: SettleHook = {
       value: (ctx, v) => this.guard.check(ctx, v),
-      error: (ctx, e) => this.finishError(ctx, e),
+      error: (ctx, e) => this.results.error(ctx, e),
     };
     const observed: Next =
       built instanceof FusedPipeline
@@ -296,11 +278,11 @@ export class Dependency {
       try {
         size = this.measure(options.request);
       } catch (err) {
-        return Promise.reject(this.finishError(ctx, err));
+        return Promise.reject(this.results.error(ctx, err));
       }
       if (size > this.maxRequestBytes) {
         return Promise.reject(
-          this.finishError(ctx, new BlastwallError('PAYLOAD_TOO_LARGE', `Request of ${size} bytes exceeds ${this.maxRequestBytes}`, { dependency: this.name })),
+          this.results.error(ctx, new BlastwallError('PAYLOAD_TOO_LARGE', `Request of ${size} bytes exceeds ${this.maxRequestBytes}`, { dependency: this.name })),
         );
       }
     }
@@ -311,39 +293,6 @@ export class Dependency {
     ctx.operation = op.operation;
     ctx.deadline = op.deadline;
     if (!op.edges.has(this.name)) op.edges.add(this.name);
-  }
-
-  private recordOk(ctx: CallContext): void {
-    const now = this.clock.now();
-    const dur = now - ctx.startedAt;
-    this.counters.calls++;
-    this.counters.ok++;
-    this.stats.record(now, CallKind.Success, dur, ctx.retries, false);
-    const t = this.host.telemetry;
-    if (t !== undefined) t.call(this, CallKind.Success, 'live', dur, ctx.attempt || 1, undefined);
-  }
-
-  /** Records a failed call and returns the error the caller sees (always a BlastwallError naming this dependency). */
-  private finishError(ctx: CallContext, e: unknown, kindOverride?: CallKind): BlastwallError {
-    let err: BlastwallError;
-    if (e instanceof BlastwallError && (e.dependency === this.name || e.dependency === undefined)) {
-      err = e.dependency === this.name ? e : e.withDependency(this.name);
-    } else {
-      // a plain error, or another dependency's error surfacing through this one's function
-      err = new BlastwallError('DEPENDENCY_FAILED', `${this.name} failed: ${e instanceof Error ? e.message : String(e)}`, {
-        dependency: this.name,
-        cause: e,
-      });
-    }
-    const kind = kindOverride ?? (REJECTED.has(err.code) ? CallKind.Rejected : CallKind.Failure);
-    const now = this.clock.now();
-    const dur = now - ctx.startedAt;
-    this.counters.calls++;
-    if (err.code !== 'ABORTED') this.counters.bad++;
-    this.stats.record(now, kind, dur, ctx.retries, err.code === 'TIMEOUT' || err.code === 'DEADLINE_EXCEEDED' || hasTimeoutCause(err));
-    const t = this.host.telemetry;
-    if (t !== undefined) t.call(this, kind, 'live', dur, ctx.attempt || 1, err.code);
-    return err;
   }
 
   // ---- deferrable ----
