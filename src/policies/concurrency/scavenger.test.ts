@@ -7,8 +7,9 @@ import { runInBackground } from './priority-lanes.js';
 import { PROBE_EVERY, scavengerOption } from './scavenger.js';
 
 /**
- * A steady simulated load on a limit of 8 (background share 2 slots) on a fake clock: a call of another
- * class every `fgEvery` ms whose latency is `base × (1 + k × background calls running when it starts)`
+ * A steady simulated load on a limit of 8 (background share 2 slots) on a fake clock: calls of another
+ * class arriving at random (a seeded Poisson process, `fgEvery` ms apart on average, so that they do not
+ * phase-lock with the background's pacing) whose latency is `base × (1 + k × background calls running when it starts)`
  * (so the background's harm is known exactly, and `k` can change mid-run), and `workers` background
  * workers that each run one call of `bgMs` after another. Records the window at each step and the
  * background's slot-time (occupancy), per step.
@@ -24,6 +25,8 @@ function simulate(options: { k: number; scavenger?: NonNullable<Exclude<Bulkhead
   let fgCalls = 0;
   let fgLatency = 0;
   let fgErrors = 0;
+  let seed = 7;
+  const uniform = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const foreground = async () => {
     while (running) {
       const started = clock.now();
@@ -36,7 +39,7 @@ function simulate(options: { k: number; scavenger?: NonNullable<Exclude<Bulkhead
           },
           () => void fgErrors++,
         );
-      await sleep(sim.fgEvery);
+      await sleep(-Math.log(1 - uniform()) * sim.fgEvery);
     }
   };
   const worker = async () => {
@@ -106,6 +109,17 @@ describe('background as a scavenger class', () => {
     await s.stop();
   });
 
+  it('paces calls far shorter than a timer tick to the window too (bursts of about 2 ms, then a pause)', async () => {
+    const s = simulate({ k: 1, scavenger: { min: 0.5 } });
+    s.sim.bgMs = 0.3; // a short query: one timer tick after each would hold background near 0.3 / 1.3 of a slot
+    await s.run(3000);
+    const { windows, occupancy } = await s.run(6000, 1000);
+    expect(windows.every((w) => w === 0.5)).toBe(true);
+    expect(mean(occupancy)).toBeGreaterThan(0.42);
+    expect(mean(occupancy)).toBeLessThanOrEqual(0.5);
+    await s.stop();
+  });
+
   it('grows back to the whole share once the other calls are calm again', async () => {
     const s = simulate({ k: 1, scavenger: { min: 0.25 } });
     await s.run(4000);
@@ -124,10 +138,12 @@ describe('background as a scavenger class', () => {
     const s = simulate({ k: 0.2, scavenger: { min: 0.1 } });
     await s.run(5000);
     const { windows } = await s.run(10_000);
-    for (const w of windows) expect(Math.abs(w - 0.5)).toBeLessThan(0.05);
-    // no sawtooth: consecutive windows differ by little (an AIMD sawtooth would swing by half the window)
+    // the calls arrive at random, so the window moves a little around 0.5, never far
+    expect(Math.abs(mean(windows) - 0.5)).toBeLessThan(0.06);
+    for (const w of windows) expect(Math.abs(w - 0.5)).toBeLessThan(0.16);
+    // no sawtooth: a step is small (halving on each breach would swing by 0.25 and more)
     const steps = windows.slice(1).map((w, i) => Math.abs(w - windows[i]!));
-    expect(Math.max(...steps)).toBeLessThan(0.05);
+    expect(Math.max(...steps)).toBeLessThan(0.15);
     // and the other calls' mean latency is within the target of its no-background value (1 ms), not much below it
     const latency = await s.meanLatency(4000);
     expect(latency).toBeGreaterThan(1.07);
@@ -139,9 +155,12 @@ describe('background as a scavenger class', () => {
     const s = simulate({ k: 0.08 });
     await s.run(5000);
     const { windows, occupancy } = await s.run(10_000);
-    for (const w of windows) expect(Math.abs(w - 1.25)).toBeLessThan(0.1);
+    expect(Math.abs(mean(windows) - 1.25)).toBeLessThan(0.15);
+    for (const w of windows) expect(Math.abs(w - 1.25)).toBeLessThan(0.3);
+    const steps = windows.slice(1).map((w, i) => Math.abs(w - windows[i]!));
+    expect(Math.max(...steps)).toBeLessThan(0.25);
     expect(mean(occupancy)).toBeGreaterThan(1.1);
-    expect(mean(occupancy)).toBeLessThan(1.3);
+    expect(mean(occupancy)).toBeLessThan(1.4);
     await s.stop();
   });
 
@@ -149,7 +168,7 @@ describe('background as a scavenger class', () => {
     const s = simulate({ k: 1, scavenger: false });
     const { windows, occupancy } = await s.run(4000);
     expect(windows.every((w) => w === 2)).toBe(true);
-    expect(mean(occupancy.slice(1))).toBeGreaterThan(1.95);
+    expect(mean(occupancy.slice(1))).toBeGreaterThan(1.9);
     await s.stop();
   });
 

@@ -52,8 +52,14 @@ const BASELINE_AGE = 4 * PROBE_EVERY;
 /** Multiplicative decrease: the window shrinks by up to this fraction per interval (at twice the target). */
 const BETA = 0.5;
 
-/** Slot-milliseconds of budget debt forgiven (a pacing wait shorter than a timer's grain is not worth one). */
-const PACE_SLACK = 0.01;
+/**
+ * Pacing grain (ms): background runs until it owes `window × PACE_GRAIN_MS` slot-milliseconds, then pauses
+ * until it owes nothing, so a pause lasts at least this long. Calls far shorter than a timer's grain (a
+ * 0.3 ms query) would otherwise wait a whole timer tick after each one, far below the window.
+ */
+const PACE_GRAIN_MS = 2;
+/** Slot-milliseconds of debt that count as none (rounding). */
+const PACE_SLACK = 1e-6;
 
 const NONE = 0;
 const DRAINING = 1;
@@ -80,6 +86,8 @@ export class Scavenger {
   /** Slot-milliseconds background may still use (≤ 0): grows at `window`, shrinks at the background in flight. */
   private budget = 0;
   private budgetAt: number;
+  /** Background owes its grain: it starts nothing until the budget is back to zero. */
+  private paused = false;
   private lastBackground = 0;
   // the current control interval
   private since: number;
@@ -153,9 +161,10 @@ export class Scavenger {
     if (this.probe !== NONE && !this.probeOver(now)) return false;
     this.account(inFlight, now);
     if (inFlight >= Math.ceil(this.window)) return false;
-    if (this.budget >= -PACE_SLACK) return true;
-    // paced: the budget is back to zero after −budget / (window − inFlight) ms (inFlight < window here), at
-    // least a millisecond on (timers have no finer grain)
+    if (this.paused) this.paused = this.budget < -PACE_SLACK;
+    else this.paused = this.budget <= -this.window * PACE_GRAIN_MS;
+    if (!this.paused) return true;
+    // the budget is back to zero after −budget / (window − inFlight) ms (inFlight < window here)
     this.arm(now + Math.max(1, -this.budget / (this.window - inFlight)));
     return false;
   }
@@ -255,6 +264,7 @@ export class Scavenger {
     this.count = 0;
     this.budget = 0;
     this.budgetAt = now;
+    this.paused = false;
   }
 
   /** Arms the one timer for `at` unless it is armed for earlier. */
