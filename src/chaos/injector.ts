@@ -3,13 +3,14 @@
  * Independent of the wall: `createFaultInjector({ clock })` and `injector.wrap('payments', fn)` work on
  * their own; the wall installs the slot on a dependency only while something is active on it.
  */
-import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
-import type { AttemptContext, AttemptFn } from '../core/context.js';
+import { type Clock, realClock } from '../core/clock.js';
+import type { AttemptFn } from '../core/context.js';
 import { type Duration, durationOption, formatDuration } from '../core/duration.js';
 import { BlastwallError } from '../core/errors.js';
 import { Emitter } from '../core/events.js';
 import { configError, objectOption, ratioOption, stringOption } from '../core/validate.js';
-import { type CompiledFault, type EffectEnv, type Fault, type FaultKind, compileFault } from './faults.js';
+import { type Fault, type FaultKind, compileFault } from './faults.js';
+import { Injection, makeWrapper, type SlotState } from './injection.js';
 import { seededRandom } from './random.js';
 
 /** Options of `inject` ({@link FaultInjector.inject}, `wall.faults.inject`, the fault admin route). */
@@ -126,102 +127,12 @@ export type SlotWrapper = (fn: AttemptFn<unknown>) => AttemptFn<unknown>;
 /** How long an injection lasts when `for` is not given: 5 minutes (in ms), capped by the injector's `maxDuration`. */
 export const DEFAULT_FAULT_DURATION_MS = 5 * 60_000;
 
-class Injection implements EffectEnv, FaultHandle {
-  attempts = 0;
-  hits = 0;
-  private timer: TimerHandle | undefined;
-  private endListeners = new Set<() => void>();
-  private done = false;
-  private resolveEnded!: (r: EndReason) => void;
-  readonly ended = new Promise<EndReason>((r) => (this.resolveEnded = r));
-
-  constructor(
-    private readonly owner: FaultInjector,
-    readonly id: number,
-    readonly dependency: string,
-    readonly compiled: CompiledFault,
-    readonly rate: number,
-    readonly seed: number | string,
-    readonly random: () => number,
-    readonly operations: ReadonlySet<string> | undefined,
-    readonly clock: Clock,
-    readonly startedAt: number,
-    readonly endsAt: number,
-  ) {
-    this.timer = clock.setTimer(() => {
-      this.timer = undefined;
-      owner.end(this, 'expired');
-    }, endsAt - startedAt);
-    clock.refTimer?.(this.timer, false);
-  }
-
-  get active(): boolean {
-    return !this.done;
-  }
-
-  stop(): boolean {
-    return this.owner.end(this, 'stopped');
-  }
-
-  onEnd(fn: () => void): () => void {
-    if (this.done) {
-      fn();
-      return () => undefined;
-    }
-    this.endListeners.add(fn);
-    return () => void this.endListeners.delete(fn);
-  }
-
-  /** @internal Called by the injector once. */
-  finish(reason: EndReason): void {
-    this.done = true;
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.timer = undefined;
-    const ls = [...this.endListeners];
-    this.endListeners.clear();
-    for (const l of ls) l();
-    this.resolveEnded(reason);
-  }
-
-  /** Whether this attempt is hit: in one of the operations (when given), then by rate (seeded). */
-  hits_(ctx: AttemptContext): boolean {
-    if (this.operations !== undefined && (ctx.operation === undefined || !this.operations.has(ctx.operation))) return false;
-    this.attempts++;
-    if (this.rate < 1 && this.random() >= this.rate) return false;
-    this.hits++;
-    return true;
-  }
-
-  describe(): ActiveFault {
-    return {
-      id: this.id,
-      dependency: this.dependency,
-      fault: this.compiled.json,
-      description: this.compiled.description,
-      rate: this.rate,
-      seed: this.seed,
-      startedAt: this.startedAt,
-      endsAt: this.endsAt,
-      operations: this.operations === undefined ? undefined : [...this.operations],
-      attempts: this.attempts,
-      hits: this.hits,
-    };
-  }
-}
-
 /** Attempts counted at a dependency's slot while an observer is attached (the drill runner's attempt counter). */
 export interface SlotObserver {
   /** Attempts that reached the slot since the observer was attached (hit by a fault or not). */
   readonly attempts: number;
   /** Stops counting (idempotent); the slot is removed when nothing else needs it, restoring the fast path. */
   dispose(): void;
-}
-
-interface SlotState {
-  injections: Injection[];
-  observers: number;
-  attempts: number;
-  wrapper: SlotWrapper | undefined;
 }
 
 /**
@@ -411,25 +322,6 @@ export class FaultInjector {
       hits: inj.hits,
     });
   }
-}
-
-/** The slot: counts the attempt, then applies each active injection that hits it, first declared outermost. */
-function makeWrapper(slot: SlotState): SlotWrapper {
-  return (fn) => (ctx) => {
-    slot.attempts++;
-    return run(slot.injections, 0, ctx, fn);
-  };
-}
-
-function run(list: readonly Injection[], i: number, ctx: AttemptContext, fn: AttemptFn<unknown>): unknown {
-  for (; i < list.length; i++) {
-    const inj = list[i]!;
-    if (!inj.active || !inj.hits_(ctx)) continue;
-    const j = i + 1;
-    const inner: AttemptFn<unknown> = j < list.length ? (c) => run(list, j, c, fn) : fn;
-    return inj.compiled.effect(ctx, inner, inj);
-  }
-  return fn(ctx);
 }
 
 /** `createFaultInjector({ clock })`: an injector on its own (the wall makes one when `faults` is on). */
