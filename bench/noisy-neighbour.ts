@@ -14,12 +14,14 @@
  * backlog drains with call classes on (the default); the same with `priority: false` (one FIFO queue, the
  * behaviour before call classes), switched by live configuration. With call classes background is a
  * scavenger by default (docs/priority.md): the run reports the background window it held (the median over
- * the windows of its mean, in slots). Bounded: `--rounds` rounds of three
- * `--window`-second windows, and no more than `--jobs` jobs. Only 127.0.0.1 (BLASTWALL_PG_URL, default
+ * the windows of its mean, in slots). `--aa` adds a fourth window per round, checkout alone again: the ratio
+ * of its p99 to the first alone window's is what two identical modes differ by on this machine (the noise
+ * floor any ratio above has to clear). Bounded: `--rounds` rounds of three (four) `--window`-second
+ * windows, and no more than `--jobs` jobs. Only 127.0.0.1 (BLASTWALL_PG_URL, default
  * postgres://postgres@127.0.0.1:5432/test); the tables live in a schema of their own, dropped at the end.
  *
  * Usage: npm run bench:noisy [-- --jobs 50000 --rate 200 --rounds 12 --window 5 --consumers 32 --pool 8 --background 0.25 --store-outside
- *        --scavenger-min 1 --scavenger-target 0.1 --no-scavenger]
+ *        --scavenger-min 1 --scavenger-target 0.1 --no-scavenger --aa]
  */
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -131,8 +133,15 @@ function startCheckout(): Traffic {
   };
 }
 
-type Mode = 'checkout alone' | 'backlog draining, call classes on (default)' | 'backlog draining, priority: false (one FIFO)';
-const MODES: Mode[] = ['checkout alone', 'backlog draining, call classes on (default)', 'backlog draining, priority: false (one FIFO)'];
+type Mode = 'checkout alone' | 'backlog draining, call classes on (default)' | 'backlog draining, priority: false (one FIFO)' | 'checkout alone again (A/A)';
+/** `--aa`: a fourth window per round, checkout alone again: its p99 against the first alone's is the noise floor of the run. */
+const AA = args.includes('--aa');
+const MODES: Mode[] = [
+  'checkout alone',
+  'backlog draining, call classes on (default)',
+  'backlog draining, priority: false (one FIFO)',
+  ...(AA ? (['checkout alone again (A/A)'] as const) : []),
+];
 
 interface ModeResult {
   latencies: number[];
@@ -180,7 +189,7 @@ async function main(): Promise<void> {
   };
   const drained = () => queue.stats.processed + queue.stats.duplicates;
   const setMode = async (mode: Mode) => {
-    if (mode === MODES[0]) {
+    if (mode === MODES[0] || mode === MODES[3]) {
       if (consuming) await queue.stop();
       consuming = false;
       return;
@@ -199,7 +208,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   for (let round = 0; round < ROUNDS && emptied === undefined; round++) {
     // the order turns every round, so that no mode always follows the same one
-    for (const mode of [0, 1, 2].map((i) => MODES[(i + round) % 3] as Mode)) {
+    for (const mode of MODES.map((_, i) => MODES[(i + round) % MODES.length] as Mode)) {
       await setMode(mode);
       await sleep(SETTLE_MS);
       const before = drained();
@@ -237,7 +246,7 @@ async function main(): Promise<void> {
       `${CONSUMERS} consumers, db concurrency limit ${POOL} = pool size${BACKGROUND === undefined ? '' : ` (background share ${BACKGROUND})`}, ` +
       `${STORE_OUTSIDE ? 'the queue store on a pool of its own, outside db' : "the queue store's calls through db"}, PostgreSQL on 127.0.0.1; ` +
       `scavenger ${SCAVENGER === false ? 'off' : JSON.stringify(SCAVENGER)} with call classes; ` +
-      `${ROUNDS} rounds of three ${WINDOW_MS / 1000} s windows (one per mode, order turning)\n`,
+      `${ROUNDS} rounds of ${MODES.length} ${WINDOW_MS / 1000} s windows (one per mode, order turning)\n`,
   );
   console.log(`| mode | checkout p50 ms | checkout p99 ms | p99 vs alone | median of window p99s ms | max ms | slot wait p99 ms (median of windows) | event-loop delay p99 ms (median of windows) | checkouts (errors) | jobs drained | jobs/s | ${JOBS} jobs at this rate |`);
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -246,7 +255,7 @@ async function main(): Promise<void> {
     const lat = sorted(r.latencies);
     const p99 = quantile(lat, 0.99);
     const rate = r.jobs / r.seconds;
-    const draining = mode !== MODES[0];
+    const draining = mode === MODES[1] || mode === MODES[2];
     console.log(
       `| ${mode} | ${quantile(lat, 0.5).toFixed(2)} | ${p99.toFixed(2)} | ${(p99 / base).toFixed(2)}× | ${quantile(sorted(r.windowP99), 0.5).toFixed(2)} | ` +
         `${(lat.at(-1) ?? Number.NaN).toFixed(1)} | ${quantile(sorted(r.waits), 0.99).toFixed(2)} (${quantile(sorted(r.windowWaitP99), 0.5).toFixed(2)}) | ${quantile(sorted(r.windowLoopP99), 0.5).toFixed(2)} | ${r.requests} (${r.errors}) | ` +
