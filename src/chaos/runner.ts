@@ -6,8 +6,10 @@
  */
 import { type Clock, type TimerHandle, realClock } from '../core/clock.js';
 import { type Timeline, createTimeline } from '../timeline/index.js';
-import { type Drill, DRILL_PRIORITIES, type DrillRequest, type Priority, checkAgainstTarget } from './drill.js';
-import { DrillObservation, type FaultWindow } from './observe.js';
+import { type Drill, type DrillRequest, type Priority, checkAgainstTarget } from './drill.js';
+import { scheduleFaults } from './fault-schedule.js';
+import { TICK_MS, pick, warmUp } from './load.js';
+import { DrillObservation } from './observe.js';
 import { seededRandom } from './random.js';
 import { type TargetHandle, openInProcess, openUrl } from './target.js';
 
@@ -89,19 +91,9 @@ export interface DrillResult {
   timeline: Timeline;
 }
 
-const TICK_MS = 10;
 const SAMPLE_MS = 250;
 /** How long a dependency's p99 must stay above its objective to count as a breach. */
 const BREACH_MS = 1000;
-
-function pick(mix: [Priority, number][], r: number): Priority {
-  let acc = 0;
-  for (const [p, w] of mix) {
-    acc += w;
-    if (r < acc) return p;
-  }
-  return mix[mix.length - 1]?.[0] ?? DRILL_PRIORITIES[1]!;
-}
 
 function codeOf(err: unknown): string {
   const c = (err as { code?: unknown } | null)?.code;
@@ -171,50 +163,7 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
     }, ms);
     timers.add(h);
   };
-  const windows: { w: FaultWindow; stats: () => { hits: number; attempts: number } }[] = [];
-  const pending: Promise<unknown>[] = [];
-  for (const f of drill.faults) {
-    later(Math.round(f.atMs * scale), () => {
-      const p = target.inject(f, Math.max(1, Math.round(f.forMs * scale))).then(
-        (h) => {
-          const w: FaultWindow = { id: windows.length + 1, dependency: f.dependency, description: f.compiled.description, startedAt: h.startedAt, endedAt: undefined, hits: 0, attempts: 0 };
-          windows.push({ w, stats: h.stats });
-          obs.faults.push(w);
-          return h.ended.then((at) => {
-            w.endedAt = at;
-          });
-        },
-        (err: unknown) => {
-          timeline.record({ kind: 'drill', severity: 'critical', title: `drill could not inject a fault on ${f.dependency}: ${String(err)}` });
-        },
-      );
-      pending.push(p);
-    });
-  }
-
-  const openActions = new Set<() => void>();
-  for (const a of drill.actions) {
-    let w: FaultWindow | undefined;
-    later(Math.round(a.atMs * scale), () => {
-      w = { id: obs.faults.length + 1, dependency: '(below the library)', description: a.name, startedAt: clock.now(), endedAt: undefined, hits: 0, attempts: 0 };
-      obs.faults.push(w);
-      pending.push(Promise.resolve().then(() => a.start(target.app)).catch((err: unknown) => {
-        timeline.record({ kind: 'drill', severity: 'critical', title: `drill action '${a.name}' failed to start: ${String(err)}` });
-      }));
-      timeline.record({ kind: 'fault', severity: 'warning', title: `fault started: ${a.name}`, data: { action: a.name } });
-    });
-    const end = (): void => {
-      openActions.delete(end);
-      if (w === undefined) return;
-      w.endedAt = clock.now();
-      pending.push(Promise.resolve().then(() => a.end(target.app)).catch((err: unknown) => {
-        timeline.record({ kind: 'drill', severity: 'critical', title: `drill action '${a.name}' failed to end: ${String(err)}` });
-      }));
-      timeline.record({ kind: 'fault', severity: 'info', title: `fault ended: ${a.name}`, data: { action: a.name } });
-    };
-    openActions.add(end);
-    later(Math.round((a.atMs + a.forMs) * scale), end);
-  }
+  const { windows, openActions, pending } = scheduleFaults({ drill, target, clock, obs, timeline, scale, later });
 
   // open-loop load: arrivals on schedule whatever the answers do
   let inflight = 0;
@@ -374,50 +323,3 @@ export async function runDrill(drill: Drill, options: RunDrillOptions = {}): Pro
   return { drill: drill.name, description: drill.description, seed: drill.seed, passed, startedAt, endedAt, timeScale: scale, invariants, observation: obs, timeline };
 }
 
-/**
- * The warm-up: the same load for `load.warmup` before the drill starts, answers not recorded, so a cold
- * process (compilation, first connections) does not count as the service's behaviour. Waits for its answers
- * (at most `load.drain`).
- */
-function warmUp(drill: Drill, target: TargetHandle, clock: Clock, random: () => number): Promise<void> {
-  const ms = drill.load.warmupMs;
-  if (ms <= 0) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const end = clock.now() + ms;
-    let inflight = 0;
-    let over = false;
-    let last = clock.now();
-    const carry = new Map<string, number>();
-    const finish = (): void => {
-      if (over && inflight === 0) resolve();
-    };
-    const tick = (): void => {
-      const now = Math.min(clock.now(), end);
-      for (const [op, l] of Object.entries(drill.load.operations)) {
-        let c = (carry.get(op) ?? 0) + (l.rate * (now - last)) / 1000;
-        for (; c >= 1 - 1e-9 && inflight < drill.load.maxInflight; c--) {
-          inflight++;
-          const done = (): void => {
-            inflight--;
-            finish();
-          };
-          target.send({ operation: op, priority: pick(l.priorities, random()), seq: 0, send: 1, random }).then(done, done);
-        }
-        carry.set(op, Math.max(0, c));
-      }
-      last = now;
-      if (clock.now() < end) clock.setTimer(tick, TICK_MS);
-      else {
-        over = true;
-        const t = clock.setTimer(() => resolve(), drill.load.drainMs);
-        const r = resolve;
-        resolve = () => {
-          clock.clearTimer(t);
-          r();
-        };
-        finish();
-      }
-    };
-    tick();
-  });
-}
