@@ -1,15 +1,16 @@
-import { type Clock, coarseClock } from '../../core/clock.js';
+import { coarseClock } from '../../core/clock.js';
 import type { CallContext } from '../../core/context.js';
-import { optionNames } from '../../core/option-names.js';
-import { durationOption, type Duration } from '../../core/duration.js';
 import { BlastwallError, isBlastwallError } from '../../core/errors.js';
 import { Emitter } from '../../core/events.js';
 import { type Next, PolicyBase } from '../../core/policy.js';
 import { callbackFailed, warnCallback } from '../../core/callback.js';
-import { clockOption, configError, fnOption, intOption, isPlainObject, nameOption, objectOption, ratioOption } from '../../core/validate.js';
-import { CountWindow, type SlidingWindow, TimeWindow, type WindowTotals } from './window.js';
+import { clockOption, configError, isPlainObject, objectOption } from '../../core/validate.js';
+import { BREAKER_OPTION_NAMES, type CircuitBreakerOptions, DEFAULT_OPEN_MS, type OpenSchedule, breakerSettings } from './breaker-options.js';
+import type { SlidingWindow, WindowTotals } from './window.js';
 
 export * from './window.js';
+// the options have their own file; re-exported here so `circuit-breaker.js` keeps offering them
+export { BREAKER_OPTION_NAMES, type CircuitBreakerOptions, type OpenSchedule } from './breaker-options.js';
 
 /**
  * A breaker's state. `closed`: calls pass and are counted. `open`: calls are refused with `CIRCUIT_OPEN` until
@@ -17,50 +18,6 @@ export * from './window.js';
  * failures open it again. `isolated`: held open by hand (`isolate()`) until `reset()`.
  */
 export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
-
-/** Open duration as a function of how many times in a row the breaker has opened (1, 2, ...). */
-export type OpenSchedule = (consecutiveOpens: number) => number;
-
-/**
- * Options of {@link circuitBreaker}. All are optional; an unknown option or a value out of range throws
- * `CONFIG_INVALID` when the policy is built.
- */
-export interface CircuitBreakerOptions {
-  /** Open when failures / calls in the window reaches this ratio (> 0 and ≤ 1), once the window holds `minimumCalls`. Default 0.5. */
-  failureRate?: number;
-  /**
-   * Calls that take `over` or longer count as slow (even when they succeed); open when slow / calls reaches
-   * `rate` (> 0 and ≤ 1). A slow probe counts as a failed probe. Default: slow calls are not judged.
-   */
-  slowCall?: { over: Duration; rate: number };
-  /**
-   * What the rates are judged over: a time window (a duration of at least 10ms, e.g. `'30s'`: the calls that
-   * ended in the last 30 seconds) or a count window (`{ calls: 100 }`: the last 100 calls, 1 to 1,000,000).
-   * Default `'30s'`. The window is cleared whenever the breaker closes.
-   */
-  window?: Duration | { calls: number };
-  /** Calls needed in the window before rates are judged (an integer ≥ 1; at most the size of a count window). Default 20. */
-  minimumCalls?: number;
-  /**
-   * How long the breaker stays open: a duration, or a schedule of the consecutive-open count. Default 5s.
-   * A schedule that throws or returns something other than a finite number ≥ 0 is reported (a process
-   * warning) and the default 5s is used for that opening, so the breaker never stays open for ever.
-   */
-  halfOpenAfter?: Duration | OpenSchedule;
-  /** Probe calls admitted while half-open, 1 to 10,000; further calls are refused with `CIRCUIT_OPEN` until they end. Default 1. */
-  probes?: number;
-  /** Successful probes needed to close (1 to `probes`); more failed probes than `probes − probeSuccesses` open it again. Default: all probes. */
-  probeSuccesses?: number;
-  /**
-   * Which errors count as failures (others count as successes). Default: all. A caller's own abort is never
-   * recorded. If it throws, the call counts as a failure and rejects with `CALLBACK_FAILED` (cause: what it threw).
-   */
-  isFailure?: (error: unknown) => boolean;
-  /** The clock windows and open times are measured on. Default the real clock; tests pass a `FakeClock`. */
-  clock?: Clock;
-  /** Names the policy in its `CIRCUIT_OPEN` errors (as the dependency) when the call does not go through a wall dependency. */
-  name?: string;
-}
 
 /** Emitted by {@link CircuitBreakerPolicy.onStateChange} on every transition. */
 export interface StateChange {
@@ -99,12 +56,6 @@ const HALF_OPEN = 2;
 const ISOLATED = 3;
 const NAMES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
 
-/** Every option of `circuitBreaker()`, as its runtime check accepts them (the wall's `breaker` section reuses the list). */
-export const BREAKER_OPTION_NAMES = optionNames<CircuitBreakerOptions>()('failureRate', 'slowCall', 'window', 'minimumCalls', 'halfOpenAfter', 'probes', 'probeSuccesses', 'isFailure', 'clock', 'name');
-
-const defaultIsFailure = () => true;
-const DEFAULT_OPEN_MS = 5000;
-
 export class CircuitBreakerPolicy extends PolicyBase {
   readonly name: string | undefined;
   readonly failureRate: number;
@@ -135,38 +86,19 @@ export class CircuitBreakerPolicy extends PolicyBase {
   constructor(options: CircuitBreakerOptions = {}) {
     const o = objectOption('breaker', options, BREAKER_OPTION_NAMES);
     super(clockOption('breaker.clock', o.clock));
-    this.name = nameOption('breaker.name', o.name);
-    this.failureRate = o.failureRate === undefined ? 0.5 : ratioOption('breaker.failureRate', o.failureRate);
-    if (o.slowCall !== undefined) {
-      const sc = objectOption('breaker.slowCall', o.slowCall, ['over', 'rate']);
-      this.slowOverMs = durationOption('breaker.slowCall.over', sc.over);
-      this.slowRate = ratioOption('breaker.slowCall.rate', sc.rate);
-    } else {
-      this.slowOverMs = Number.POSITIVE_INFINITY;
-      this.slowRate = Number.POSITIVE_INFINITY;
-    }
-    this.minimumCalls = o.minimumCalls === undefined ? 20 : intOption('breaker.minimumCalls', o.minimumCalls, 1);
     this.now = coarseClock(this.clock);
     const now = this.clock.now();
-    if (o.window === undefined) this.window = new TimeWindow(30_000, now);
-    else if (isPlainObject(o.window)) {
-      const w = objectOption('breaker.window', o.window, ['calls']);
-      this.window = new CountWindow(intOption('breaker.window.calls', w.calls, 1, 1_000_000));
-    } else if (typeof o.window === 'number' || typeof o.window === 'string') {
-      this.window = new TimeWindow(durationOption('breaker.window', o.window, 10), now);
-    } else throw configError('breaker.window', "a duration (time window, e.g. '30s') or { calls: N } (count window)", o.window);
-    if (this.window instanceof CountWindow && this.minimumCalls > this.window.size) {
-      throw configError('breaker.minimumCalls', `an integer ≤ breaker.window.calls (${this.window.size})`, this.minimumCalls);
-    }
-    if (typeof o.halfOpenAfter === 'function') this.openFor = o.halfOpenAfter as OpenSchedule;
-    else {
-      const ms = o.halfOpenAfter === undefined ? DEFAULT_OPEN_MS : durationOption('breaker.halfOpenAfter', o.halfOpenAfter);
-      this.openFor = () => ms;
-    }
-    this.probes = o.probes === undefined ? 1 : intOption('breaker.probes', o.probes, 1, 10_000);
-    this.probeSuccesses =
-      o.probeSuccesses === undefined ? this.probes : intOption('breaker.probeSuccesses', o.probeSuccesses, 1, this.probes);
-    this.isFailure = o.isFailure === undefined ? defaultIsFailure : fnOption('breaker.isFailure', o.isFailure);
+    const b = breakerSettings(o, now);
+    this.name = b.name;
+    this.failureRate = b.failureRate;
+    this.slowOverMs = b.slowOverMs;
+    this.slowRate = b.slowRate;
+    this.minimumCalls = b.minimumCalls;
+    this.window = b.window;
+    this.openFor = b.openFor;
+    this.probes = b.probes;
+    this.probeSuccesses = b.probeSuccesses;
+    this.isFailure = b.isFailure;
     this.since = now;
   }
 
