@@ -28,154 +28,13 @@
  *
  * Streaming, no look-ahead, bounded memory (fixed windows and a history ring).
  */
-import { boolOption, intOption, numberOption, objectOption, positiveOption, ratioOption } from '../core/validate.js';
 import { type Detector, finiteValue, robustScale, robustZ, SortedWindow as Window } from './detector.js';
+import { type LikelihoodDetectorOptions, likelihoodSettings } from './likelihood-options.js';
+import { Likelihood, fisherCombine } from './likelihood-tail.js';
 
-/** Tail probability of a short-term mean of raw surprises against their long-run mean and spread. */
-class Likelihood {
-  private readonly ring: Float64Array;
-  private pos = 0;
-  private filled = 0;
-  private sum = 0;
-  private sumSq = 0;
-  private readonly recent: number[] = [];
-  private recentSum = 0;
-  constructor(
-    size: number,
-    private readonly shortN: number,
-    private readonly minStd: number,
-  ) {
-    this.ring = new Float64Array(size);
-  }
-  /** Returns the upper-tail probability of the current short-term mean (1 while learning). */
-  update(raw: number, learning: number): number {
-    this.recent.push(raw);
-    this.recentSum += raw;
-    if (this.recent.length > this.shortN) this.recentSum -= this.recent.shift()!;
-    let p = 1;
-    if (this.filled >= learning) {
-      const mean = this.sum / this.filled;
-      const std = Math.max(this.minStd, Math.sqrt(Math.max(0, this.sumSq / this.filled - mean * mean)));
-      const z = (this.recentSum / this.recent.length - mean) / std;
-      p = upperTail(z);
-    }
-    if (this.filled === this.ring.length) {
-      const old = this.ring[this.pos]!;
-      this.sum -= old;
-      this.sumSq -= old * old;
-    } else this.filled++;
-    this.ring[this.pos] = raw;
-    this.pos = (this.pos + 1) % this.ring.length;
-    this.sum += raw;
-    this.sumSq += raw * raw;
-    return p;
-  }
-  clear(): void {
-    this.pos = this.filled = 0;
-    this.sum = this.sumSq = this.recentSum = 0;
-    this.recent.length = 0;
-  }
-}
-
-/** P(Z > z) for a standard normal (Abramowitz–Stegun 7.1.26 via erfc), accurate to ~1e-7 relative in the tail we use. */
-function upperTail(z: number): number {
-  if (z < 0) return 1 - upperTail(-z);
-  const x = z / Math.SQRT2;
-  const t = 1 / (1 + 0.5 * x);
-  // Numerical Recipes erfc (Chebyshev), relative error < 1.2e-7 everywhere
-  const erfc =
-    t *
-    Math.exp(
-      -x * x -
-        1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return erfc / 2;
-}
-
-/**
- * Fisher's method: the probability that k independent uniform p-values have a product at most that of `ps`
- * (−2 Σ ln p is χ² with 2k degrees of freedom; its survival function has a closed form for even degrees).
- */
-export function fisherCombine(ps: readonly number[]): number {
-  if (ps.length === 0) return 1;
-  let h = 0; // half the χ² statistic
-  for (const p of ps) h -= Math.log(Math.max(p, 1e-300));
-  let term = 1;
-  let sum = 1;
-  for (let i = 1; i < ps.length; i++) {
-    term *= h / i;
-    sum += term;
-  }
-  return Math.min(1, Math.exp(-h) * sum);
-}
-
-/** Options of {@link LikelihoodDriftDetector}; every one is checked at construction (`CONFIG_INVALID`). */
-export interface LikelihoodDetectorOptions {
-  /** Values in the baseline window (median, scale and rank). Default 2000. */
-  window?: number;
-  /** Values averaged for the short-term level. Default 5. */
-  short?: number;
-  /** Surprises remembered by each likelihood. Default 2000. */
-  history?: number;
-  /** Surprises averaged for the likelihood's short-term mean. Default 3. */
-  likelihoodShort?: number;
-  /** Floor of the surprises' spread. Default 0.2. */
-  minStd?: number;
-  /** Values before scoring. Default 150. */
-  warmup?: number;
-  /** Tail probability that maps to score 1 (log scale). Default 1e-12. */
-  floorP?: number;
-  /** Rows after an alert during which scores are damped (an alert is a spike, not a held level). Default 80. */
-  refractory?: number;
-  /** Score that starts the refractory period. Default 0.47. */
-  alertAt?: number;
-  /** Multiplier inside the refractory period. Default 0.3. */
-  damp?: number;
-  /** Longest period looked for (values: a day of 5-minute samples, a week of hourly ones); 0 turns the seasonal surprise off. Default 300. */
-  maxPeriod?: number;
-  /** How much of the typical difference the period's null must remove (0–1). Default 0.7. */
-  minPeriodStrength?: number;
-  /** Values between period searches once one is found. Default 500. */
-  periodEvery?: number;
-  /** Context length of the analog forecast; 0 turns the analog surprise off. Default 6. */
-  analogLength?: number;
-  /** Nearest contexts whose successors form the forecast. Default 8. */
-  analogNeighbours?: number;
-  /** Past positions searched for similar contexts (at most 4 × maxPeriod, the history kept). Default 1000. */
-  analogWindow?: number;
-  /** Combine the rank of the value among the baseline window with the surprises. Default true. */
-  rank?: boolean;
-  /** Relative tolerance on the interval for an alert to count as recurring (damped); 0 turns it off. Default 0.04. */
-  periodicTolerance?: number;
-  /** Values of a held shift after which the baseline is relearned; 0 turns it off. Default 100. */
-  relearnAfter?: number;
-  /** Distance from the baseline's median, in robust scales, that counts as a held shift. Default 4. */
-  relearnZ?: number;
-}
-
-const LIKELIHOOD_OPTIONS = [
-  'window',
-  'short',
-  'history',
-  'likelihoodShort',
-  'minStd',
-  'warmup',
-  'floorP',
-  'refractory',
-  'alertAt',
-  'damp',
-  'maxPeriod',
-  'minPeriodStrength',
-  'periodEvery',
-  'analogLength',
-  'analogNeighbours',
-  'analogWindow',
-  'rank',
-  'periodicTolerance',
-  'relearnAfter',
-  'relearnZ',
-] as const satisfies readonly (keyof LikelihoodDetectorOptions)[];
+// the options and the probabilities have their own files; re-exported here so `likelihood.js` keeps offering them
+export type { LikelihoodDetectorOptions } from './likelihood-options.js';
+export { fisherCombine } from './likelihood-tail.js';
 
 export class LikelihoodDriftDetector implements Detector {
   private readonly o: Required<LikelihoodDetectorOptions>;
@@ -202,30 +61,7 @@ export class LikelihoodDriftDetector implements Detector {
   private shiftRun = 0;
 
   constructor(options: LikelihoodDetectorOptions = {}) {
-    const o = objectOption('', options, LIKELIHOOD_OPTIONS) as LikelihoodDetectorOptions;
-    const int = (field: keyof LikelihoodDetectorOptions, fallback: number, min: number) => intOption(field, o[field] ?? fallback, min);
-    this.o = {
-      window: int('window', 2000, 10),
-      short: int('short', 5, 1),
-      history: int('history', 2000, 2),
-      likelihoodShort: int('likelihoodShort', 3, 1),
-      minStd: positiveOption('minStd', o.minStd ?? 0.2),
-      warmup: int('warmup', 150, 0),
-      floorP: positiveOption('floorP', o.floorP ?? 1e-12, 0.5),
-      refractory: int('refractory', 80, 0),
-      alertAt: ratioOption('alertAt', o.alertAt ?? 0.47),
-      damp: ratioOption('damp', o.damp ?? 0.3, true),
-      maxPeriod: int('maxPeriod', 300, 0),
-      minPeriodStrength: ratioOption('minPeriodStrength', o.minPeriodStrength ?? 0.7, true),
-      periodEvery: int('periodEvery', 500, 1),
-      analogLength: int('analogLength', 6, 0),
-      analogNeighbours: int('analogNeighbours', 8, 1),
-      analogWindow: int('analogWindow', 1000, 1),
-      rank: boolOption('rank', o.rank ?? true),
-      periodicTolerance: numberOption('periodicTolerance', o.periodicTolerance ?? 0.04, 0, 0.5),
-      relearnAfter: int('relearnAfter', 100, 0),
-      relearnZ: positiveOption('relearnZ', o.relearnZ ?? 4),
-    };
+    this.o = likelihoodSettings(options);
     this.base = new Window(this.o.window);
     this.levels = new Window(this.o.window);
     this.resid = new Window(this.o.window);
