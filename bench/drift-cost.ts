@@ -1,7 +1,8 @@
 /**
  * `npm run bench:drift-cost`: what drift detection costs.
  * 1. CPU time per value of each detector (process CPU time, so other load on the machine inflates it less than
- *    wall time would), on the same seeded signal, side by side in one run.
+ *    wall time would), on the same seeded signal, side by side in one run; then ARTime's worst cases: values that
+ *    never repeat, and its ART alone with a full store that must be measured in full on every input.
  * 2. Memory per signal: the heap and array-buffer growth of 100 signals with full windows, after a GC.
  * 3. A wall's worth of signals (50 dependencies × 8 signals) observed once a second through a `DriftMonitor`:
  *    the time each tick takes and the event-loop delay (p50 / p99 / max) with and without the drift work.
@@ -13,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LikelihoodDriftDetectorA579f8b } from './nab/baseline/likelihood-a579f8b.js';
 import { FakeClock } from '../src/core/fake-clock.js';
 import { ArtimeDriftDetector } from '../src/drift/artime.js';
+import { DualVigilanceArt } from '../src/drift/fuzzy-art.js';
 import { type Detector, RobustDriftDetector } from '../src/drift/detector.js';
 import { LikelihoodDriftDetector } from '../src/drift/likelihood.js';
 import { DriftMonitor, type DriftMonitorOptions } from '../src/drift/monitor.js';
@@ -118,6 +120,32 @@ for (const [name, make] of detectors) {
     }
     console.log(`\nArtimeDriftDetector worst case (probation ${probationaryLength}, values that never repeat): ${cpu.toFixed(2)} µs per value (CPU), ${categories} categories held (cap 256)`);
   }
+  // the bound itself, contrived: ARTime's ART alone with its store full (256 categories of random points) and
+  // random inputs that every category must be measured against, because every one learns (ρ_ub = 0) or because
+  // none does and each might be the best (ρ_ub = 1, measuring only)
+  const contrived = (ub: number): number => {
+    const r2 = rng(5);
+    const art = new DualVigilanceArt(16, 256);
+    art.rhoLb = 1;
+    art.rhoUb = 1;
+    const x = new Float64Array(16);
+    const present = (learn: boolean) => {
+      for (let k = 0; k < 16; k++) x[k] = r2();
+      art.train(x, learn);
+    };
+    for (let i = 0; i < 300; i++) present(true);
+    art.rhoLb = ub;
+    art.rhoUb = ub;
+    let cpu = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < 4; k++) {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < 5000; i++) present(ub < 1);
+      const c = process.cpuUsage(c0);
+      cpu = Math.min(cpu, (c.user + c.system) / 5000);
+    }
+    return cpu;
+  };
+  console.log(`\nARTime's ART alone, full store, every category measured on every input: ${contrived(0).toFixed(2)} µs per input when every category learns (ρ_ub = 0), ${contrived(1).toFixed(2)} µs when none does (ρ_ub = 1)`);
 }
 
 // A wall's worth of signals at 1 Hz, in real time, with the event-loop delay measured around it.
