@@ -29,12 +29,55 @@
  * Streaming, no look-ahead, bounded memory (fixed windows and a history ring).
  */
 import { type Detector, finiteValue, robustScale, robustZ, SortedWindow as Window } from './detector.js';
-import { type LikelihoodDetectorOptions, likelihoodSettings } from './likelihood-options.js';
+import { likelihoodSettings } from './likelihood-options.js';
 import { Likelihood, fisherCombine } from './likelihood-tail.js';
 
-// the options and the probabilities have their own files; re-exported here so `likelihood.js` keeps offering them
-export type { LikelihoodDetectorOptions } from './likelihood-options.js';
+// the probabilities have their own file; re-exported here so `likelihood.js` keeps offering fisherCombine
 export { fisherCombine } from './likelihood-tail.js';
+
+/** Options of {@link LikelihoodDriftDetector}; every one is checked at construction (`CONFIG_INVALID`). */
+export interface LikelihoodDetectorOptions {
+  /** Values in the baseline window (median, scale and rank). Default 2000. */
+  window?: number;
+  /** Values averaged for the short-term level. Default 5. */
+  short?: number;
+  /** Surprises remembered by each likelihood. Default 2000. */
+  history?: number;
+  /** Surprises averaged for the likelihood's short-term mean. Default 3. */
+  likelihoodShort?: number;
+  /** Floor of the surprises' spread. Default 0.2. */
+  minStd?: number;
+  /** Values before scoring. Default 150. */
+  warmup?: number;
+  /** Tail probability that maps to score 1 (log scale). Default 1e-12. */
+  floorP?: number;
+  /** Rows after an alert during which scores are damped (an alert is a spike, not a held level). Default 80. */
+  refractory?: number;
+  /** Score that starts the refractory period. Default 0.47. */
+  alertAt?: number;
+  /** Multiplier inside the refractory period. Default 0.3. */
+  damp?: number;
+  /** Longest period looked for (values: a day of 5-minute samples, a week of hourly ones); 0 turns the seasonal surprise off. Default 300. */
+  maxPeriod?: number;
+  /** How much of the typical difference the period's null must remove (0–1). Default 0.7. */
+  minPeriodStrength?: number;
+  /** Values between period searches once one is found. Default 500. */
+  periodEvery?: number;
+  /** Context length of the analog forecast; 0 turns the analog surprise off. Default 6. */
+  analogLength?: number;
+  /** Nearest contexts whose successors form the forecast. Default 8. */
+  analogNeighbours?: number;
+  /** Past positions searched for similar contexts (at most 4 × maxPeriod, the history kept). Default 1000. */
+  analogWindow?: number;
+  /** Combine the rank of the value among the baseline window with the surprises. Default true. */
+  rank?: boolean;
+  /** Relative tolerance on the interval for an alert to count as recurring (damped); 0 turns it off. Default 0.04. */
+  periodicTolerance?: number;
+  /** Values of a held shift after which the baseline is relearned; 0 turns it off. Default 100. */
+  relearnAfter?: number;
+  /** Distance from the baseline's median, in robust scales, that counts as a held shift. Default 4. */
+  relearnZ?: number;
+}
 
 export class LikelihoodDriftDetector implements Detector {
   private readonly o: Required<LikelihoodDetectorOptions>;
