@@ -7,7 +7,7 @@
  * server's idle time.
  *
  * Keys share one prefix with a hash tag (default `bw:{blastwall}:`), so all of them live in one slot
- * and the scripts (scripts.ts) also run on Redis Cluster.
+ * and the scripts also run on Redis Cluster.
  *
  * A server that is down (at start-up or later) does not stop the service: `redisStore(url)` resolves,
  * the calls answer STORE_UNAVAILABLE at once (no offline queue), and the client reconnects by itself.
