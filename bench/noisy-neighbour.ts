@@ -16,12 +16,13 @@
  * scavenger by default (docs/priority.md): the run reports the background window it held (the median over
  * the windows of its mean, in slots). `--aa` adds a fourth window per round, checkout alone again: the ratio
  * of its p99 to the first alone window's is what two identical modes differ by on this machine (the noise
- * floor any ratio above has to clear). Bounded: `--rounds` rounds of three (four) `--window`-second
- * windows, and no more than `--jobs` jobs. Only 127.0.0.1 (BLASTWALL_PG_URL, default
+ * floor any ratio above has to clear); `--static` a window draining with call classes but the scavenger
+ * off (background keeps its whole share: the behaviour before the scavenger). Bounded: `--rounds` rounds
+ * of three to five `--window`-second windows, and no more than `--jobs` jobs. Only 127.0.0.1 (BLASTWALL_PG_URL, default
  * postgres://postgres@127.0.0.1:5432/test); the tables live in a schema of their own, dropped at the end.
  *
  * Usage: npm run bench:noisy [-- --jobs 50000 --rate 200 --rounds 12 --window 5 --consumers 32 --pool 8 --background 0.25 --store-outside
- *        --scavenger-min 1 --scavenger-target 0.1 --no-scavenger --aa]
+ *        --scavenger-min 1 --scavenger-target 0.1 --no-scavenger --aa --static]
  */
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -133,7 +134,12 @@ function startCheckout(): Traffic {
   };
 }
 
-type Mode = 'checkout alone' | 'backlog draining, call classes on (default)' | 'backlog draining, priority: false (one FIFO)' | 'checkout alone again (A/A)';
+type Mode =
+  | 'checkout alone'
+  | 'backlog draining, call classes on (default)'
+  | 'backlog draining, priority: false (one FIFO)'
+  | 'checkout alone again (A/A)'
+  | 'backlog draining, call classes, scavenger: false';
 /** `--aa`: a fourth window per round, checkout alone again: its p99 against the first alone's is the noise floor of the run. */
 const AA = args.includes('--aa');
 const MODES: Mode[] = [
@@ -141,7 +147,9 @@ const MODES: Mode[] = [
   'backlog draining, call classes on (default)',
   'backlog draining, priority: false (one FIFO)',
   ...(AA ? (['checkout alone again (A/A)'] as const) : []),
+  ...(args.includes('--static') ? (['backlog draining, call classes, scavenger: false'] as const) : []),
 ];
+const ALONE = new Set<Mode>(['checkout alone', 'checkout alone again (A/A)']);
 
 interface ModeResult {
   latencies: number[];
@@ -189,12 +197,13 @@ async function main(): Promise<void> {
   };
   const drained = () => queue.stats.processed + queue.stats.duplicates;
   const setMode = async (mode: Mode) => {
-    if (mode === MODES[0] || mode === MODES[3]) {
+    if (ALONE.has(mode)) {
       if (consuming) await queue.stop();
       consuming = false;
       return;
     }
-    const priority = mode === MODES[1] ? { ...(BACKGROUND === undefined ? {} : { background: BACKGROUND }), scavenger: SCAVENGER } : false;
+    const share = BACKGROUND === undefined ? {} : { background: BACKGROUND };
+    const priority = mode === MODES[1] ? { ...share, scavenger: SCAVENGER } : mode === MODES[2] ? false : { ...share, scavenger: false as const };
     wall.configure({ dependencies: { db: { concurrency: { ...DB_SPEC.concurrency, priority } } } }, { reason: `bench: ${mode}`, by: 'bench:noisy' });
     if (!consuming) queue.start(handler, () => void pollErrors++);
     consuming = true;
@@ -255,7 +264,7 @@ async function main(): Promise<void> {
     const lat = sorted(r.latencies);
     const p99 = quantile(lat, 0.99);
     const rate = r.jobs / r.seconds;
-    const draining = mode === MODES[1] || mode === MODES[2];
+    const draining = !ALONE.has(mode);
     console.log(
       `| ${mode} | ${quantile(lat, 0.5).toFixed(2)} | ${p99.toFixed(2)} | ${(p99 / base).toFixed(2)}× | ${quantile(sorted(r.windowP99), 0.5).toFixed(2)} | ` +
         `${(lat.at(-1) ?? Number.NaN).toFixed(1)} | ${quantile(sorted(r.waits), 0.99).toFixed(2)} (${quantile(sorted(r.windowWaitP99), 0.5).toFixed(2)}) | ${quantile(sorted(r.windowLoopP99), 0.5).toFixed(2)} | ${r.requests} (${r.errors}) | ` +
