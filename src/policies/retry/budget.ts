@@ -9,10 +9,7 @@ export interface RetryBudgetOptions {
   ratio?: number;
   /**
    * Retries always allowed per second, so a quiet service can still retry. A floor, not an addition: once
-   * `ratio` of the traffic allows more, the ratio alone governs. It is a rate, not a lump: retries beyond
-   * the ratio's share are allowed at most `minPerSecond` in any second, so a service that starts against a
-   * failing dependency does not spend the window's whole floor in its first second (a floor under 1 per
-   * second allows one retry in a second, within the window's allowance). Default 10.
+   * `ratio` of the traffic allows more, the ratio alone governs. Default 10.
    */
   minPerSecond?: number;
   /** How far back requests and retries count, at least 100ms. Default 10s. */
@@ -55,8 +52,6 @@ export class RetryBudget {
   private readonly clock: Clock;
   private readonly now: () => number;
   private readonly counters: RollingCounters;
-  /** Retries over the last second (ten 100 ms buckets): paces the floor. */
-  private readonly lastSecond: RollingCounters;
 
   constructor(options: RetryBudgetOptions = {}) {
     const o = objectOption('retry.budget', options, ['ratio', 'minPerSecond', 'window', 'clock']);
@@ -66,7 +61,6 @@ export class RetryBudget {
     this.clock = clockOption('retry.budget.clock', o.clock) ?? realClock;
     this.now = coarseClock(this.clock);
     this.counters = new RollingCounters(this.windowMs, 2, this.clock.now());
-    this.lastSecond = new RollingCounters(1000, 1, this.clock.now());
   }
 
   /** Counts one original (non-retry) request. */
@@ -78,17 +72,11 @@ export class RetryBudget {
     return Math.max((this.minPerSecond * this.windowMs) / 1000, this.ratio * this.counters.sum(REQUESTS, now));
   }
 
-  /**
-   * Withdraws one retry if the budget allows it: within the window's allowance, and either within `ratio` of
-   * the window's requests or, beyond it, within `minPerSecond` over the last second (the floor is paced).
-   */
+  /** Withdraws one retry if the budget allows it. */
   tryRetry(): boolean {
     const now = this.now();
-    const retries = this.counters.sum(RETRIES, now) + 1;
-    if (retries > this.allowance(now)) return false;
-    if (retries > this.ratio * this.counters.sum(REQUESTS, now) && this.lastSecond.sum(0, now) + 1 > Math.max(1, this.minPerSecond)) return false;
+    if (this.counters.sum(RETRIES, now) + 1 > this.allowance(now)) return false;
     this.counters.add(RETRIES, now);
-    this.lastSecond.add(0, now);
     return true;
   }
 
