@@ -9,15 +9,21 @@ import { PROBE_EVERY, scavengerOption } from './scavenger.js';
 /**
  * A steady simulated load on a limit of 8 (background share 2 slots) on a fake clock: calls of another
  * class arriving at random (a seeded Poisson process, `fgEvery` ms apart on average, so that they do not
- * phase-lock with the background's pacing) whose latency is `base × (1 + k × background calls running when it starts)`
- * (so the background's harm is known exactly, and `k` can change mid-run), and `workers` background
+ * phase-lock with the background's pacing) whose latency is `J × (1 + k × background calls running when
+ * it starts)`, J spread as 0.8 + an exponential of mean 0.2 (drawn as a low-discrepancy sequence, so that
+ * an interval's statistics are near exact: the background's harm is known, and `k` can change mid-run),
+ * plus 2 ms for a share `tail × background calls running` of them (a call that found the CPU taken),
+ * and `workers` background
  * workers that each run one call of `bgMs` after another. Records the window at each step and the
  * background's slot-time (occupancy), per step.
  */
-function simulate(options: { k: number; scavenger?: NonNullable<Exclude<BulkheadOptions['priority'], false>>['scavenger'] }) {
+function simulate(options: { k: number; tail?: number; fgEvery?: number; scavenger?: NonNullable<Exclude<BulkheadOptions['priority'], false>>['scavenger'] }) {
   const clock = new FakeClock();
   const b = bulkhead({ limit: 8, queue: 1000, clock, priority: { reserved: 0.25, background: 0.25, ...(options.scavenger === undefined ? {} : { scavenger: options.scavenger }) } });
-  const sim = { k: options.k, base: 1, fgEvery: 1.3, bgMs: 2, workers: 8 };
+  const sim = { k: options.k, tail: options.tail ?? 0, fgEvery: options.fgEvery ?? 1.3, bgMs: 2, workers: 8 };
+  let nth = 0;
+  /** The i-th value of J: 0.8 plus the exponential (mean 0.2) quantile of the golden-ratio sequence. */
+  const spread = () => 0.8 - 0.2 * Math.log(1 - ((++nth * 0.6180339887498949) % 1));
   const sleep = (ms: number) => new Promise<void>((r) => clock.setTimer(r, ms));
   let running = true;
   let bgSlotMs = 0;
@@ -31,7 +37,10 @@ function simulate(options: { k: number; scavenger?: NonNullable<Exclude<Bulkhead
     while (running) {
       const started = clock.now();
       void b
-        .execute(() => sleep(sim.base * (1 + sim.k * b.stats().backgroundActive)))
+        .execute(() => {
+          const n = b.stats().backgroundActive;
+          return sleep(spread() * (1 + sim.k * n) + (uniform() < sim.tail * n ? 2 : 0));
+        })
         .then(
           () => {
             fgCalls++;
@@ -134,33 +143,49 @@ describe('background as a scavenger class', () => {
   });
 
   it('settles where the inflation is the target, without oscillating, on a steady load', async () => {
-    // latency rises 20% per background slot: the 10% target is met at half a slot
-    const s = simulate({ k: 0.2, scavenger: { min: 0.1 } });
+    // latency rises 3.5% per background slot, which raises the excess past the median about 21% per slot:
+    // the 10% target is met near half a slot (0.47 by the model)
+    const s = simulate({ k: 0.035, fgEvery: 0.5, scavenger: { min: 0.1 } });
     await s.run(5000);
     const { windows } = await s.run(10_000);
-    // the calls arrive at random, so the window moves a little around 0.5, never far
-    expect(Math.abs(mean(windows) - 0.5)).toBeLessThan(0.06);
-    for (const w of windows) expect(Math.abs(w - 0.5)).toBeLessThan(0.16);
-    // no sawtooth: a step is small (halving on each breach would swing by 0.25 and more)
+    // which calls meet a background call is random, so the window moves within a band, never far
+    expect(mean(windows)).toBeGreaterThan(0.42);
+    expect(mean(windows)).toBeLessThan(0.65);
+    for (const w of windows) expect(w).toBeGreaterThan(0.3);
+    for (const w of windows) expect(w).toBeLessThan(0.85);
+    // no sawtooth: a step is small (halving on each breach would swing by a quarter slot and more, and
+    // reach below 0.3)
     const steps = windows.slice(1).map((w, i) => Math.abs(w - windows[i]!));
-    expect(Math.max(...steps)).toBeLessThan(0.15);
-    // and the other calls' mean latency is within the target of its no-background value (1 ms), not much below it
-    const latency = await s.meanLatency(4000);
-    expect(latency).toBeGreaterThan(1.07);
-    expect(latency).toBeLessThan(1.12);
+    expect(Math.max(...steps)).toBeLessThan(0.25);
     await s.stop();
   });
 
-  it('settles between whole slots too (1.25 slots at 8% per slot, the floor at 1)', async () => {
-    const s = simulate({ k: 0.08 });
+  it('settles between whole slots too (about 1.4-1.7 slots at 1.2% per slot, the floor at 1)', async () => {
+    const s = simulate({ k: 0.012, fgEvery: 0.5 });
     await s.run(5000);
     const { windows, occupancy } = await s.run(10_000);
-    expect(Math.abs(mean(windows) - 1.25)).toBeLessThan(0.15);
-    for (const w of windows) expect(Math.abs(w - 1.25)).toBeLessThan(0.3);
+    expect(mean(windows)).toBeGreaterThan(1.4);
+    expect(mean(windows)).toBeLessThan(1.9);
+    for (const w of windows) expect(w).toBeGreaterThan(1.25);
     const steps = windows.slice(1).map((w, i) => Math.abs(w - windows[i]!));
-    expect(Math.max(...steps)).toBeLessThan(0.25);
-    expect(mean(occupancy)).toBeGreaterThan(1.1);
-    expect(mean(occupancy)).toBeLessThan(1.4);
+    expect(Math.max(...steps)).toBeLessThan(0.45);
+    expect(mean(occupancy)).toBeGreaterThan(1.3);
+    expect(mean(occupancy)).toBeLessThan(1.9);
+    await s.stop();
+  });
+
+  it('sees harm the mean hardly shows: background that makes a few calls 2 ms slower is held to its floor', async () => {
+    // 2% of the other calls per background slot take 2 ms more: at the whole share (2 slots) their mean
+    // rises about 8%, under a 10% target, but their excess past the median rises about 80%
+    const full = simulate({ k: 0, tail: 0.02, fgEvery: 0.5, scavenger: false });
+    await full.run(1000);
+    expect(await full.meanLatency(5000)).toBeLessThan(1.1);
+    await full.stop();
+    const s = simulate({ k: 0, tail: 0.02, fgEvery: 0.5 });
+    await s.run(3000);
+    const { windows } = await s.run(5000);
+    expect(mean(windows)).toBeLessThan(1.15);
+    expect(windows.every((w) => w >= 1)).toBe(true);
     await s.stop();
   });
 
