@@ -47,6 +47,8 @@ export interface ServiceStats {
   phases?: Record<string, { n: number; mean: number; p99: number }>;
   /** Blastwall arm: admission level changes during the run. */
   levelChanges?: number;
+  /** The counts when the load's warm-up ended (failing and chain scenarios: the figures are the increase after it). */
+  marked?: ServiceStats['counts'];
 }
 
 export interface LoadConfig {

@@ -314,7 +314,14 @@ function startBuckets(): void {
   closers.push(() => clearInterval(t));
 }
 
-process.on('message', (msg: { type: 'start'; config: ServicesConfig } | { type: 'stop' }) => {
+/** The counts when the warm-up ended (`mark`): the failing and chain scenarios report what came after. */
+let marked: ServiceStats['counts'] | undefined;
+
+process.on('message', (msg: { type: 'start'; config: ServicesConfig } | { type: 'stop' } | { type: 'mark' }) => {
+  if (msg.type === 'mark') {
+    marked = { ...counts, inbound: { ...counts.inbound } };
+    return;
+  }
   if (msg.type === 'start') {
     void start(msg.config).then((ports) => {
       startBuckets();
@@ -337,7 +344,7 @@ process.on('message', (msg: { type: 'start'; config: ServicesConfig } | { type: 
         xs.sort((a, b) => a - b);
         phases[k] = { n: xs.length, mean: xs.reduce((a, b) => a + b, 0) / xs.length, p99: xs[Math.floor(xs.length * 0.99)]! };
       }
-      const stats: ServiceStats = { counts, ...buckets, phases, ...(flips === undefined ? {} : { levelChanges: flips }) };
+      const stats: ServiceStats = { counts, ...buckets, phases, ...(flips === undefined ? {} : { levelChanges: flips }), ...(marked === undefined ? {} : { marked }) };
       process.send?.({ type: 'stats', stats }, () => process.exit(0));
     });
 });

@@ -192,6 +192,38 @@ describe('retry', () => {
     expect(quiet.snapshot().allowed).toBe(100);
   });
 
+  it('over any 10 s of steady failures, traffic not aligned with the window and retries after a backoff, retries stay within the ratio', async () => {
+    const clock = new FakeClock();
+    const budget = retryBudget({ clock }); // defaults: ratio 0.1, floor 10/s, window 10s
+    const r = retry({ clock, attempts: 3, backoff: { base: '7ms', max: '7ms', jitter: 'none' }, budget });
+    const attemptsAt: number[] = [];
+    const requestsAt: number[] = [];
+    const start = clock.now() + 1234; // traffic not aligned with the window's buckets
+    clock.set(start);
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < 6000; i++) {
+      requestsAt.push(clock.now());
+      pending.push(
+        r
+          .execute(() => {
+            attemptsAt.push(clock.now());
+            return Promise.reject(new Error('down'));
+          })
+          .catch(() => undefined),
+      );
+      await clock.advance(5); // 200 requests per second for 30 s, every one failing
+    }
+    await clock.advance(100);
+    await Promise.all(pending);
+    let worst = 0;
+    for (let from = start + 10_000; from + 10_000 <= start + 30_000; from += 1300) {
+      const inside = (t: number) => t >= from && t < from + 10_000;
+      worst = Math.max(worst, attemptsAt.filter(inside).length / requestsAt.filter(inside).length);
+    }
+    expect(worst).toBeGreaterThan(1.09); // the budget is used
+    expect(worst).toBeLessThanOrEqual(1.1 + 0.005); // the edges of a 10 s stretch: a few retries either way
+  });
+
   it('under a 100% failure stream retries never exceed the budget (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
