@@ -2,13 +2,13 @@
  * The scavenger: background work at a concurrency limit yields to the other classes by measured evidence
  * (a less-than-best-effort class, after LEDBAT, RFC 6817). While background work runs beside calls of other
  * classes, the limit times those calls. Short probes, in which no background call runs (as BBR measures its
- * minimum RTT), give their baseline: the median latency, and the excess latency (the mean of how far a call
- * runs past that median). Each control interval compares the calls' excess latency with the baseline's;
- * the background's allowed occupancy shrinks multiplicatively when the inflation is over `target` and
- * grows additively when it is under, between `min` and the background share. The excess, not the mean:
- * background sharing a CPU slows the slow calls, not the typical one (in bench:noisy two background slots
- * raised the mean of a checkout's queries by 10% and their excess by 87%). The occupancy is a real number
- * of slots: below a whole slot it is a duty cycle. See docs/priority.md ("The scavenger").
+ * minimum RTT), give their baseline: the 90th percentile of their latency, and their tail excess (the
+ * mean of how far a call runs past that percentile). Each control interval compares the calls' tail excess
+ * with the baseline's; the background's allowed occupancy shrinks multiplicatively when the inflation is
+ * over `target` and grows additively when it is under, between `min` and the background share. The tail,
+ * not the mean: background sharing a CPU slows the slow calls, not the typical one (in bench:noisy the
+ * queries' median even fell 10% while their p99 rose 80-170%). The occupancy is a real number of slots:
+ * below a whole slot it is a duty cycle. See docs/priority.md ("The scavenger").
  */
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { timerDurationOption } from '../../core/duration.js';
@@ -16,7 +16,7 @@ import { configError, isPlainObject, objectOption, positiveOption, ratioOption }
 
 /** The scavenger options, checked (see `ConcurrencyPriorityOptions.scavenger`). */
 export interface ScavengerSettings {
-  /** Inflation of the other classes' excess latency over its no-background baseline the background may cause (0.1 = 10%). */
+  /** Inflation of the other classes' tail excess over its no-background baseline the background may cause (0.1 = 10%). */
   readonly target: number;
   /** Least occupancy background keeps under contention, in slots (0.25: one slot a quarter of the time). */
   readonly min: number;
@@ -42,20 +42,31 @@ export function scavengerOption(field: string, value: unknown): ScavengerSetting
   return { target, min, intervalMs };
 }
 
-/** A control interval (and a probe) decides only on at least this many timed calls (it lasts longer until it has them). */
-export const MIN_SAMPLES = 32;
+/** The baseline's threshold: this quantile of the probes' latencies; the tail excess is the mean time past it. */
+const TAIL = 0.9;
+/**
+ * A control interval (and a probe) decides on at least this many timed calls, so that about 32 of them
+ * fall in the baseline's tail (it lasts longer than `interval` until it has them: about a second at 300
+ * calls a second). The tail is what is judged, and a handful of tail calls is noise.
+ */
+export const MIN_SAMPLES = Math.round(32 / (1 - TAIL));
 /** A probe keeps at most this many latencies. */
-const PROBE_SAMPLES = 512;
-/** A probe (background held at zero to measure the baseline) starts once this many intervals passed since the last. */
+const PROBE_SAMPLES = 1024;
+/**
+ * Probes (background held at zero to measure the baseline) take about one part in `PROBE_EVERY + 1` of
+ * the time: the next starts `PROBE_EVERY` times the last one's length (at least an interval) after it.
+ */
 export const PROBE_EVERY = 16;
-/** A probe that has not gathered its samples after this many intervals is given up (background resumes). */
-const PROBE_MAX = 4;
-/** The baseline pools the samples of this many most recent probes. */
+/** A probe that has not gathered its samples after this many intervals ends with what it has (kept from 32 calls). */
+const PROBE_MAX = 8;
+/** The baseline pools the samples of this many most recent probes (older than this many probe periods, plus one, they are dropped). */
 const BASELINE_PROBES = 3;
-/** Probes older than this many intervals no longer count in the baseline. */
-const BASELINE_AGE = 4 * PROBE_EVERY;
-/** Multiplicative decrease: the window shrinks by up to this fraction per interval (at twice the target). */
-const BETA = 0.5;
+/**
+ * The step of one decision: the window shrinks by up to this fraction (at twice the target and beyond)
+ * and grows by up to this many slots (this fraction of itself below one slot). Small, because one decision
+ * sees only about 32 tail calls: the window averages over several decisions instead of jumping on each.
+ */
+export const GAIN = 0.2;
 
 /**
  * Pacing grain (ms): background runs until it owes `window × PACE_GRAIN_MS` slot-milliseconds, then pauses
@@ -94,18 +105,20 @@ export class Scavenger {
   /** Background owes its grain: it starts nothing until the budget is back to zero. */
   private paused = false;
   private lastBackground = 0;
-  // the current control interval: excess latency past the baseline's median, summed, and calls
+  // the current control interval: time past the baseline's threshold, summed, and calls
   private since: number;
   private sum = 0;
   private count = 0;
-  // probes, and the baseline from them: median latency, mean excess past it (NaN: none yet)
+  // probes, and the baseline from them: the threshold (their 90th percentile), the mean time past it (NaN: none yet)
   private probe = NONE;
   private probeAt = 0;
   private cleanFrom = 0;
   private probeSamples: number[] = [];
   private lastProbe = Number.NEGATIVE_INFINITY;
+  /** How long the last probe held background back (ms; its drain included). */
+  private probeSpan = 0;
   private readonly probes: Probe[] = [];
-  private median = Number.NaN;
+  private threshold = Number.NaN;
   private excess = Number.NaN;
   private timer: TimerHandle | undefined = undefined;
   private timerAt = 0;
@@ -137,25 +150,26 @@ export class Scavenger {
   }
 
   /**
-   * The baseline from the recent probes: the other classes' median latency while no background ran and
-   * their excess latency (mean time past that median; at least 0.1% of the median, so that a baseline with
-   * no spread still divides), or undefined when no probe is recent. Recomputed when a probe ends or expires.
+   * The baseline from the recent probes: the 90th percentile of the other classes' latency while no
+   * background ran (`threshold`) and their tail excess (`excess`: the mean time past it, at least 0.1% of
+   * it, so that a baseline with no spread still divides), or undefined when no probe is recent.
+   * Recomputed when a probe ends or expires.
    */
-  baseline(): { median: number; excess: number } | undefined {
-    return Number.isNaN(this.median) ? undefined : { median: this.median, excess: this.excess };
+  baseline(): { threshold: number; excess: number } | undefined {
+    return Number.isNaN(this.threshold) ? undefined : { threshold: this.threshold, excess: this.excess };
   }
 
   private rebase(now: number): void {
-    while (this.probes.length > 0 && now - this.probes[0]!.at > BASELINE_AGE * this.s.intervalMs) this.probes.shift();
+    while (this.probes.length > 0 && now - this.probes[0]!.at > this.baselineAge()) this.probes.shift();
     const pooled = this.probes.flatMap((p) => p.samples).sort((a, b) => a - b);
     if (pooled.length === 0) {
-      this.median = this.excess = Number.NaN;
+      this.threshold = this.excess = Number.NaN;
       return;
     }
-    const m = pooled[pooled.length >> 1]!;
+    const m = pooled[Math.min(pooled.length - 1, Math.floor(TAIL * pooled.length))]!;
     let past = 0;
     for (const x of pooled) if (x > m) past += x - m;
-    this.median = m;
+    this.threshold = m;
     this.excess = Math.max(past / pooled.length, m * 1e-3);
   }
 
@@ -220,14 +234,14 @@ export class Scavenger {
       return;
     }
     if (t0 < this.since) return; // started under another window (or in a probe)
-    if (this.median > 0) {
-      const d = now - t0 - this.median;
+    if (this.threshold > 0) {
+      const d = now - t0 - this.threshold;
       if (d > 0) this.sum += d;
     }
     this.count++;
     if (now - this.since < this.s.intervalMs || this.count < MIN_SAMPLES) return;
-    if (this.probes.length > 0 && now - this.probes[0]!.at > BASELINE_AGE * this.s.intervalMs) this.rebase(now);
-    if (this.median > 0) this.decide(this.sum / this.count / this.excess - 1);
+    if (this.probes.length > 0 && now - this.probes[0]!.at > this.baselineAge()) this.rebase(now);
+    if (this.threshold > 0) this.decide(this.sum / this.count / this.excess - 1);
     this.since = now;
     this.sum = 0;
     this.count = 0;
@@ -235,22 +249,32 @@ export class Scavenger {
       this.engaged = false; // no background lately: stop timing calls until it comes back
       return;
     }
-    if (now - this.lastProbe >= PROBE_EVERY * this.s.intervalMs) this.startProbe(now, inFlight);
+    if (now - this.lastProbe >= this.probeGap()) this.startProbe(now, inFlight);
   }
 
   /**
-   * One control step on `q`, the interval's excess latency over the baseline's, less 1 (0.1: 10% more):
-   * with `e = min(1, 1 − q / target)`, the window grows by `e` slots (by `e × window` below one slot) when
-   * `e ≥ 0`, and shrinks by the fraction `BETA × min(1, −e)` when `e < 0`; between the floor and the
-   * share. Proportional on both sides (as LEDBAT's off-target), so on a steady load it settles where the
-   * inflation is `target` instead of sawing around it.
+   * One control step on `q`, the interval's tail excess over the baseline's, less 1 (0.1: 10% more):
+   * with `e = 1 − q / target` clipped to [−1, 1] (LEDBAT's off-target), the window grows by `GAIN × e`
+   * slots (`GAIN × e × window` below one slot) when `e ≥ 0` and shrinks by the fraction `GAIN × −e` when
+   * `e < 0`; between the floor and the share. Proportional on both sides, so on a steady load it settles
+   * where the inflation is `target` instead of sawing around it.
    */
   private decide(q: number): void {
-    const e = Math.min(1, 1 - q / this.s.target);
+    const e = Math.max(-1, Math.min(1, 1 - q / this.s.target));
     this.window =
       e >= 0
-        ? Math.min(this.ceiling, this.window + e * Math.min(1, this.window))
-        : Math.max(this.floor(), this.window * (1 - BETA * Math.min(1, -e)));
+        ? Math.min(this.ceiling, this.window + GAIN * e * Math.min(1, this.window))
+        : Math.max(this.floor(), this.window * (1 + GAIN * e));
+  }
+
+  /** Time from the end of a probe to the start of the next (ms). */
+  private probeGap(): number {
+    return PROBE_EVERY * Math.max(this.s.intervalMs, this.probeSpan);
+  }
+
+  /** Probes older than this (ms) no longer count in the baseline. */
+  private baselineAge(): number {
+    return (BASELINE_PROBES + 1) * (this.probeGap() + Math.max(this.s.intervalMs, this.probeSpan));
   }
 
   /** Holds background at zero: measuring starts once no background call runs. */
@@ -265,7 +289,7 @@ export class Scavenger {
   /** Ends a probe that ran out of time (keeping what it measured); true when it did. */
   private probeOver(now: number): boolean {
     if (now - this.probeAt < PROBE_MAX * this.s.intervalMs) return false;
-    this.endProbe(now, this.probe === MEASURING && this.probeSamples.length > 0);
+    this.endProbe(now, this.probe === MEASURING && this.probeSamples.length >= 32);
     return true;
   }
 
@@ -277,6 +301,7 @@ export class Scavenger {
     }
     this.probeSamples = [];
     this.probe = NONE;
+    this.probeSpan = now - this.probeAt;
     this.lastProbe = now;
     this.since = now;
     this.sum = 0;
