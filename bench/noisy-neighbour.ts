@@ -14,7 +14,9 @@
  * backlog drains with call classes on (the default); the same with `priority: false` (one FIFO queue, the
  * behaviour before call classes), switched by live configuration. With call classes background is a
  * scavenger by default (docs/priority.md): the run reports the background window it held (the median over
- * the windows of its mean, in slots). `--aa` adds a fourth window per round, checkout alone again: the ratio
+ * the windows of its mean, in slots), and a second table: how long a checkout query held its `db` slot
+ * per mode (the latency the limit and its scavenger see), its mean, quantiles and excess past the alone
+ * median. `--aa` adds a fourth window per round, checkout alone again: the ratio
  * of its p99 to the first alone window's is what two identical modes differ by on this machine (the noise
  * floor any ratio above has to clear); `--static` a window draining with call classes but the scavenger
  * off (background keeps its whole share: the behaviour before the scavenger). Bounded: `--rounds` rounds
@@ -73,13 +75,18 @@ function quantile(sorted: number[], q: number): number {
 
 /** Time each checkout query waited for a slot at the `db` limit (ms), for the phase being measured. */
 let slotWaits: number[] = [];
+/** How long each checkout query held its slot (ms): the latency the `db` limit (and its scavenger) sees. */
+let holds: number[] = [];
 
 /** A checkout query through `db`, noting how long it waited for a slot. */
 function query(sql: string, params: unknown[]): Promise<unknown> {
   const asked = performance.now();
-  return db.call(() => {
-    slotWaits.push(performance.now() - asked);
-    return app.query(sql, params);
+  return db.call(async () => {
+    const got = performance.now();
+    slotWaits.push(got - asked);
+    const r = await app.query(sql, params);
+    holds.push(performance.now() - got);
+    return r;
   });
 }
 
@@ -103,6 +110,7 @@ function startCheckout(): Traffic {
   let sent = 0;
   let stopped = false;
   slotWaits = [];
+  holds = [];
   const inflight = new Set<Promise<void>>();
   const t0 = performance.now();
   const gap = 1000 / RATE;
@@ -154,6 +162,7 @@ const ALONE = new Set<Mode>(['checkout alone', 'checkout alone again (A/A)']);
 interface ModeResult {
   latencies: number[];
   waits: number[];
+  holds: number[];
   windowP99: number[];
   windowWaitP99: number[];
   /** p99 of the event loop's delay in each window (ms): what the process itself adds to every request. */
@@ -211,7 +220,7 @@ async function main(): Promise<void> {
   // warm the pool, the plans and the JIT
   await startCheckout().stop();
   await sleep(2000);
-  const results = new Map<Mode, ModeResult>(MODES.map((m) => [m, { latencies: [], waits: [], windowP99: [], windowWaitP99: [], windowLoopP99: [], windowBgWindow: [], requests: 0, errors: 0, jobs: 0, seconds: 0 }]));
+  const results = new Map<Mode, ModeResult>(MODES.map((m) => [m, { latencies: [], waits: [], holds: [], windowP99: [], windowWaitP99: [], windowLoopP99: [], windowBgWindow: [], requests: 0, errors: 0, jobs: 0, seconds: 0 }]));
   let emptied: number | undefined;
   const loadBefore = loadavg();
   const started = performance.now();
@@ -236,6 +245,7 @@ async function main(): Promise<void> {
       r.windowBgWindow.push(bgWindows.reduce((a, x) => a + x, 0) / Math.max(1, bgWindows.length));
       r.latencies.push(...latencies);
       r.waits.push(...slotWaits);
+      r.holds.push(...holds);
       r.windowP99.push(quantile(sorted(latencies), 0.99));
       r.windowWaitP99.push(quantile(sorted(slotWaits), 0.99));
       r.requests += sent;
@@ -275,6 +285,21 @@ async function main(): Promise<void> {
     `\n${drained()} of ${JOBS} jobs drained in ${Math.round((performance.now() - started) / 1000)} s of the run` +
       `${emptied === undefined ? '' : ` (backlog empty after ${Math.round(emptied)} s)`}; poll errors: ${pollErrors}`,
   );
+  // what the limit sees: a checkout query's time holding its slot, and its excess past the alone median
+  const alone = sorted(results.get(MODES[0]!)!.holds);
+  const median = quantile(alone, 0.5);
+  const excess = (xs: number[]) => xs.reduce((a, x) => a + Math.max(0, x - median), 0) / xs.length;
+  const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+  console.log(`\ncheckout queries holding a db slot (ms; excess: mean time past the alone median, ${median.toFixed(3)} ms)\n`);
+  console.log('| mode | mean | p50 | p90 | p99 | excess | mean vs alone | excess vs alone | p99 vs alone |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const mode of MODES) {
+    const h = sorted(results.get(mode)!.holds);
+    console.log(
+      `| ${mode} | ${mean(h).toFixed(3)} | ${quantile(h, 0.5).toFixed(3)} | ${quantile(h, 0.9).toFixed(3)} | ${quantile(h, 0.99).toFixed(2)} | ${excess(h).toFixed(3)} | ` +
+        `${(mean(h) / mean(alone)).toFixed(2)}× | ${(excess(h) / excess(alone)).toFixed(2)}× | ${(quantile(h, 0.99) / quantile(alone, 0.99)).toFixed(2)}× |`,
+    );
+  }
   const classes = results.get(MODES[1]!)!;
   console.log(
     `background window with call classes (slots; share ${db.bulkhead!.stats().limit} × ${BACKGROUND ?? 0.25}): median of window means ` +
