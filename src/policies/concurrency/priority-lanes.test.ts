@@ -255,7 +255,7 @@ describe('call classes at a concurrency limit', () => {
     expect(() => bulkhead({ limit: 2, priority: { shared: 1 } as never })).toThrow('Unknown option `concurrency.priority.shared`');
     expect(() => bulkhead({ limit: 2, priority: true as never })).toThrow('Expected `concurrency.priority` to be { reserved?, background?, idleAfter?, scavenger? } or false, got `true`');
     expect(() => bulkhead({ limit: 2, priority: { idleAfter: -1 } })).toThrow('`concurrency.priority.idleAfter`');
-    expect(priorityOption('p', { reserved: 0, background: 1 })).toEqual({ reserved: 0, background: 1, idleAfterMs: 100, scavenger: { target: 0.1, min: 1, intervalMs: 250 } });
+    expect(priorityOption('p', { reserved: 0, background: 1 })).toEqual({ reserved: 0, background: 1, idleAfterMs: 100, scavenger: { target: 0.1, min: 0.25, intervalMs: 250 } });
     expect(priorityOption('p', { idleAfter: '1s', scavenger: false })).toEqual({ reserved: 0.2, background: 0.25, idleAfterMs: 1000, scavenger: false });
   });
 });

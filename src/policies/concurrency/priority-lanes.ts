@@ -93,13 +93,14 @@ export interface ConcurrencyPriorityOptions {
   idleAfter?: Duration;
   /**
    * Background as a scavenger class, within its share: while background work runs beside other calls, the
-   * limit times those calls, compares their mean latency per `interval` (default 250ms) with their mean
-   * while no background call ran (measured in short probes, about one interval in seventeen, background
-   * held back), and shrinks the background's allowed occupancy multiplicatively when the inflation is over
-   * `target` (a ratio in (0, 1], default 0.1), growing it additively when it is under; never below `min`
-   * slots (a number > 0, default 1; a fraction is a duty cycle: 0.25 is one slot a quarter of the time)
-   * nor above the share. A limit without background calls is unaffected. `false`: background keeps its
-   * whole share under contention (see docs/priority.md, "The scavenger").
+   * limit times those calls and compares their tail excess (the mean time past the 90th percentile of
+   * their latency while no background call ran, measured in short probes that take about one part in
+   * seventeen of the time) per `interval` (default 250ms, and at least 320 calls) with the probes'; it
+   * shrinks the background's allowed occupancy multiplicatively when the inflation is over `target` (a
+   * ratio in (0, 1], default 0.1) and grows it additively when it is under; never below `min` slots (a
+   * number > 0, default 0.25; a fraction is a duty cycle: 0.25 is one slot a quarter of the time) nor
+   * above the share. A limit without background calls is unaffected. `false`: background keeps its whole
+   * share under contention (see docs/priority.md, "The scavenger").
    */
   scavenger?: { target?: number; min?: number; interval?: Duration } | false;
 }
@@ -118,7 +119,7 @@ export interface PrioritySettings {
 
 /**
  * Default priority options: 20% of the limit reserved for critical classes, 25% for background under
- * contention, idle after 100ms, background a scavenger (10% inflation target, at least one slot, 250ms interval).
+ * contention, idle after 100ms, background a scavenger (10% inflation target, at least a quarter slot, 250ms interval).
  */
 export const DEFAULT_PRIORITY: PrioritySettings = { reserved: 0.2, background: 0.25, idleAfterMs: 100, scavenger: DEFAULT_SCAVENGER };
 

@@ -93,11 +93,11 @@ const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
 describe('background as a scavenger class', () => {
   it('shrinks the background window to its floor while the other calls slow down beside it, and background keeps draining', async () => {
     // each background call in flight doubles the other calls' latency: far over the 10% target
-    const s = simulate({ k: 1 });
+    const s = simulate({ k: 1, scavenger: { min: 1 } });
     const first = await s.run(1000);
     expect(first.windows[0]).toBe(2); // no evidence yet: the whole share
     const { windows, occupancy } = await s.run(6000);
-    // by 20% a decision (a decision about every 0.4 s here): 2, 1.6, 1.28, 1.02, then the floor (min: 1 slot)
+    // by 20% a decision (a decision about every 0.4 s here): 2, 1.6, 1.28, 1.02, then the floor (min: 1)
     expect(windows.slice(8).every((w) => w === 1)).toBe(true);
     // background still runs, about one slot, less the probes (about one part in 17 of the time)
     expect(occupancy.slice(8).every((o) => o > 0)).toBe(true);
@@ -164,7 +164,7 @@ describe('background as a scavenger class', () => {
   });
 
   it('settles between whole slots too (1.46 slots by the model at 0.9% per slot, the floor at 1)', async () => {
-    const s = simulate({ k: 0.009 });
+    const s = simulate({ k: 0.009, scavenger: { min: 1 } });
     await s.run(8000);
     const { windows, occupancy } = await s.run(15_000);
     expect(mean(windows)).toBeGreaterThan(1.25);
@@ -187,7 +187,7 @@ describe('background as a scavenger class', () => {
     await full.run(1000);
     expect(await full.meanLatency(5000)).toBeLessThan(1.1);
     await full.stop();
-    const s = simulate({ k: 0, tail: 0.02 });
+    const s = simulate({ k: 0, tail: 0.02, scavenger: { min: 1 } });
     await s.run(4000);
     const { windows } = await s.run(5000);
     expect(windows.every((w) => w === 1)).toBe(true);
@@ -244,7 +244,7 @@ describe('background as a scavenger class', () => {
   });
 
   it('is reconfigured live: a new target and floor apply to the window in force, false stops it, and back on it resumes', async () => {
-    const s = simulate({ k: 1 });
+    const s = simulate({ k: 1, scavenger: { min: 1 } });
     await s.run(4000);
     expect(s.b.stats().backgroundWindow).toBe(1);
     s.b.adopt(bulkhead({ limit: 8, queue: 1000, priority: { reserved: 0.25, background: 0.25, scavenger: { min: 0.5, target: 0.2 } } }));
@@ -268,7 +268,7 @@ describe('background as a scavenger class', () => {
     expect(() => bulkhead({ limit: 8, priority: { scavenger: true as never } })).toThrow(
       'Expected `concurrency.priority.scavenger` to be { target?, min?, interval? } or false, got `true` (boolean)',
     );
-    expect(scavengerOption('s', undefined)).toEqual({ target: 0.1, min: 1, intervalMs: 250 });
+    expect(scavengerOption('s', undefined)).toEqual({ target: 0.1, min: 0.25, intervalMs: 250 });
     expect(scavengerOption('s', { target: 0.05, min: 0.5, interval: '1s' })).toEqual({ target: 0.05, min: 0.5, intervalMs: 1000 });
     // a dependency's concurrency section names the dependency
     const wall = createWall({ service: 't' });
