@@ -133,7 +133,8 @@ describe('call classes at a concurrency limit', () => {
   });
 
   it('under contention background holds at most its share: a finishing background call is not replaced, none is cancelled', async () => {
-    const h = harness({ limit: 8, priority: { reserved: 0.25, background: 0.25 } });
+    // the share alone (the scavenger, which decides how much of the share background uses, is off here)
+    const h = harness({ limit: 8, priority: { reserved: 0.25, background: 0.25, scavenger: false } });
     for (let i = 0; i < 8; i++) void h.hold('background', `bg${i}`);
     await flushMicrotasks();
     expect(h.b.stats()).toMatchObject({ active: 6, backgroundActive: 6, queued: 2 });

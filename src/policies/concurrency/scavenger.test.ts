@@ -94,10 +94,14 @@ describe('background as a scavenger class', () => {
   it('shrinks the background window to its floor while the other calls slow down beside it, and background keeps draining', async () => {
     // each background call in flight doubles the other calls' latency: far over the 10% target
     const s = simulate({ k: 1, scavenger: { min: 1 } });
-    const first = await s.run(1000);
-    expect(first.windows[0]).toBe(2); // no evidence yet: the whole share
+    expect(s.b.stats().backgroundWindow).toBe(1); // a scavenger starts at its floor (no evidence yet)
+    await s.run(4000);
+    s.b.adopt(bulkhead({ limit: 8, queue: 1000, priority: { reserved: 0.25, background: 0.25, scavenger: { min: 2 } } }));
+    expect(s.b.stats().backgroundWindow).toBe(2); // a floor as high as the share: the whole share
+    s.b.adopt(bulkhead({ limit: 8, queue: 1000, priority: { reserved: 0.25, background: 0.25, scavenger: { min: 1 } } }));
     const { windows, occupancy } = await s.run(6000);
     // by 20% a decision (a decision about every 0.4 s here): 2, 1.6, 1.28, 1.02, then the floor (min: 1)
+    expect(windows[0]).toBeLessThan(2);
     expect(windows.slice(8).every((w) => w === 1)).toBe(true);
     // background still runs, about one slot, less the probes (about one part in 17 of the time)
     expect(occupancy.slice(8).every((o) => o > 0)).toBe(true);
@@ -219,7 +223,7 @@ describe('background as a scavenger class', () => {
     }
     expect(readings).toBe(before);
     expect(fake.pendingTimers()).toBe(0);
-    expect(b.stats()).toMatchObject({ backgroundActive: 0, backgroundWindow: 1 });
+    expect(b.stats()).toMatchObject({ backgroundActive: 0, backgroundWindow: 0.25 });
   });
 
   it('probes take about one part in seventeen of the time, and the limit stops timing the other calls once background has gone', async () => {

@@ -137,7 +137,8 @@ export class Scavenger {
   ) {
     this.s = settings;
     this.ceiling = ceiling;
-    this.window = ceiling;
+    // a scavenger starts at its floor and earns its share as the evidence comes in
+    this.window = this.floor();
     this.budgetAt = this.since = clock.now();
   }
 
@@ -145,8 +146,8 @@ export class Scavenger {
   configure(settings: ScavengerSettings, ceiling: number): void {
     this.s = settings;
     this.ceiling = ceiling;
-    // without a baseline yet there is no evidence: the window is the share
-    this.window = this.probes.length === 0 ? ceiling : Math.min(ceiling, Math.max(this.floor(), this.window));
+    // without a baseline yet there is no evidence: the window stays at the floor
+    this.window = this.probes.length === 0 ? this.floor() : Math.min(ceiling, Math.max(this.floor(), this.window));
   }
 
   /** The least window: `min`, but never above the share. */
